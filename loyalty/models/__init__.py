@@ -1,0 +1,20 @@
+from .events import Event, EventType, RuleHit
+from .ledgers import GrowthAllocation, GrowthEntry, PointsAllocation, PointsEntry
+from .program import ExpiryPolicy, ProgramSettings
+from .rules import EarningRule
+from .tiers import Tier, TierChange
+
+__all__ = [
+    "EarningRule",
+    "Event",
+    "EventType",
+    "ExpiryPolicy",
+    "GrowthAllocation",
+    "GrowthEntry",
+    "PointsAllocation",
+    "PointsEntry",
+    "ProgramSettings",
+    "RuleHit",
+    "Tier",
+    "TierChange",
+]

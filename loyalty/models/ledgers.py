@@ -1,0 +1,183 @@
+"""The two append-only ledgers. An entry's amount is never changed; only a lot's `remaining` moves.
+
+A positive entry is a *lot*: it carries `remaining` (what is still held) and `expires_at`. Debits
+(spend, deduct, reverse, expire, negative adjust) consume lots soonest-expiring first and record
+which lots they took from in an allocation row, so every lot's history can be proved.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+ADJUST = "adjust"
+
+
+def _ledger_constraints(prefix: str, credit_kinds: tuple, debit_kinds: tuple) -> list:
+    return [
+        models.CheckConstraint(
+            condition=(
+                Q(kind__in=credit_kinds, amount__gt=0)
+                | Q(kind__in=debit_kinds, amount__lt=0)
+                | (Q(kind=ADJUST) & ~Q(amount=0))
+            ),
+            name=f"{prefix}_sign_matches_kind",
+        ),
+        models.CheckConstraint(
+            condition=(
+                Q(amount__gt=0, remaining__gte=0, remaining__lte=F("amount"))
+                | Q(amount__lt=0, remaining__isnull=True, expires_at__isnull=True)
+            ),
+            name=f"{prefix}_lot_remaining_in_range",
+        ),
+        models.UniqueConstraint(
+            fields=["expired_lot"], condition=Q(kind="expire"), name=f"{prefix}_expire_once_per_lot"
+        ),
+    ]
+
+
+def _ledger_indexes(prefix: str) -> list:
+    return [
+        models.Index(fields=["member", "-created_at"], name=f"{prefix}_member_time_idx"),
+        models.Index(fields=["member", "expires_at"], condition=Q(remaining__gt=0), name=f"{prefix}_open_lots_idx"),
+        models.Index(fields=["expires_at"], condition=Q(remaining__gt=0), name=f"{prefix}_expiring_idx"),
+    ]
+
+
+class LedgerEntry(models.Model):
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    amount = models.IntegerField(help_text="Signed: positive credits, negative debits.")
+    remaining = models.IntegerField(null=True, blank=True, help_text="Lots only: what is still held.")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Lots only; empty = never.")
+    expired_lot = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Expire entries: the lot that expired.",
+    )
+    event = models.ForeignKey("loyalty.Event", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    rule = models.ForeignKey("loyalty.EarningRule", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, help_text="When the entry takes effect.")
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def is_lot(self) -> bool:
+        return self.amount > 0
+
+
+class GrowthEntry(LedgerEntry):
+    class Kind(models.TextChoices):
+        EARN = "earn", "Earned"
+        DEDUCT = "deduct", "Deducted"
+        REVERSE = "reverse", "Reversed (return)"
+        EXPIRE = "expire", "Expired"
+        ADJUST = ADJUST, "Manual adjustment"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+
+    class Meta(LedgerEntry.Meta):
+        verbose_name_plural = "growth entries"
+        constraints = _ledger_constraints("growth", ("earn",), ("deduct", "reverse", "expire"))
+        indexes = _ledger_indexes("growth")
+
+    def __str__(self):
+        return f"growth {self.kind} {self.amount:+d} for member {self.member_id}"
+
+
+class PointsEntry(LedgerEntry):
+    class Kind(models.TextChoices):
+        EARN = "earn", "Earned"
+        REFUND = "refund", "Refund of a spend"
+        SPEND = "spend", "Spent"
+        DEDUCT = "deduct", "Deducted"
+        REVERSE = "reverse", "Reversed (return)"
+        EXPIRE = "expire", "Expired"
+        ADJUST = ADJUST, "Manual adjustment"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    available_at = models.DateTimeField(null=True, blank=True, help_text="Lots only: spendable from then on.")
+    released_at = models.DateTimeField(
+        null=True, blank=True, help_text="Lots only: when the lot stopped being pending (empty = still pending)."
+    )
+    refunded_spend = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refunds",
+        help_text="Refund entries: the spend they give back.",
+    )
+    source = models.CharField(max_length=64, blank=True, help_text="Spends: who asked for it.")
+    reference = models.CharField(max_length=128, blank=True, help_text="Spends: the caller's idempotency key.")
+
+    class Meta(LedgerEntry.Meta):
+        verbose_name_plural = "points entries"
+        constraints = _ledger_constraints("points", ("earn", "refund"), ("spend", "deduct", "reverse", "expire")) + [
+            models.CheckConstraint(
+                condition=Q(amount__lt=0) | Q(available_at__isnull=False), name="points_lot_has_available_at"
+            ),
+            models.UniqueConstraint(
+                fields=["source", "reference"],
+                condition=Q(kind="spend") & ~Q(reference=""),
+                name="points_spend_reference_unique",
+            ),
+        ]
+        indexes = _ledger_indexes("points") + [
+            models.Index(
+                fields=["available_at"],
+                condition=Q(released_at__isnull=True, remaining__gt=0),
+                name="points_pending_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"points {self.kind} {self.amount:+d} for member {self.member_id}"
+
+
+class Allocation(models.Model):
+    amount = models.PositiveIntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class GrowthAllocation(Allocation):
+    """How much a debit took from one growth lot."""
+
+    debit = models.ForeignKey(GrowthEntry, on_delete=models.PROTECT, related_name="allocations")
+    lot = models.ForeignKey(GrowthEntry, on_delete=models.PROTECT, related_name="consumed_by")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["debit", "lot"], name="growth_allocation_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="growth_allocation_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.amount} from lot {self.lot_id} to entry {self.debit_id}"
+
+
+class PointsAllocation(Allocation):
+    """How much a debit took from one points lot."""
+
+    debit = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="allocations")
+    lot = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="consumed_by")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["debit", "lot"], name="points_allocation_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="points_allocation_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.amount} from lot {self.lot_id} to entry {self.debit_id}"

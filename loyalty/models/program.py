@@ -1,0 +1,81 @@
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+
+
+class ExpiryPolicy(models.TextChoices):
+    ROLLING_MONTHS = "rolling_months", "Rolling months after earning"
+    CALENDAR_YEAR = "calendar_year", "Earning year plus the next calendar year"
+    NEVER = "never", "Never"
+
+
+class DowngradePolicy(models.TextChoices):
+    NEVER = "never", "Never downgrade"
+    ONE_TIER = "one_tier", "At most one tier per recalculation"
+    TO_QUALIFYING = "to_qualifying", "Straight to the qualifying tier"
+
+
+class GrowthMode(models.TextChoices):
+    TWO_WAY = "two_way", "Earned and deducted"
+    ONE_WAY = "one_way", "Only earned (deductions ignored)"
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"Unknown time zone {value!r}.") from exc
+
+
+class ProgramSettings(models.Model):
+    """The single row of program-wide settings (pk is always 1)."""
+
+    SINGLETON_PK = 1
+
+    currency = models.CharField(max_length=3, default="CNY")
+    timezone = models.CharField(max_length=64, default="Asia/Shanghai", validators=[validate_timezone])
+    point_value = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal("0.01"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Cash value of one point, in the program currency.",
+    )
+    pending_days = models.PositiveSmallIntegerField(
+        default=0, help_text="Purchase points stay pending this many days (the return window)."
+    )
+    points_expiry_policy = models.CharField(
+        max_length=20, choices=ExpiryPolicy.choices, default=ExpiryPolicy.ROLLING_MONTHS
+    )
+    points_expiry_months = models.PositiveSmallIntegerField(default=12)
+    growth_window_policy = models.CharField(
+        max_length=20, choices=ExpiryPolicy.choices, default=ExpiryPolicy.ROLLING_MONTHS
+    )
+    growth_window_months = models.PositiveSmallIntegerField(default=12)
+    downgrade_policy = models.CharField(
+        max_length=20, choices=DowngradePolicy.choices, default=DowngradePolicy.ONE_TIER
+    )
+    growth_mode = models.CharField(max_length=10, choices=GrowthMode.choices, default=GrowthMode.TWO_WAY)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "program settings"
+        verbose_name_plural = "program settings"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="program_settings_singleton"),
+        ]
+
+    def __str__(self):
+        return "Program settings"
+
+    @classmethod
+    def current(cls) -> "ProgramSettings":
+        settings, _ = cls.objects.get_or_create(pk=cls.SINGLETON_PK)
+        return settings
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

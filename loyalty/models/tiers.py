@@ -1,0 +1,76 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Tier(models.Model):
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=64)
+    rank = models.PositiveSmallIntegerField(unique=True, help_text="Position on the ladder, 0 = lowest.")
+    threshold = models.PositiveIntegerField(unique=True, help_text="Growth value needed to hold this tier.")
+    points_multiplier = models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Applied to points from rules that use the tier multiplier (purchases).",
+    )
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["rank"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points_multiplier__gte=0), name="tier_multiplier_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+    def clean(self):
+        from loyalty.calculations import LadderError, TierStep, validate_ladder
+
+        others = Tier.objects.exclude(pk=self.pk)
+        steps = [TierStep(t.code, t.rank, t.threshold) for t in others]
+        steps.append(TierStep(self.code, self.rank, self.threshold))
+        try:
+            validate_ladder(steps)
+        except LadderError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class TierChange(models.Model):
+    class Reason(models.TextChoices):
+        ENROLMENT = "enrolment", "Enrolment"
+        UPGRADE = "upgrade", "Upgrade on earning"
+        RECALCULATION = "recalculation", "Scheduled recalculation"
+        MANUAL = "manual", "Manual change"
+
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="tier_changes")
+    from_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    event = models.ForeignKey("loyalty.Event", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    period = models.CharField(max_length=16, blank=True, help_text="Recalculation period, e.g. 2026-11.")
+    growth_value = models.IntegerField(help_text="The member's growth value when the change was made.")
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["member", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "period"], condition=~Q(period=""), name="tier_change_once_per_period"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.member_id}: {self.from_tier_id} -> {self.to_tier_id} ({self.reason})"

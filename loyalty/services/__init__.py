@@ -1,0 +1,20 @@
+"""The one way in: every change to loyalty state goes through these functions."""
+
+from .events import EventOutcome, record_event
+from .growth import adjust_growth, expire_growth
+from .points import adjust_points, expire_points, refund_spend, release_pending_points, spend_points
+from .tiers import change_tier_manually, recalculate_member_tier
+
+__all__ = [
+    "EventOutcome",
+    "adjust_growth",
+    "adjust_points",
+    "change_tier_manually",
+    "expire_growth",
+    "expire_points",
+    "recalculate_member_tier",
+    "record_event",
+    "refund_spend",
+    "release_pending_points",
+    "spend_points",
+]

@@ -1,0 +1,314 @@
+"""Recording an event: the engine's main entrance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from loyalty.calculations import local_day, reversal_due, rule_applies_at, rule_earning, rule_within_limits
+from loyalty.errors import (
+    DuplicateOrder,
+    IdempotencyConflict,
+    InvalidInput,
+    OrderNotFound,
+    RefundExceedsOrder,
+    UnknownEventType,
+)
+from loyalty.models import EarningRule, Event, EventType, GrowthEntry, PointsEntry, ProgramSettings, RuleHit
+from loyalty.models.program import GrowthMode
+from members.models import Member
+from members.selectors import lock_member
+
+from . import ledger
+from .event_input import EventInput, parse_event
+from .members_guard import check_can_transact
+from .tiers import upgrade_if_qualified
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    event: Event
+    applied: bool  # False: a replay of an event already recorded; nothing was written
+
+
+def record_event(
+    *,
+    source: str,
+    event_id: Any,
+    member: Any,
+    event_type: Any,
+    occurred_at: Any = None,
+    amount: Any = None,
+    order_id: Any = "",
+    original_order_id: Any = "",
+    data: Any = None,
+) -> EventOutcome:
+    """Validate an event, apply every matching active rule within its limits, reverse earnings on a
+    return, upgrade the tier when growth reaches a threshold, and store the event with its result.
+
+    The same (source, event_id) again returns the first result and writes nothing; the same
+    event_id with a different body raises IdempotencyConflict."""
+    now = timezone.now()
+    event_input = parse_event(
+        source=source,
+        event_id=event_id,
+        member=member,
+        event_type=event_type,
+        occurred_at=occurred_at,
+        amount=amount,
+        order_id=order_id,
+        original_order_id=original_order_id,
+        data=data,
+        now=now,
+    )
+    replay = _replayed(event_input)
+    if replay:
+        return replay
+    try:
+        return _apply(event_input, now)
+    except IntegrityError:
+        # A concurrent delivery of the same event won the race for the unique (source, event_id).
+        replay = _replayed(event_input)
+        if replay:
+            return replay
+        raise
+
+
+def _replayed(event_input: EventInput) -> EventOutcome | None:
+    existing = (
+        Event.objects.select_related("tier_after", "member")
+        .filter(source=event_input.source, event_id=event_input.event_id)
+        .first()
+    )
+    if existing is None:
+        return None
+    if existing.fingerprint != event_input.fingerprint:
+        raise IdempotencyConflict(f"Event {event_input.event_id!r} was already recorded with a different body.")
+    return EventOutcome(event=existing, applied=False)
+
+
+@transaction.atomic
+def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
+    member = lock_member(external_id=event_input.member)
+    replay = _replayed(event_input)  # a concurrent delivery may have committed while we waited for the lock
+    if replay:
+        return replay
+    check_can_transact(member)
+    event_type = _event_type(event_input.event_type)
+    _check_shape(event_input)
+    occurred_at = event_input.occurred_at or now
+    program = ProgramSettings.current()
+    tier_before = member.tier
+
+    event = _store_event(event_input, member, occurred_at)
+    growth_before, points_before = member.growth_value, _points_total(member)
+    if event_type.code == EventType.RETURN:
+        _reverse_order(member, event, event_input)
+    _apply_rules(member, event, event_type, program, tier_before.points_multiplier, now)
+    _update_activity(member, event)
+    tier_changed = upgrade_if_qualified(member, at=occurred_at, event=event)
+    member.save()
+
+    event.growth_delta = member.growth_value - growth_before
+    event.points_delta = _points_total(member) - points_before
+    event.tier_after = member.tier
+    event.tier_changed = tier_changed
+    event.save(update_fields=["growth_delta", "points_delta", "tier_after", "tier_changed"])
+    return EventOutcome(event=event, applied=True)
+
+
+def _points_total(member: Member) -> int:
+    return member.points_available + member.points_pending
+
+
+def _event_type(code: str) -> EventType:
+    try:
+        return EventType.objects.get(code=code)
+    except EventType.DoesNotExist:
+        raise UnknownEventType(f"Unknown event type {code!r}.") from None
+
+
+def _check_shape(event_input: EventInput) -> None:
+    errors = {}
+    needs_amount = event_input.event_type in (EventType.PURCHASE, EventType.RETURN)
+    if needs_amount and (event_input.amount is None or event_input.amount <= 0):
+        errors["amount"] = [f"A {event_input.event_type} needs a positive amount."]
+    if event_input.event_type == EventType.PURCHASE and not event_input.order_id:
+        errors["order_id"] = ["A purchase needs an order_id (returns refer to it)."]
+    if event_input.event_type == EventType.RETURN and not event_input.original_order_id:
+        errors["original_order_id"] = ["A return needs the original_order_id of the purchase."]
+    if errors:
+        raise InvalidInput("The event is not valid.", fields=errors)
+
+
+def _store_event(event_input: EventInput, member: Member, occurred_at: datetime) -> Event:
+    purchases = Event.objects.filter(member=member, event_type=EventType.PURCHASE)
+    if event_input.event_type == EventType.PURCHASE and purchases.filter(order_id=event_input.order_id).exists():
+        raise DuplicateOrder(f"Order {event_input.order_id!r} was already reported as a purchase.")
+    return Event.objects.create(
+        source=event_input.source,
+        event_id=event_input.event_id,
+        member=member,
+        event_type_id=event_input.event_type,
+        occurred_at=occurred_at,
+        amount=event_input.amount,
+        order_id=event_input.order_id,
+        original_order_id=event_input.original_order_id,
+        data=event_input.data,
+        fingerprint=event_input.fingerprint,
+        tier_after=member.tier,
+    )
+
+
+def _sum(queryset, field: str = "amount"):
+    return queryset.aggregate(total=Sum(field))["total"] or 0
+
+
+def _reverse_order(member: Member, event: Event, event_input: EventInput) -> None:
+    """Cumulative refunds reverse round-down(earned x refunded so far / order amount) in total."""
+    purchase = Event.objects.filter(
+        member=member, event_type=EventType.PURCHASE, order_id=event_input.original_order_id
+    ).first()
+    if purchase is None:
+        raise OrderNotFound(
+            f"Member {member.external_id} has no purchase with order_id {event_input.original_order_id!r}."
+        )
+    returns = Event.objects.filter(member=member, event_type=EventType.RETURN, original_order_id=purchase.order_id)
+    refunded_total = Decimal(_sum(returns.exclude(pk=event.pk))) + event_input.amount
+    if refunded_total > purchase.amount:
+        refundable = purchase.amount - (refunded_total - event_input.amount)
+        raise RefundExceedsOrder(
+            f"Refunds would total {refunded_total} on order {purchase.order_id} of {purchase.amount}; "
+            f"at most {refundable} is still refundable."
+        )
+    growth_due = reversal_due(
+        _sum(GrowthEntry.objects.filter(event=purchase, amount__gt=0)),
+        purchase.amount,
+        refunded_total,
+        -_sum(GrowthEntry.objects.filter(event__in=returns, kind=GrowthEntry.Kind.REVERSE)),
+    )
+    points_due = reversal_due(
+        _sum(PointsEntry.objects.filter(event=purchase, amount__gt=0)),
+        purchase.amount,
+        refunded_total,
+        -_sum(PointsEntry.objects.filter(event__in=returns, kind=PointsEntry.Kind.REVERSE)),
+    )
+    reason = f"Return on order {purchase.order_id}"
+    if growth_due:
+        ledger.debit_growth(
+            member,
+            amount=growth_due,
+            kind=GrowthEntry.Kind.REVERSE,
+            at=event.occurred_at,
+            own_event=purchase,
+            event=event,
+            reason=reason,
+        )
+    if points_due:
+        ledger.debit_points(
+            member,
+            amount=points_due,
+            kind=PointsEntry.Kind.REVERSE,
+            at=event.occurred_at,
+            pending=ledger.PENDING_FIRST,
+            own_event=purchase,
+            event=event,
+            reason=reason,
+        )
+
+
+def _apply_rules(
+    member: Member,
+    event: Event,
+    event_type: EventType,
+    program: ProgramSettings,
+    multiplier: Decimal,
+    now: datetime,
+) -> None:
+    day = local_day(event.occurred_at, program.zone)
+    rules = EarningRule.objects.filter(event_type=event_type, is_active=True).order_by("code")
+    for rule in rules:
+        if not rule_applies_at(rule, event.occurred_at):
+            continue
+        hits = RuleHit.objects.filter(member=member, rule=rule)
+        if not rule_within_limits(rule, hits.filter(local_day=day).count(), hits.count()):
+            continue
+        earning = rule_earning(rule, event.amount, multiplier)
+        RuleHit.objects.create(
+            event=event, rule=rule, member=member, local_day=day, growth=earning.growth, points=earning.points
+        )
+        _book_growth(member, event, rule, program, earning.growth)
+        _book_points(member, event, rule, program, earning.points, now)
+
+
+def _book_growth(member: Member, event: Event, rule: EarningRule, program: ProgramSettings, growth: int) -> None:
+    reason = rule.name or rule.code
+    if growth > 0:
+        ledger.credit_growth(
+            member,
+            program=program,
+            amount=growth,
+            kind=GrowthEntry.Kind.EARN,
+            at=event.occurred_at,
+            event=event,
+            rule=rule,
+            reason=reason,
+        )
+    elif growth < 0 and program.growth_mode == GrowthMode.TWO_WAY:
+        ledger.debit_growth(
+            member,
+            amount=-growth,
+            kind=GrowthEntry.Kind.DEDUCT,
+            at=event.occurred_at,
+            event=event,
+            rule=rule,
+            reason=reason,
+        )
+
+
+def _book_points(
+    member: Member, event: Event, rule: EarningRule, program: ProgramSettings, points: int, now: datetime
+) -> None:
+    reason = rule.name or rule.code
+    if points > 0:
+        pending_days = program.pending_days if event.event_type_id == EventType.PURCHASE else 0
+        ledger.credit_points(
+            member,
+            amount=points,
+            kind=PointsEntry.Kind.EARN,
+            at=event.occurred_at,
+            available_at=event.occurred_at + timedelta(days=pending_days),
+            expires_at=ledger.points_expiry(program, event.occurred_at),
+            now=now,
+            event=event,
+            rule=rule,
+            reason=reason,
+        )
+    elif points < 0:
+        ledger.debit_points(
+            member,
+            amount=-points,
+            kind=PointsEntry.Kind.DEDUCT,
+            at=event.occurred_at,
+            pending=ledger.PENDING_LAST,
+            event=event,
+            rule=rule,
+            reason=reason,
+        )
+
+
+def _update_activity(member: Member, event: Event) -> None:
+    at = event.occurred_at
+    member.last_activity_at = max(filter(None, [member.last_activity_at, at]))
+    if event.event_type_id == EventType.PURCHASE:
+        member.purchase_count += 1
+        member.purchase_amount += event.amount
+        member.last_purchase_at = max(filter(None, [member.last_purchase_at, at]))
+    elif event.event_type_id == EventType.RETURN:
+        member.purchase_amount -= event.amount

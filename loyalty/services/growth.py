@@ -1,0 +1,64 @@
+"""Adjusting and expiring growth value."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from loyalty.errors import InvalidInput
+from loyalty.models import GrowthEntry, ProgramSettings
+from members.models import Member
+from members.selectors import lock_member
+
+from . import ledger
+from .members_guard import require_reason
+from .tiers import upgrade_if_qualified
+
+
+@transaction.atomic
+def adjust_growth(*, member: Member, amount: int, reason: str, actor) -> GrowthEntry:
+    """A manual correction by staff. Adding growth upgrades at once like earning does; taking growth
+    never takes more than the member has and, like any deduction, waits for recalculation to downgrade."""
+    require_reason(reason)
+    if actor is None:
+        raise InvalidInput("An adjustment needs the staff user making it.", fields={"actor": ["Required."]})
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+        raise InvalidInput("The amount must be a non-zero whole number.", fields={"amount": ["Non-zero integer."]})
+    member = lock_member(member_id=member.pk)
+    now = timezone.now()
+    if amount > 0:
+        entry = ledger.credit_growth(
+            member,
+            program=ProgramSettings.current(),
+            amount=amount,
+            kind=GrowthEntry.Kind.ADJUST,
+            at=now,
+            reason=reason,
+            actor=actor,
+        )
+        upgrade_if_qualified(member, at=now)
+    else:
+        if member.growth_value < -amount:
+            raise InvalidInput(
+                f"Member {member.external_id} has {member.growth_value} growth; cannot take {-amount}.",
+                fields={"amount": ["More than the member's growth value."]},
+            )
+        entry, _ = ledger.debit_growth(
+            member, amount=-amount, kind=GrowthEntry.Kind.ADJUST, at=now, reason=reason, actor=actor
+        )
+    member.save()
+    return entry
+
+
+@transaction.atomic
+def expire_growth(*, member: Member, as_of: datetime) -> int:
+    """Every growth lot that has left the window by `as_of` loses its remainder. Returns growth expired.
+    The tier is not touched: the scheduled recalculation decides downgrades."""
+    member = lock_member(member_id=member.pk)
+    lots = GrowthEntry.objects.filter(member=member, remaining__gt=0, expires_at__lte=as_of)
+    lots = lots.order_by("expires_at", "id")
+    expired = ledger.expire_growth_lots(member, lots, at=as_of)
+    ledger.save_balances(member)
+    return expired

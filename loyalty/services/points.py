@@ -1,0 +1,191 @@
+"""Spending, refunding, adjusting, releasing and expiring points."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput, RefundExceedsSpend, SpendNotFound
+from loyalty.models import PointsEntry, ProgramSettings
+from members.models import Member
+from members.selectors import lock_member
+
+from . import ledger
+from .members_guard import check_can_transact, require_positive_int, require_reason
+
+
+def spend_points(
+    *, member: Member, amount: int, reason: str, source: str, reference: str = "", actor=None
+) -> PointsEntry:
+    """Spend available points, soonest-expiring lots first. With a `reference`, the same
+    (source, reference) again returns the first spend instead of spending twice."""
+    require_positive_int(amount, "amount")
+    require_reason(reason)
+    try:
+        with transaction.atomic():
+            return _spend(member, amount, reason, source, reference, actor)
+    except IntegrityError:
+        earlier = _earlier_spend(source, reference)
+        if earlier is None:
+            raise
+        return _same_spend_or_conflict(earlier, member, amount)
+
+
+def _earlier_spend(source: str, reference: str) -> PointsEntry | None:
+    if not reference:
+        return None
+    return PointsEntry.objects.filter(kind=PointsEntry.Kind.SPEND, source=source, reference=reference).first()
+
+
+def _same_spend_or_conflict(earlier: PointsEntry, member: Member, amount: int) -> PointsEntry:
+    if earlier.member_id != member.pk or -earlier.amount != amount:
+        raise IdempotencyConflict(f"Spend reference {earlier.reference!r} was already used for another spend.")
+    return earlier
+
+
+def _spend(member, amount, reason, source, reference, actor) -> PointsEntry:
+    member = lock_member(member_id=member.pk)
+    earlier = _earlier_spend(source, reference)
+    if earlier is not None:
+        return _same_spend_or_conflict(earlier, member, amount)
+    check_can_transact(member)
+    if member.points_available < amount:
+        raise InsufficientPoints(
+            f"Member {member.external_id} has {member.points_available} points available, {amount} needed."
+        )
+    entry, short = ledger.debit_points(
+        member,
+        amount=amount,
+        kind=PointsEntry.Kind.SPEND,
+        at=timezone.now(),
+        pending=ledger.PENDING_EXCLUDED,
+        reason=reason,
+        actor=actor,
+        source=source,
+        reference=reference,
+    )
+    assert short == 0, "cached available balance disagrees with the lots; run loyalty_audit"
+    member.last_activity_at = entry.created_at
+    ledger.save_balances(member)
+    member.save(update_fields=["last_activity_at"])
+    return entry
+
+
+@transaction.atomic
+def refund_spend(*, spend: PointsEntry, amount: int | None = None, reason: str, actor=None) -> list[PointsEntry]:
+    """Give back (part of) a spend. Points return to the lots they came from, last-consumed first,
+    each refund keeping the expiry of its lot, so a refund never extends a point's life."""
+    require_reason(reason)
+    member = lock_member(member_id=spend.member_id)
+    spend = PointsEntry.objects.filter(pk=spend.pk, kind=PointsEntry.Kind.SPEND).first()
+    if spend is None:
+        raise SpendNotFound("No such spend.")
+    refunded_before = PointsEntry.objects.filter(refunded_spend=spend).aggregate(total=Sum("amount"))["total"] or 0
+    refundable = -spend.amount - refunded_before
+    amount = refundable if amount is None else amount
+    require_positive_int(amount, "amount")
+    if amount > refundable:
+        raise RefundExceedsSpend(f"Only {refundable} of this spend's {-spend.amount} points can still be refunded.")
+    now = timezone.now()
+    refunds = []
+    skip, left = refunded_before, amount
+    for allocation in spend.allocations.select_related("lot").order_by("-id"):
+        portion = allocation.amount
+        skipped = min(skip, portion)
+        skip -= skipped
+        portion = min(portion - skipped, left)
+        if portion <= 0:
+            continue
+        left -= portion
+        refunds.append(
+            ledger.credit_points(
+                member,
+                amount=portion,
+                kind=PointsEntry.Kind.REFUND,
+                at=now,
+                available_at=now,
+                expires_at=allocation.lot.expires_at,
+                now=now,
+                refunded_spend=spend,
+                reason=reason,
+                actor=actor,
+            )
+        )
+        if left == 0:
+            break
+    ledger.save_balances(member)
+    return refunds
+
+
+@transaction.atomic
+def adjust_points(
+    *, member: Member, amount: int, reason: str, actor, expires_at: datetime | None = None
+) -> PointsEntry:
+    """A manual correction by staff: positive amounts create an available lot, negative ones take
+    available points soonest-expiring first (and refuse to take more than there is)."""
+    require_reason(reason)
+    if actor is None:
+        raise InvalidInput("An adjustment needs the staff user making it.", fields={"actor": ["Required."]})
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+        raise InvalidInput("The amount must be a non-zero whole number.", fields={"amount": ["Non-zero integer."]})
+    member = lock_member(member_id=member.pk)
+    now = timezone.now()
+    if amount > 0:
+        if expires_at is None:
+            expires_at = ledger.points_expiry(ProgramSettings.current(), now)
+        entry = ledger.credit_points(
+            member,
+            amount=amount,
+            kind=PointsEntry.Kind.ADJUST,
+            at=now,
+            available_at=now,
+            expires_at=expires_at,
+            now=now,
+            reason=reason,
+            actor=actor,
+        )
+    else:
+        if member.points_available < -amount:
+            raise InsufficientPoints(
+                f"Member {member.external_id} has {member.points_available} points available; cannot take {-amount}."
+            )
+        entry, _ = ledger.debit_points(
+            member,
+            amount=-amount,
+            kind=PointsEntry.Kind.ADJUST,
+            at=now,
+            pending=ledger.PENDING_EXCLUDED,
+            reason=reason,
+            actor=actor,
+        )
+    ledger.save_balances(member)
+    return entry
+
+
+@transaction.atomic
+def release_pending_points(*, member: Member, as_of: datetime) -> int:
+    """Pending lots whose return window has passed become available. Returns the points released."""
+    member = lock_member(member_id=member.pk)
+    lots = list(
+        PointsEntry.objects.filter(member=member, released_at__isnull=True, available_at__lte=as_of, amount__gt=0)
+    )
+    released = sum(lot.remaining for lot in lots)
+    PointsEntry.objects.filter(pk__in=[lot.pk for lot in lots]).update(released_at=as_of)
+    member.points_pending -= released
+    member.points_available += released
+    ledger.save_balances(member)
+    return released
+
+
+@transaction.atomic
+def expire_points(*, member: Member, as_of: datetime) -> int:
+    """Every lot whose expiry is at or before `as_of` loses its remainder. Returns the points expired."""
+    member = lock_member(member_id=member.pk)
+    lots = PointsEntry.objects.filter(member=member, remaining__gt=0, expires_at__lte=as_of)
+    lots = lots.order_by("expires_at", "id")
+    expired = ledger.expire_points_lots(member, lots, at=as_of)
+    ledger.save_balances(member)
+    return expired

@@ -1,0 +1,58 @@
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Member(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        FROZEN = "frozen", "Frozen"
+        CLOSED = "closed", "Closed"
+
+    external_id = models.CharField(max_length=64, unique=True, help_text="The storefront's id for this member.")
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    birthday = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    joined_at = models.DateTimeField(default=timezone.now)
+    referrer = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals")
+
+    tier = models.ForeignKey("loyalty.Tier", on_delete=models.PROTECT, related_name="members")
+    tier_since = models.DateTimeField(default=timezone.now)
+
+    # Cached balances: derived from the ledgers, rebuilt by loyalty_audit --repair, checked by loyalty_audit.
+    growth_value = models.IntegerField(default=0)
+    points_available = models.IntegerField(default=0)
+    points_pending = models.IntegerField(default=0)
+
+    # Behaviour summary kept current by the services; segmentation reads it.
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    last_purchase_at = models.DateTimeField(null=True, blank=True)
+    purchase_count = models.PositiveIntegerField(default=0)
+    purchase_amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["tier", "growth_value"]),
+            models.Index(fields=["last_activity_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(growth_value__gte=0), name="member_growth_not_negative"),
+            models.CheckConstraint(condition=Q(points_available__gte=0), name="member_points_not_negative"),
+            models.CheckConstraint(condition=Q(points_pending__gte=0), name="member_pending_not_negative"),
+            models.CheckConstraint(condition=~Q(referrer=models.F("id")), name="member_not_own_referrer"),
+        ]
+
+    def __str__(self):
+        return f"{self.external_id} {self.name}".strip()
+
+    @property
+    def can_transact(self) -> bool:
+        return self.status == self.Status.ACTIVE

@@ -1,0 +1,25 @@
+from loyalty.errors import MemberNotFound
+
+from .models import Member
+
+
+def get_member(*, external_id: str) -> Member:
+    try:
+        return Member.objects.select_related("tier").get(external_id=external_id)
+    except Member.DoesNotExist:
+        raise MemberNotFound(f"No member with external_id {external_id!r}.") from None
+
+
+def lock_member(*, member_id: int | None = None, external_id: str | None = None) -> Member:
+    """The member row, locked until the surrounding transaction ends. Every ledger write holds it."""
+    rows = Member.objects.select_for_update().select_related("tier")
+    try:
+        if member_id is not None:
+            return rows.get(pk=member_id)
+        return rows.get(external_id=external_id)
+    except Member.DoesNotExist:
+        raise MemberNotFound(
+            f"No member with external_id {external_id!r}."
+            if external_id is not None
+            else f"No member with id {member_id}."
+        ) from None
