@@ -1,0 +1,97 @@
+"""Configuration is edited here; ledgers and events are read-only (they change only through services)."""
+
+from django.contrib import admin
+
+from .models import EarningRule, Event, EventType, GrowthEntry, PointsEntry, ProgramSettings, Tier, TierChange
+
+
+@admin.register(ProgramSettings)
+class ProgramSettingsAdmin(admin.ModelAdmin):
+    list_display = ("currency", "timezone", "point_value", "pending_days", "downgrade_policy", "growth_mode")
+
+    def has_add_permission(self, request):
+        return not ProgramSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ("rank", "code", "name", "threshold", "points_multiplier")
+    ordering = ("rank",)
+
+
+@admin.register(EventType)
+class EventTypeAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "is_builtin")
+
+
+@admin.register(EarningRule)
+class EarningRuleAdmin(admin.ModelAdmin):
+    list_display = (
+        "code",
+        "event_type",
+        "growth",
+        "points",
+        "growth_per_unit",
+        "points_per_unit",
+        "apply_tier_multiplier",
+        "daily_limit",
+        "lifetime_limit",
+        "is_active",
+    )
+    list_filter = ("event_type", "is_active")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "source",
+        "event_id",
+        "member",
+        "event_type",
+        "occurred_at",
+        "amount",
+        "growth_delta",
+        "points_delta",
+        "tier_changed",
+    )
+    list_filter = ("event_type", "source")
+    search_fields = ("event_id", "member__external_id", "order_id")
+    list_select_related = ("member",)
+
+
+@admin.register(GrowthEntry)
+class GrowthEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "member", "kind", "amount", "remaining", "expires_at", "reason")
+    list_filter = ("kind",)
+    search_fields = ("member__external_id",)
+    list_select_related = ("member",)
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "member", "kind", "amount", "remaining", "available_at", "expires_at", "reason")
+    list_filter = ("kind",)
+    search_fields = ("member__external_id",)
+    list_select_related = ("member",)
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "member", "from_tier", "to_tier", "reason", "period")
+    list_filter = ("reason", "to_tier")
+    search_fields = ("member__external_id",)
+    list_select_related = ("member", "from_tier", "to_tier")

@@ -1,0 +1,112 @@
+"""Proof that the cached balances and lot remainders agree with the append-only ledgers.
+
+Every check is one set-based query over all members (or all lots), so the audit scales with the
+database, not with a Python loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from loyalty.models import GrowthAllocation, GrowthEntry, PointsAllocation, PointsEntry, TierChange
+from members.models import Member
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    subject: str
+    detail: str
+
+
+def member_sum(model, field: str = "amount", **filters) -> Coalesce:
+    """Per-member SUM(field) of a ledger as a correlated subquery (0 when the member has no rows)."""
+    rows = model.objects.filter(member=OuterRef("pk"), **filters).order_by().values("member")
+    return Coalesce(Subquery(rows.annotate(total=Sum(field)).values("total")), Value(0), output_field=IntegerField())
+
+
+def ledger_balances() -> dict[str, Coalesce]:
+    """What each cached balance on the member must equal, derived from the ledgers."""
+    return {
+        "ledger_growth": member_sum(GrowthEntry),
+        "ledger_points": member_sum(PointsEntry),
+        "lots_growth": member_sum(GrowthEntry, "remaining", amount__gt=0),
+        "lots_available": member_sum(PointsEntry, "remaining", amount__gt=0, released_at__isnull=False),
+        "lots_pending": member_sum(PointsEntry, "remaining", amount__gt=0, released_at__isnull=True),
+    }
+
+
+def _cached_balance_findings(limit: int) -> Iterator[Finding]:
+    mismatched = (
+        Member.objects.annotate(**ledger_balances())
+        .filter(
+            ~Q(growth_value=F("ledger_growth"))
+            | ~Q(growth_value=F("lots_growth"))
+            | ~Q(points_available=F("lots_available"))
+            | ~Q(points_pending=F("lots_pending"))
+            | ~Q(ledger_points=F("lots_available") + F("lots_pending"))
+        )
+        .order_by("pk")
+    )
+    for m in mismatched[:limit]:
+        yield Finding(
+            "cached balances",
+            m.external_id,
+            f"growth cached {m.growth_value} / ledger {m.ledger_growth} / lots {m.lots_growth}; "
+            f"points available cached {m.points_available} / lots {m.lots_available}; "
+            f"pending cached {m.points_pending} / lots {m.lots_pending}; points ledger {m.ledger_points}",
+        )
+
+
+def _negative_findings(limit: int) -> Iterator[Finding]:
+    negative = Member.objects.filter(Q(growth_value__lt=0) | Q(points_available__lt=0) | Q(points_pending__lt=0))
+    for m in negative.order_by("pk")[:limit]:
+        yield Finding(
+            "negative balance",
+            m.external_id,
+            f"growth {m.growth_value}, available {m.points_available}, pending {m.points_pending}",
+        )
+
+
+def _allocated(allocation_model, side: str) -> Coalesce:
+    rows = allocation_model.objects.filter(**{side: OuterRef("pk")}).order_by().values(side)
+    return Coalesce(Subquery(rows.annotate(total=Sum("amount")).values("total")), Value(0), output_field=IntegerField())
+
+
+def _lot_findings(entry_model, allocation_model, label: str, limit: int) -> Iterator[Finding]:
+    lots: QuerySet = entry_model.objects.filter(amount__gt=0).annotate(taken=_allocated(allocation_model, "lot"))
+    bad_lots = lots.filter(Q(remaining__lt=0) | ~Q(remaining=F("amount") - F("taken"))).select_related("member")
+    for lot in bad_lots.order_by("pk")[:limit]:
+        yield Finding(
+            f"{label} lot",
+            lot.member.external_id,
+            f"lot {lot.pk}: amount {lot.amount}, remaining {lot.remaining}, allocated {lot.taken}",
+        )
+    debits = entry_model.objects.filter(amount__lt=0).annotate(taken=_allocated(allocation_model, "debit"))
+    for debit in debits.exclude(amount=-F("taken")).select_related("member").order_by("pk")[:limit]:
+        yield Finding(
+            f"{label} debit",
+            debit.member.external_id,
+            f"entry {debit.pk} ({debit.kind} {debit.amount}) is covered by allocations of {debit.taken}",
+        )
+
+
+def _tier_findings(limit: int) -> Iterator[Finding]:
+    latest = TierChange.objects.filter(member=OuterRef("pk")).order_by("-created_at", "-id").values("to_tier")[:1]
+    drifted = Member.objects.annotate(history_tier=Subquery(latest)).exclude(tier=F("history_tier"))
+    for m in drifted.order_by("pk")[:limit]:
+        yield Finding("tier history", m.external_id, f"holds tier {m.tier_id}, history says {m.history_tier}")
+
+
+def audit(limit: int = 50) -> list[Finding]:
+    """Every inconsistency found (at most `limit` per check)."""
+    return [
+        *_cached_balance_findings(limit),
+        *_negative_findings(limit),
+        *_lot_findings(GrowthEntry, GrowthAllocation, "growth", limit),
+        *_lot_findings(PointsEntry, PointsAllocation, "points", limit),
+        *_tier_findings(limit),
+    ]

@@ -1,0 +1,302 @@
+"""The program as a file: reading and checking the JSON document (no database writes here).
+
+`loyalty.services.program.apply_program` applies a parsed document; docs/program-file.md is the
+format's reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from loyalty.calculations import LadderError, TierStep, validate_ladder
+from loyalty.errors import InvalidInput
+from loyalty.models.program import DowngradePolicy, ExpiryPolicy, GrowthMode
+
+SECTIONS = {"settings", "event_types", "tiers", "rules", "rewards"}
+SETTINGS_KEYS = {
+    "currency",
+    "timezone",
+    "point_value",
+    "pending_days",
+    "points_expiry",
+    "growth_window",
+    "downgrade",
+    "growth_mode",
+}
+TIER_KEYS = {"code", "name", "rank", "threshold", "points_multiplier", "description"}
+RULE_KEYS = {
+    "code",
+    "event_type",
+    "name",
+    "growth",
+    "points",
+    "growth_per_unit",
+    "points_per_unit",
+    "apply_tier_multiplier",
+    "daily_limit",
+    "lifetime_limit",
+    "starts_at",
+    "ends_at",
+    "active",
+    "description",
+}
+EVENT_TYPE_KEYS = {"code", "name", "description"}
+MAX_MONTHS = 120
+
+
+def decimal_text(value: Decimal) -> str:
+    """1.100 -> "1.1", 10.00 -> "10": how decimals appear in the file and in change lists."""
+    return format(value.normalize(), "f")
+
+
+@dataclass
+class ProgramDocument:
+    settings: dict[str, Any] = field(default_factory=dict)  # model field name -> value, only keys given
+    event_types: list[dict[str, Any]] = field(default_factory=list)
+    # A section that is present is the whole desired state of that part; an absent one (None) is left alone.
+    tiers: list[dict[str, Any]] | None = None
+    rules: list[dict[str, Any]] | None = None
+
+
+class _Errors:
+    def __init__(self):
+        self.fields: dict[str, list[str]] = {}
+
+    def add(self, path: str, message: str) -> None:
+        self.fields.setdefault(path, []).append(message)
+
+    def unknown_keys(self, path: str, item: dict, allowed: set[str]) -> None:
+        for key in sorted(set(item) - allowed):
+            self.add(f"{path}.{key}", "Unknown key.")
+
+
+def _int(errors: _Errors, path: str, value: Any, *, minimum: int | None = None, maximum: int = 2_000_000_000):
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.add(path, "Must be a whole number.")
+        return None
+    if minimum is not None and value < minimum:
+        errors.add(path, f"Must be at least {minimum}.")
+    elif abs(value) > maximum:
+        errors.add(path, f"Must be at most {maximum}.")
+    return value
+
+
+def _decimal(errors: _Errors, path: str, value: Any, *, minimum: Decimal | None = None) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        errors.add(path, 'Must be a decimal number, preferably as a string ("1.5").')
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        errors.add(path, "Must be a decimal number.")
+        return None
+    if not number.is_finite() or abs(number) >= Decimal("100000000"):
+        errors.add(path, "Must be a finite number below 100,000,000.")
+        return None
+    if minimum is not None and number < minimum:
+        errors.add(path, f"Must be at least {minimum}.")
+    return number
+
+
+def _text(errors: _Errors, path: str, value: Any, *, max_length: int, required: bool = False) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        errors.add(path, "Must be a non-empty string." if required else "Must be a string.")
+        return ""
+    if len(value) > max_length:
+        errors.add(path, f"At most {max_length} characters.")
+    return value.strip()
+
+
+def _code(errors: _Errors, path: str, value: Any, *, max_length: int) -> str:
+    code = _text(errors, path, value, max_length=max_length, required=True)
+    if code and not all(c.isascii() and (c.isalnum() or c in "-_") for c in code):
+        errors.add(path, "Only letters, digits, '-' and '_'.")
+    return code
+
+
+def _moment(errors: _Errors, path: str, value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    if moment is None or timezone.is_naive(moment):
+        errors.add(path, "Must be an ISO 8601 date-time with a time zone offset.")
+        return None
+    return moment
+
+
+def _expiry(errors: _Errors, path: str, value: Any, allowed: set[str]) -> tuple[str, int] | None:
+    if not isinstance(value, dict):
+        errors.add(path, 'Must be an object such as {"policy": "rolling_months", "months": 12}.')
+        return None
+    errors.unknown_keys(path, value, {"policy", "months"})
+    policy = value.get("policy")
+    if policy not in allowed:
+        errors.add(f"{path}.policy", f"Must be one of {', '.join(sorted(allowed))}.")
+        return None
+    months = 0
+    if policy == ExpiryPolicy.ROLLING_MONTHS:
+        months = _int(errors, f"{path}.months", value.get("months"), minimum=1, maximum=MAX_MONTHS) or 0
+    return policy, months
+
+
+def _settings(errors: _Errors, raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        errors.add("settings", "Must be an object.")
+        return {}
+    errors.unknown_keys("settings", raw, SETTINGS_KEYS)
+    result: dict[str, Any] = {}
+    if "currency" in raw:
+        currency = _text(errors, "settings.currency", raw["currency"], max_length=3, required=True)
+        if currency and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+            errors.add("settings.currency", "Must be a three-letter ISO 4217 code such as CNY.")
+        result["currency"] = currency
+    if "timezone" in raw:
+        zone = _text(errors, "settings.timezone", raw["timezone"], max_length=64, required=True)
+        try:
+            ZoneInfo(zone)
+            result["timezone"] = zone
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.add("settings.timezone", f"Unknown time zone {zone!r}.")
+    if "point_value" in raw:
+        result["point_value"] = _decimal(errors, "settings.point_value", raw["point_value"], minimum=Decimal("0"))
+    if "pending_days" in raw:
+        result["pending_days"] = _int(errors, "settings.pending_days", raw["pending_days"], minimum=0, maximum=365)
+    for key, prefix in (("points_expiry", "points_expiry"), ("growth_window", "growth_window")):
+        if key in raw:
+            parsed = _expiry(errors, f"settings.{key}", raw[key], set(ExpiryPolicy.values))
+            if parsed:
+                result[f"{prefix}_policy"], result[f"{prefix}_months"] = parsed
+    if "downgrade" in raw:
+        if raw["downgrade"] not in DowngradePolicy.values:
+            errors.add("settings.downgrade", f"Must be one of {', '.join(DowngradePolicy.values)}.")
+        result["downgrade_policy"] = raw["downgrade"]
+    if "growth_mode" in raw:
+        if raw["growth_mode"] not in GrowthMode.values:
+            errors.add("settings.growth_mode", f"Must be one of {', '.join(GrowthMode.values)}.")
+        result["growth_mode"] = raw["growth_mode"]
+    return result
+
+
+def _list(errors: _Errors, path: str, raw: Any) -> list[dict]:
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        errors.add(path, "Must be a list of objects.")
+        return []
+    return raw
+
+
+def _unique_codes(errors: _Errors, path: str, items: list[dict]) -> None:
+    seen = set()
+    for index, item in enumerate(items):
+        code = item.get("code")
+        if code in seen:
+            errors.add(f"{path}[{index}].code", f"Duplicate code {code!r}.")
+        seen.add(code)
+
+
+def _event_types(errors: _Errors, raw: Any) -> list[dict]:
+    items = []
+    for index, item in enumerate(_list(errors, "event_types", raw)):
+        path = f"event_types[{index}]"
+        errors.unknown_keys(path, item, EVENT_TYPE_KEYS)
+        items.append(
+            {
+                "code": _code(errors, f"{path}.code", item.get("code"), max_length=64),
+                "name": _text(errors, f"{path}.name", item.get("name"), max_length=128, required=True),
+                "description": _text(errors, f"{path}.description", item.get("description"), max_length=2000),
+            }
+        )
+    _unique_codes(errors, "event_types", items)
+    return items
+
+
+def _tiers(errors: _Errors, raw: Any) -> list[dict]:
+    items = []
+    errors_before = len(errors.fields)
+    for index, item in enumerate(_list(errors, "tiers", raw)):
+        path = f"tiers[{index}]"
+        errors.unknown_keys(path, item, TIER_KEYS)
+        items.append(
+            {
+                "code": _code(errors, f"{path}.code", item.get("code"), max_length=32),
+                "name": _text(errors, f"{path}.name", item.get("name"), max_length=64, required=True),
+                "rank": _int(errors, f"{path}.rank", item.get("rank"), minimum=0, maximum=1000),
+                "threshold": _int(errors, f"{path}.threshold", item.get("threshold"), minimum=0),
+                "points_multiplier": _decimal(
+                    errors, f"{path}.points_multiplier", item.get("points_multiplier", "1"), minimum=Decimal("0")
+                ),
+                "description": _text(errors, f"{path}.description", item.get("description"), max_length=2000),
+            }
+        )
+    _unique_codes(errors, "tiers", items)
+    if len(errors.fields) == errors_before:
+        try:
+            validate_ladder(TierStep(t["code"], t["rank"], t["threshold"]) for t in items)
+        except LadderError as exc:
+            errors.add("tiers", str(exc))
+    return items
+
+
+def _optional_limit(errors: _Errors, path: str, value: Any) -> int | None:
+    return None if value is None else _int(errors, path, value, minimum=1)
+
+
+def _rules(errors: _Errors, raw: Any) -> list[dict]:
+    items = []
+    for index, item in enumerate(_list(errors, "rules", raw)):
+        path = f"rules[{index}]"
+        errors.unknown_keys(path, item, RULE_KEYS)
+        active = item.get("active", True)
+        if not isinstance(active, bool):
+            errors.add(f"{path}.active", "Must be true or false.")
+        multiplier = item.get("apply_tier_multiplier", False)
+        if not isinstance(multiplier, bool):
+            errors.add(f"{path}.apply_tier_multiplier", "Must be true or false.")
+        rule = {
+            "code": _code(errors, f"{path}.code", item.get("code"), max_length=64),
+            "event_type_id": _code(errors, f"{path}.event_type", item.get("event_type"), max_length=64),
+            "name": _text(errors, f"{path}.name", item.get("name"), max_length=128),
+            "growth": _int(errors, f"{path}.growth", item.get("growth", 0), maximum=100_000_000),
+            "points": _int(errors, f"{path}.points", item.get("points", 0), maximum=100_000_000),
+            "growth_per_unit": _decimal(errors, f"{path}.growth_per_unit", item.get("growth_per_unit", "0")),
+            "points_per_unit": _decimal(errors, f"{path}.points_per_unit", item.get("points_per_unit", "0")),
+            "apply_tier_multiplier": multiplier,
+            "daily_limit": _optional_limit(errors, f"{path}.daily_limit", item.get("daily_limit")),
+            "lifetime_limit": _optional_limit(errors, f"{path}.lifetime_limit", item.get("lifetime_limit")),
+            "starts_at": _moment(errors, f"{path}.starts_at", item.get("starts_at")),
+            "ends_at": _moment(errors, f"{path}.ends_at", item.get("ends_at")),
+            "is_active": active,
+            "description": _text(errors, f"{path}.description", item.get("description"), max_length=2000),
+        }
+        if rule["starts_at"] and rule["ends_at"] and rule["ends_at"] <= rule["starts_at"]:
+            errors.add(f"{path}.ends_at", "Must be after starts_at.")
+        items.append(rule)
+    _unique_codes(errors, "rules", items)
+    return items
+
+
+def parse_program(raw: Any) -> ProgramDocument:
+    """Check a decoded JSON document; raise InvalidInput listing every problem by its path."""
+    errors = _Errors()
+    if not isinstance(raw, dict):
+        raise InvalidInput("A program file is a JSON object.", fields={"$": ["Must be an object."]})
+    errors.unknown_keys("$", raw, SECTIONS)
+    if "rewards" in raw:
+        errors.add("rewards", "Rewards are not supported by this version yet.")
+    document = ProgramDocument(
+        settings=_settings(errors, raw.get("settings", {})),
+        event_types=_event_types(errors, raw.get("event_types", [])),
+        tiers=_tiers(errors, raw["tiers"]) if "tiers" in raw else None,
+        rules=_rules(errors, raw["rules"]) if "rules" in raw else None,
+    )
+    if errors.fields:
+        raise InvalidInput("The program file is not valid.", fields=errors.fields)
+    return document

@@ -1,0 +1,53 @@
+from django.contrib import admin, messages
+
+from loyalty.errors import LoyaltyError
+
+from . import services
+from .models import Member
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    """Read-only view of members; changes go through the services (actions below)."""
+
+    list_display = (
+        "external_id",
+        "name",
+        "status",
+        "tier",
+        "growth_value",
+        "points_available",
+        "points_pending",
+        "last_activity_at",
+    )
+    list_filter = ("status", "tier")
+    search_fields = ("external_id", "name", "email", "phone")
+    list_select_related = ("tier",)
+    actions = ("freeze", "unfreeze")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _apply(self, request, queryset, service, done: str):
+        changed = 0
+        for member in queryset:
+            try:
+                service(member=member)
+                changed += 1
+            except LoyaltyError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+        self.message_user(request, f"{changed} member(s) {done}.")
+
+    @admin.action(description="Freeze selected members (no earning or spending)")
+    def freeze(self, request, queryset):
+        self._apply(request, queryset, services.freeze_member, "frozen")
+
+    @admin.action(description="Unfreeze selected members")
+    def unfreeze(self, request, queryset):
+        self._apply(request, queryset, services.unfreeze_member, "unfrozen")
