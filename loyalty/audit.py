@@ -95,7 +95,7 @@ def _lot_findings(entry_model, allocation_model, label: str, limit: int) -> Iter
 
 
 def _tier_findings(limit: int) -> Iterator[Finding]:
-    latest = TierChange.objects.filter(member=OuterRef("pk")).order_by("-created_at", "-id").values("to_tier")[:1]
+    latest = TierChange.objects.filter(member=OuterRef("pk")).order_by("-id").values("to_tier")[:1]
     drifted = Member.objects.annotate(history_tier=Subquery(latest)).exclude(tier=F("history_tier"))
     for m in drifted.order_by("pk")[:limit]:
         yield Finding("tier history", m.external_id, f"holds tier {m.tier_id}, history says {m.history_tier}")

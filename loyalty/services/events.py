@@ -112,7 +112,7 @@ def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
         _reverse_order(member, event, event_input)
     _apply_rules(member, event, event_type, program, tier_before.points_multiplier, now)
     _update_activity(member, event)
-    tier_changed = upgrade_if_qualified(member, at=occurred_at, event=event)
+    tier_changed = upgrade_if_qualified(member, at=now, event=event)
     member.save()
 
     event.growth_delta = member.growth_value - growth_before
