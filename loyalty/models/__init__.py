@@ -2,6 +2,7 @@ from .events import Event, EventType, RuleHit
 from .ledgers import GrowthAllocation, GrowthEntry, PointsAllocation, PointsEntry
 from .program import ExpiryPolicy, ProgramSettings
 from .rules import EarningRule
+from .storefronts import Storefront, StorefrontAPIKey
 from .tiers import Tier, TierChange
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "PointsEntry",
     "ProgramSettings",
     "RuleHit",
+    "Storefront",
+    "StorefrontAPIKey",
     "Tier",
     "TierChange",
 ]

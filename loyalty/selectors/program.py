@@ -1,4 +1,4 @@
-"""Reads that are more than a .get()."""
+"""The program as it is configured now, in the program-file format."""
 
 from __future__ import annotations
 

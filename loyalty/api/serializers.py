@@ -1,0 +1,165 @@
+"""Response bodies (and, for the schema, request bodies) of the storefront API.
+
+Requests are validated by the services, which own the rules; the request serializers here only
+describe the bodies in the OpenAPI schema."""
+
+from rest_framework import serializers
+
+# --- responses --------------------------------------------------------------------------------------
+
+
+class TierRefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    rank = serializers.IntegerField()
+
+
+class NextTierSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    threshold = serializers.IntegerField()
+
+
+class GrowthSummarySerializer(serializers.Serializer):
+    value = serializers.IntegerField(source="member.growth_value")
+    next_tier = NextTierSerializer(allow_null=True, help_text="null at the top of the ladder")
+    to_next = serializers.IntegerField(help_text="growth still needed for next_tier")
+
+
+class ExpiringSerializer(serializers.Serializer):
+    amount = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+
+
+class PointsSummarySerializer(serializers.Serializer):
+    available = serializers.IntegerField(source="member.points_available")
+    pending = serializers.IntegerField(source="member.points_pending")
+    expiring = ExpiringSerializer(many=True, help_text="points expiring in the next 90 days")
+
+
+class MemberCardSerializer(serializers.Serializer):
+    external_id = serializers.CharField(source="member.external_id")
+    name = serializers.CharField(source="member.name")
+    email = serializers.CharField(source="member.email")
+    phone = serializers.CharField(source="member.phone")
+    birthday = serializers.DateField(source="member.birthday", allow_null=True)
+    status = serializers.CharField(source="member.status")
+    joined_at = serializers.DateTimeField(source="member.joined_at")
+    tier = TierRefSerializer(source="member.tier")
+    growth = GrowthSummarySerializer(source="*")
+    points = PointsSummarySerializer(source="*")
+    benefits = serializers.ListField(
+        child=serializers.DictField(), help_text="the tier's benefits (filled in by the rewards module)"
+    )
+
+
+class EventResultSerializer(serializers.Serializer):
+    event_id = serializers.CharField()
+    status = serializers.SerializerMethodField()
+    growth_delta = serializers.IntegerField()
+    points_delta = serializers.IntegerField()
+    tier = TierRefSerializer(source="tier_after")
+    tier_changed = serializers.BooleanField()
+
+    def get_status(self, event) -> str:
+        return "applied"
+
+
+class LedgerEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    amount = serializers.IntegerField(help_text="signed: positive credits, negative debits")
+    reason = serializers.CharField()
+    event_id = serializers.CharField(source="event.event_id", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="lots only")
+    remaining = serializers.IntegerField(allow_null=True, help_text="lots only: what is still held")
+
+
+class PointsEntrySerializer(LedgerEntrySerializer):
+    available_at = serializers.DateTimeField(allow_null=True, help_text="lots only: spendable from")
+    pending = serializers.SerializerMethodField()
+
+    def get_pending(self, entry) -> bool:
+        return entry.amount > 0 and entry.released_at is None
+
+
+class TierChangeSerializer(serializers.Serializer):
+    from_tier = TierRefSerializer(allow_null=True)
+    to_tier = TierRefSerializer()
+    reason = serializers.CharField()
+    event_id = serializers.CharField(source="event.event_id", allow_null=True, default=None)
+    period = serializers.CharField()
+    growth_value = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class LadderTierSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    rank = serializers.IntegerField()
+    threshold = serializers.IntegerField()
+    points_multiplier = serializers.DecimalField(max_digits=6, decimal_places=3)
+    description = serializers.CharField()
+    benefits = serializers.SerializerMethodField()
+
+    def get_benefits(self, tier) -> list[dict]:
+        return []
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class BatchResultSerializer(serializers.Serializer):
+    event_id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["applied", "duplicate", "error"])
+    growth_delta = serializers.IntegerField(required=False)
+    points_delta = serializers.IntegerField(required=False)
+    tier = TierRefSerializer(required=False)
+    tier_changed = serializers.BooleanField(required=False)
+    error = ErrorDetailSerializer(required=False)
+
+
+class BatchResponseSerializer(serializers.Serializer):
+    results = BatchResultSerializer(many=True)
+
+
+# --- requests (schema only) -------------------------------------------------------------------------
+
+
+class MemberCreateRequest(serializers.Serializer):
+    external_id = serializers.CharField(max_length=64)
+    name = serializers.CharField(required=False, max_length=200)
+    email = serializers.EmailField(required=False)
+    phone = serializers.CharField(required=False, max_length=32)
+    birthday = serializers.DateField(required=False, allow_null=True)
+    referrer = serializers.CharField(required=False, help_text="external_id of the inviting member")
+
+
+class MemberUpdateRequest(serializers.Serializer):
+    name = serializers.CharField(required=False, max_length=200)
+    email = serializers.EmailField(required=False)
+    phone = serializers.CharField(required=False, max_length=32)
+    birthday = serializers.DateField(required=False, allow_null=True)
+
+
+class EventRequest(serializers.Serializer):
+    event_id = serializers.CharField(max_length=128, help_text="unique per storefront; retries reuse it")
+    member = serializers.CharField(max_length=64, help_text="the member's external_id")
+    type = serializers.CharField(help_text="purchase, return, check_in, ... or a custom type")
+    occurred_at = serializers.DateTimeField(required=False, help_text="ISO 8601 with offset; default now")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, min_value=0)
+    order_id = serializers.CharField(required=False, max_length=128)
+    original_order_id = serializers.CharField(required=False, max_length=128)
+    data = serializers.DictField(required=False)
+
+
+class BatchRequest(serializers.Serializer):
+    events = EventRequest(many=True, help_text="at most 1,000")

@@ -1,0 +1,208 @@
+"""The storefront API. Views translate HTTP to service calls and back; they never write models."""
+
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty import selectors
+from loyalty.errors import LoyaltyError
+from loyalty.models import GrowthEntry, PointsEntry, Tier, TierChange
+from loyalty.services import record_event
+from members.selectors import get_member
+from members.services import enrol_member, update_member
+
+from . import serializers as s
+from .errors import error_body
+from .filters import GrowthLedgerFilter, PointsLedgerFilter
+
+MAX_BATCH = 1000
+
+
+def _errors(*codes_and_statuses: tuple[int, str]) -> dict:
+    return {
+        code: OpenApiResponse(s.ErrorSerializer, description=", ".join(names)) for code, names in codes_and_statuses
+    }
+
+
+COMMON_ERRORS = _errors((401, ["not_authenticated"]), (403, ["permission_denied"]), (429, ["throttled"]))
+MEMBER_ERRORS = {**COMMON_ERRORS, **_errors((404, ["member_not_found"]))}
+
+
+def _body(request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+    return request.data
+
+
+def _card(member) -> dict:
+    return s.MemberCardSerializer(selectors.member_card(member=member, now=timezone.now())).data
+
+
+class MembersView(APIView):
+    @extend_schema(
+        operation_id="enrol_member",
+        request=s.MemberCreateRequest,
+        responses={
+            201: s.MemberCardSerializer,
+            **COMMON_ERRORS,
+            **_errors((400, ["validation_error"]), (409, ["member_exists"])),
+        },
+    )
+    def post(self, request):
+        body = _body(request)
+        member = enrol_member(
+            external_id=body.get("external_id"),
+            name=body.get("name", ""),
+            email=body.get("email", ""),
+            phone=body.get("phone", ""),
+            birthday=body.get("birthday"),
+            referrer=body.get("referrer"),
+        )
+        return Response(_card(get_member(external_id=member.external_id)), status=status.HTTP_201_CREATED)
+
+
+class MemberView(APIView):
+    @extend_schema(operation_id="get_member", responses={200: s.MemberCardSerializer, **MEMBER_ERRORS})
+    def get(self, request, external_id):
+        return Response(_card(get_member(external_id=external_id)))
+
+    @extend_schema(
+        operation_id="update_member",
+        request=s.MemberUpdateRequest,
+        responses={200: s.MemberCardSerializer, **MEMBER_ERRORS, **_errors((400, ["validation_error"]))},
+    )
+    def patch(self, request, external_id):
+        member = update_member(member=get_member(external_id=external_id), changes=_body(request))
+        return Response(_card(get_member(external_id=member.external_id)))
+
+
+class LedgerPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class _MemberLedgerView(generics.ListAPIView):
+    pagination_class = LedgerPagination
+
+    def member(self):
+        return get_member(external_id=self.kwargs["external_id"])
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="points_ledger", responses={200: s.PointsEntrySerializer(many=True), **MEMBER_ERRORS}
+    )
+)
+class PointsLedgerView(_MemberLedgerView):
+    queryset = PointsEntry.objects.none()  # for the schema; get_queryset scopes rows to the member
+    serializer_class = s.PointsEntrySerializer
+    filterset_class = PointsLedgerFilter
+
+    def get_queryset(self):
+        return selectors.points_ledger(member=self.member())
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="growth_ledger", responses={200: s.LedgerEntrySerializer(many=True), **MEMBER_ERRORS}
+    )
+)
+class GrowthLedgerView(_MemberLedgerView):
+    queryset = GrowthEntry.objects.none()  # for the schema; get_queryset scopes rows to the member
+    serializer_class = s.LedgerEntrySerializer
+    filterset_class = GrowthLedgerFilter
+
+    def get_queryset(self):
+        return selectors.growth_ledger(member=self.member())
+
+
+@extend_schema_view(
+    get=extend_schema(operation_id="tier_history", responses={200: s.TierChangeSerializer(many=True), **MEMBER_ERRORS})
+)
+class TierHistoryView(_MemberLedgerView):
+    queryset = TierChange.objects.none()  # for the schema; get_queryset scopes rows to the member
+    serializer_class = s.TierChangeSerializer
+
+    def get_queryset(self):
+        return selectors.tier_history(member=self.member())
+
+
+def _record(request, body: dict[str, Any]):
+    return record_event(
+        source=request.user.source,
+        event_id=body.get("event_id"),
+        member=body.get("member"),
+        event_type=body.get("type"),
+        occurred_at=body.get("occurred_at"),
+        amount=body.get("amount"),
+        order_id=body.get("order_id", ""),
+        original_order_id=body.get("original_order_id", ""),
+        data=body.get("data"),
+    )
+
+
+EVENT_ERRORS = {
+    **COMMON_ERRORS,
+    **_errors(
+        (400, ["validation_error"]),
+        (404, ["member_not_found"]),
+        (409, ["idempotency_conflict", "duplicate_order"]),
+        (422, ["member_frozen", "member_closed", "unknown_event_type", "refund_exceeds_order", "order_not_found"]),
+    ),
+}
+
+
+class EventsView(APIView):
+    @extend_schema(
+        operation_id="record_event",
+        request=s.EventRequest,
+        responses={
+            201: s.EventResultSerializer,
+            200: OpenApiResponse(s.EventResultSerializer, description="a replay: the first result, unchanged"),
+            **EVENT_ERRORS,
+        },
+    )
+    def post(self, request):
+        outcome = _record(request, _body(request))
+        code = status.HTTP_201_CREATED if outcome.applied else status.HTTP_200_OK
+        return Response(s.EventResultSerializer(outcome.event).data, status=code)
+
+
+class EventBatchView(APIView):
+    @extend_schema(
+        operation_id="record_events_batch",
+        request=s.BatchRequest,
+        responses={200: s.BatchResponseSerializer, **COMMON_ERRORS, **_errors((400, ["validation_error"]))},
+    )
+    def post(self, request):
+        events = _body(request).get("events")
+        if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH:
+            raise ValidationError({"events": [f"A list of 1 to {MAX_BATCH} events."]})
+        return Response({"results": [self._one(request, item) for item in events]})
+
+    def _one(self, request, item) -> dict[str, Any]:
+        event_id = item.get("event_id") if isinstance(item, dict) else None
+        reported_id = event_id if isinstance(event_id, str) else None
+        if not isinstance(item, dict):
+            error = error_body("validation_error", "Each event must be a JSON object.")["error"]
+            return {"event_id": None, "status": "error", "error": error}
+        try:
+            outcome = _record(request, item)
+        except LoyaltyError as exc:
+            return {"event_id": reported_id, "status": "error", **error_body(exc.code, exc.message, exc.fields)}
+        result = dict(s.EventResultSerializer(outcome.event).data)
+        result["status"] = "applied" if outcome.applied else "duplicate"
+        return result
+
+
+class TiersView(APIView):
+    @extend_schema(operation_id="list_tiers", responses={200: s.LadderTierSerializer(many=True), **COMMON_ERRORS})
+    def get(self, request):
+        return Response(s.LadderTierSerializer(Tier.objects.order_by("rank"), many=True).data)

@@ -1,0 +1,14 @@
+"""Reads that are more than a .get()."""
+
+from .members import MemberCard, expiring_points, growth_ledger, member_card, points_ledger, tier_history
+from .program import export_program
+
+__all__ = [
+    "MemberCard",
+    "expiring_points",
+    "export_program",
+    "growth_ledger",
+    "member_card",
+    "points_ledger",
+    "tier_history",
+]

@@ -1,0 +1,113 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from loyalty.services import record_event
+
+from .conftest import error_code
+
+pytestmark = pytest.mark.django_db
+
+
+def test_enrol_returns_201_and_the_member_card(api):
+    response = api.post(
+        "/api/v1/members/",
+        {"external_id": "u-1", "name": "张三", "email": "z@example.com", "birthday": "1990-05-01"},
+        format="json",
+    )
+    assert response.status_code == 201
+    card = response.json()
+    assert card["external_id"] == "u-1"
+    assert card["name"] == "张三"
+    assert card["tier"] == {"code": "normal", "name": "普通 Normal", "rank": 0}
+    assert card["growth"] == {
+        "value": 0,
+        "next_tier": {"code": "bronze", "name": "青铜 Bronze", "threshold": 500},
+        "to_next": 500,
+    }
+    assert card["points"] == {"available": 0, "pending": 0, "expiring": []}
+
+
+def test_enrol_with_an_existing_external_id_is_409(api, alice):
+    response = api.post("/api/v1/members/", {"external_id": "alice"}, format="json")
+    assert response.status_code == 409
+    assert error_code(response) == "member_exists"
+
+
+def test_enrol_with_a_referrer(api, alice):
+    response = api.post("/api/v1/members/", {"external_id": "bob", "referrer": "alice"}, format="json")
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "external_id"),
+        ({"external_id": 12}, "external_id"),
+        ({"external_id": "x" * 65}, "external_id"),
+        ({"external_id": "u", "email": "nope"}, "email"),
+        ({"external_id": "u", "birthday": "yesterday"}, "birthday"),
+        ({"external_id": "u", "referrer": "ghost"}, "referrer"),
+    ],
+)
+def test_enrol_validation_errors_name_the_field(api, body, field):
+    response = api.post("/api/v1/members/", body, format="json")
+    assert response.status_code == 400
+    assert error_code(response) == "validation_error"
+    assert field in response.json()["error"]["fields"]
+
+
+def test_get_unknown_member_is_404_member_not_found(api):
+    response = api.get("/api/v1/members/nobody/")
+    assert response.status_code == 404
+    assert error_code(response) == "member_not_found"
+
+
+def test_card_shows_progress_and_points_expiring_within_90_days(api, alice):
+    record_event(source="test", event_id="p", member="alice", event_type="purchase", amount="620", order_id="o")
+    card = api.get("/api/v1/members/alice/").json()
+    assert card["tier"]["code"] == "bronze"
+    assert card["growth"]["value"] == 620
+    assert card["growth"]["next_tier"]["code"] == "silver"
+    assert card["growth"]["to_next"] == 2000 - 620
+    assert card["points"]["available"] == 620
+    assert card["points"]["expiring"] == []  # the default program keeps points 12 months
+
+
+def test_expiring_lists_lots_due_in_the_next_90_days(api, alice, django_user_model):
+    from loyalty.services import adjust_points
+
+    staff = django_user_model.objects.create_user("ops")
+    soon = timezone.now() + timedelta(days=30)
+    adjust_points(member=alice, amount=25, reason="goodwill", actor=staff, expires_at=soon)
+    adjust_points(member=alice, amount=5, reason="goodwill", actor=staff, expires_at=soon)
+    adjust_points(member=alice, amount=7, reason="later", actor=staff, expires_at=timezone.now() + timedelta(days=200))
+    expiring = api.get("/api/v1/members/alice/").json()["points"]["expiring"]
+    assert [row["amount"] for row in expiring] == [30]
+
+
+def test_top_tier_has_no_next_tier(api, alice):
+    record_event(source="t", event_id="p", member="alice", event_type="purchase", amount="50000", order_id="o")
+    growth = api.get("/api/v1/members/alice/").json()["growth"]
+    assert growth["next_tier"] is None
+    assert growth["to_next"] == 0
+
+
+def test_patch_updates_profile_fields(api, alice):
+    response = api.patch("/api/v1/members/alice/", {"phone": "13800000000", "name": "Alice L."}, format="json")
+    assert response.status_code == 200
+    assert response.json()["phone"] == "13800000000"
+    assert response.json()["name"] == "Alice L."
+
+
+def test_patch_refuses_fields_that_are_not_profile_fields(api, alice):
+    response = api.patch("/api/v1/members/alice/", {"growth_value": 99999}, format="json")
+    assert response.status_code == 400
+    assert "growth_value" in response.json()["error"]["fields"]
+
+
+def test_unicode_and_odd_external_ids_are_not_found_not_500(api):
+    for external_id in ["会员", "a%20b", "x" * 300]:
+        response = api.get(f"/api/v1/members/{external_id}/")
+        assert response.status_code == 404
