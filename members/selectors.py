@@ -11,8 +11,11 @@ def get_member(*, external_id: str) -> Member:
 
 
 def lock_member(*, member_id: int | None = None, external_id: str | None = None) -> Member:
-    """The member row, locked until the surrounding transaction ends. Every ledger write holds it."""
-    rows = Member.objects.select_for_update().select_related("tier")
+    """The member row, locked until the surrounding transaction ends. Every ledger write holds it.
+
+    No join here: when a waiter gets the lock after a concurrent upgrade, PostgreSQL re-checks the
+    joined row against the new tier_id and would drop the member from the result."""
+    rows = Member.objects.select_for_update()
     try:
         if member_id is not None:
             return rows.get(pk=member_id)

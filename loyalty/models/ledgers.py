@@ -25,7 +25,8 @@ def _ledger_constraints(prefix: str, credit_kinds: tuple, debit_kinds: tuple) ->
         ),
         models.CheckConstraint(
             condition=(
-                Q(amount__gt=0, remaining__gte=0, remaining__lte=F("amount"))
+                # remaining IS NOT NULL spelled out: a CHECK that evaluates to NULL passes.
+                Q(amount__gt=0, remaining__isnull=False, remaining__gte=0, remaining__lte=F("amount"))
                 | Q(amount__lt=0, remaining__isnull=True, expires_at__isnull=True)
             ),
             name=f"{prefix}_lot_remaining_in_range",

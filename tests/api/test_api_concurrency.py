@@ -1,0 +1,47 @@
+"""Duplicate deliveries racing each other, on PostgreSQL with real threads."""
+
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
+import pytest
+from django.db import connection
+
+from loyalty.models import Event, GrowthEntry, PointsEntry
+from members.models import Member
+from members.services import enrol_member
+
+from .conftest import client_for
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks: set DATABASE_URL"),
+]
+
+THREADS = 20
+
+
+def test_the_same_event_from_20_threads_has_one_effect_and_identical_responses():
+    enrol_member(external_id="racer")
+    api = client_for("web shop")
+    body = {"event_id": "race-1", "member": "racer", "type": "purchase", "amount": "888.80", "order_id": "o-race"}
+    start = Barrier(THREADS)
+
+    def deliver(_):
+        try:
+            start.wait()
+            response = api.post("/api/v1/events/", body, format="json")
+            return response.status_code, response.json()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        responses = list(pool.map(deliver, range(THREADS)))
+
+    statuses = sorted(status for status, _ in responses)
+    assert statuses == [200] * (THREADS - 1) + [201]
+    assert len({repr(sorted(body.items())) for _, body in responses}) == 1
+    assert Event.objects.count() == 1
+    assert list(GrowthEntry.objects.values_list("amount", flat=True)) == [888]
+    assert list(PointsEntry.objects.values_list("amount", flat=True)) == [888]
+    member = Member.objects.get(external_id="racer")
+    assert (member.growth_value, member.points_available) == (888, 888)
