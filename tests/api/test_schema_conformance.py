@@ -3,6 +3,8 @@
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from config.wsgi import application
@@ -14,7 +16,18 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", application, headers={"H
 
 
 @pytest.fixture
-def auth_headers(db):
+def test_transaction_survives_requests(db):
+    """Calling the WSGI app directly fires Django's request signals, which would close the test's
+    database connection mid-transaction; Django's own test client disconnects them the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def auth_headers(test_transaction_survives_requests):
     enrol_member(external_id="alice")
     _, key = create_api_key(storefront_name="fuzzer")
     return {"Authorization": f"Api-Key {key}", "Host": "localhost"}
