@@ -16,6 +16,7 @@ from loyalty.errors import (
     DuplicateOrder,
     IdempotencyConflict,
     InvalidInput,
+    MemberNotFound,
     OrderNotFound,
     RefundExceedsOrder,
     UnknownEventType,
@@ -67,13 +68,11 @@ def record_event(
         data=data,
         now=now,
     )
-    replay = _replayed(event_input)
-    if replay:
-        return replay
     try:
         return _apply(event_input, now)
-    except IntegrityError:
-        # A concurrent delivery of the same event won the race for the unique (source, event_id).
+    except (IntegrityError, MemberNotFound):
+        # A concurrent delivery won the race for the unique (source, event_id), or the event_id was
+        # first used for another member: the stored event decides (replay or conflict).
         replay = _replayed(event_input)
         if replay:
             return replay
@@ -96,7 +95,8 @@ def _replayed(event_input: EventInput) -> EventOutcome | None:
 @transaction.atomic
 def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
     member = lock_member(external_id=event_input.member)
-    replay = _replayed(event_input)  # a concurrent delivery may have committed while we waited for the lock
+    # Replays are found under the member lock, so a duplicate that raced us sees the first delivery.
+    replay = _replayed(event_input)
     if replay:
         return replay
     check_can_transact(member)
@@ -237,7 +237,9 @@ def _apply_rules(
         if not rule_applies_at(rule, event.occurred_at):
             continue
         hits = RuleHit.objects.filter(member=member, rule=rule)
-        if not rule_within_limits(rule, hits.filter(local_day=day).count(), hits.count()):
+        hits_today = hits.filter(local_day=day).count() if rule.daily_limit is not None else 0
+        hits_ever = hits.count() if rule.lifetime_limit is not None else 0
+        if not rule_within_limits(rule, hits_today, hits_ever):
             continue
         earning = rule_earning(rule, event.amount, multiplier)
         RuleHit.objects.create(
