@@ -52,6 +52,10 @@ def _spend(member, amount, reason, source, reference, actor) -> PointsEntry:
     if earlier is not None:
         return _same_spend_or_conflict(earlier, member, amount)
     check_can_transact(member)
+    now = timezone.now()
+    # Lots past their expiry that the nightly job has not reached yet are expired first, never spent.
+    overdue = PointsEntry.objects.filter(member=member, remaining__gt=0, expires_at__lte=now)
+    ledger.expire_points_lots(member, overdue.order_by("expires_at", "id"), at=now)
     if member.points_available < amount:
         raise InsufficientPoints(
             f"Member {member.external_id} has {member.points_available} points available, {amount} needed."
@@ -60,17 +64,17 @@ def _spend(member, amount, reason, source, reference, actor) -> PointsEntry:
         member,
         amount=amount,
         kind=PointsEntry.Kind.SPEND,
-        at=timezone.now(),
+        at=now,
         pending=ledger.PENDING_EXCLUDED,
         reason=reason,
         actor=actor,
         source=source,
         reference=reference,
     )
-    assert short == 0, "cached available balance disagrees with the lots; run loyalty_audit"
-    member.last_activity_at = entry.created_at
-    ledger.save_balances(member)
-    member.save(update_fields=["last_activity_at"])
+    if short:
+        raise RuntimeError(f"Member {member.external_id}: cached points disagree with the lots; run loyalty_audit.")
+    member.last_activity_at = now
+    member.save(update_fields=["growth_value", "points_available", "points_pending", "last_activity_at", "updated_at"])
     return entry
 
 
@@ -85,6 +89,8 @@ def refund_spend(*, spend: PointsEntry, amount: int | None = None, reason: str, 
         raise SpendNotFound("No such spend.")
     refunded_before = PointsEntry.objects.filter(refunded_spend=spend).aggregate(total=Sum("amount"))["total"] or 0
     refundable = -spend.amount - refunded_before
+    if refundable == 0:
+        raise RefundExceedsSpend("This spend has already been refunded in full.")
     amount = refundable if amount is None else amount
     require_positive_int(amount, "amount")
     if amount > refundable:

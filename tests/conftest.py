@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import pytest
+
+from loyalty.models import ProgramSettings, Tier
+from loyalty.services import adjust_growth, adjust_points
+
+from .factories import EarningRuleFactory, EventTypeFactory, MemberFactory, UserFactory
+from .helpers import ensure_default_program
+
+
+@pytest.fixture
+def program(db) -> ProgramSettings:
+    """The default program (migration 0003) with its settings row."""
+    ensure_default_program()
+    return ProgramSettings.current()
+
+
+@pytest.fixture
+def configure_program(program):
+    """configure_program(pending_days=7, downgrade_policy="to_qualifying", ...) -> the saved settings."""
+
+    def configure(**fields) -> ProgramSettings:
+        settings = ProgramSettings.current()
+        for name, value in fields.items():
+            setattr(settings, name, value)
+        settings.full_clean()
+        settings.save()
+        return settings
+
+    return configure
+
+
+@pytest.fixture
+def tiers(program) -> dict[str, Tier]:
+    """The default ladder by code: normal 0, bronze 500, silver 2000, gold 6000, platinum 15000, diamond 40000."""
+    return {tier.code: tier for tier in Tier.objects.order_by("rank")}
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def member(program):
+    return MemberFactory()
+
+
+@pytest.fixture
+def make_member(program):
+    return MemberFactory
+
+
+@pytest.fixture
+def task_type(program):
+    """An event type no default rule matches."""
+    return EventTypeFactory()
+
+
+@pytest.fixture
+def make_rule(program):
+    """make_rule(event_type="check_in" | EventType, growth=..., points=..., daily_limit=..., ...)."""
+
+    def make(event_type=None, **fields):
+        if isinstance(event_type, str):
+            event_type = EventTypeFactory(code=event_type)
+        if event_type is not None:
+            fields["event_type"] = event_type
+        return EarningRuleFactory(**fields)
+
+    return make
+
+
+@pytest.fixture
+def give_growth(user):
+    """give_growth(member, amount): a staff adjustment, so the ledgers stay consistent."""
+
+    def give(member, amount: int):
+        adjust_growth(member=member, amount=amount, reason="test setup", actor=user)
+        member.refresh_from_db()
+        return member
+
+    return give
+
+
+@pytest.fixture
+def give_points(user):
+    """give_points(member, amount, expires_at=...): an available lot from a staff adjustment."""
+
+    def give(member, amount: int, expires_at=None):
+        entry = adjust_points(member=member, amount=amount, reason="test setup", actor=user, expires_at=expires_at)
+        member.refresh_from_db()
+        return entry
+
+    return give
