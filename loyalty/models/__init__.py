@@ -1,4 +1,5 @@
 from .events import Event, EventType, RuleHit
+from .jobs import JobChunk, JobRun
 from .ledgers import GrowthAllocation, GrowthEntry, PointsAllocation, PointsEntry
 from .program import ExpiryPolicy, ProgramSettings
 from .rules import EarningRule
@@ -12,6 +13,8 @@ __all__ = [
     "ExpiryPolicy",
     "GrowthAllocation",
     "GrowthEntry",
+    "JobChunk",
+    "JobRun",
     "PointsAllocation",
     "PointsEntry",
     "ProgramSettings",

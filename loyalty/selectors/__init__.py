@@ -1,5 +1,6 @@
 """Reads that are more than a .get()."""
 
+from .jobs import preview_job
 from .members import MemberCard, expiring_points, growth_ledger, member_card, points_ledger, tier_history
 from .program import export_program
 
@@ -10,5 +11,6 @@ __all__ = [
     "growth_ledger",
     "member_card",
     "points_ledger",
+    "preview_job",
     "tier_history",
 ]

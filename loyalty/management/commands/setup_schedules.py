@@ -1,0 +1,31 @@
+from django.core.management.base import BaseCommand
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+from loyalty.models import ProgramSettings
+
+# (job, minute, hour, day of month): the night runs release -> expire points -> expire growth -> recalculate.
+SCHEDULES = [
+    ("release_pending_points", "5", "*", "*"),
+    ("expire_points", "0", "3", "*"),
+    ("expire_growth", "30", "3", "*"),
+    ("recalculate_tiers", "0", "4", "1"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create or update the Celery beat schedules of the scheduled jobs (idempotent; edit them in the admin)."
+
+    def handle(self, *args, **options):
+        zone = ProgramSettings.current().timezone
+        for job, minute, hour, day in SCHEDULES:
+            crontab, _ = CrontabSchedule.objects.get_or_create(
+                minute=minute, hour=hour, day_of_month=day, month_of_year="*", day_of_week="*", timezone=zone
+            )
+            task, created = PeriodicTask.objects.get_or_create(
+                name=f"loyalty: {job}",
+                defaults={"task": "loyalty.run_scheduled_job", "crontab": crontab, "args": f'["{job}"]'},
+            )
+            if not created and task.crontab_id is None:
+                task.crontab = crontab
+                task.save(update_fields=["crontab"])
+            self.stdout.write(f"{'Created' if created else 'Kept'} schedule {task.name}: {crontab} ({zone})")

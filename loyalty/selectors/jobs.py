@@ -1,0 +1,47 @@
+"""What a job would change, for `run_job --dry-run`: read-only, whole-table queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Count, Sum
+
+from loyalty.calculations import recalculated_tier
+from loyalty.models import GrowthEntry, PointsEntry, ProgramSettings, Tier
+from members.models import Member
+
+
+def preview_job(*, job: str, as_of: datetime) -> list[str]:
+    if job == "release_pending_points":
+        due = PointsEntry.objects.filter(amount__gt=0, released_at__isnull=True, available_at__lte=as_of)
+        totals = due.aggregate(points=Sum("remaining"), members=Count("member", distinct=True))
+        return [f"{totals['points'] or 0} pending points of {totals['members']} members would become available."]
+    if job in ("expire_points", "expire_growth"):
+        model, label = (PointsEntry, "points") if job == "expire_points" else (GrowthEntry, "growth")
+        overdue = model.objects.filter(remaining__gt=0, expires_at__lte=as_of)
+        totals = overdue.aggregate(amount=Sum("remaining"), lots=Count("id"), members=Count("member", distinct=True))
+        return [
+            f"{totals['amount'] or 0} {label} in {totals['lots']} lots of {totals['members']} members would expire."
+        ]
+    return _tier_moves()
+
+
+def _tier_moves() -> list[str]:
+    """Moves between tiers, counted per (current tier, growth band): one query, then the pure rule."""
+    ladder = list(Tier.objects.order_by("rank"))
+    policy = ProgramSettings.current().downgrade_policy
+    by_id = {tier.pk: tier for tier in ladder}
+    moves: dict[tuple[str, str], int] = {}
+    bands = [(tier, nxt.threshold if nxt else None) for tier, nxt in zip(ladder, [*ladder[1:], None], strict=True)]
+    for tier, upper in bands:
+        members = Member.objects.filter(growth_value__gte=tier.threshold)
+        if upper is not None:
+            members = members.filter(growth_value__lt=upper)
+        for current_id, count in members.values_list("tier").annotate(n=Count("id")).values_list("tier", "n"):
+            current = by_id[current_id]
+            target = recalculated_tier(ladder, current, tier.threshold, policy)
+            if target.pk != current.pk:
+                moves[(current.code, target.code)] = moves.get((current.code, target.code), 0) + count
+    if not moves:
+        return ["No member would change tier."]
+    return [f"{count} members would move {source} -> {target}." for (source, target), count in sorted(moves.items())]

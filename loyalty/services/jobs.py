@@ -1,0 +1,132 @@
+"""Running a scheduled job: one JobRun per (job, period), fanned out over member-id chunks that each
+commit in one transaction together with their own "done" mark, so a run can be resumed and never
+writes anything twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from loyalty.errors import InvalidInput
+from loyalty.models import JobChunk, JobRun, ProgramSettings
+
+from . import bulk
+
+JOBS = ("release_pending_points", "expire_points", "expire_growth", "recalculate_tiers")
+DEFAULT_CHUNK_SIZE = 10_000
+
+
+def period_key(job: str, as_of: datetime) -> str:
+    """The period a run belongs to, in the program's time zone: monthly for recalculation, daily for
+    expiry, hourly for releasing pending points."""
+    local = as_of.astimezone(ProgramSettings.current().zone)
+    if job == "recalculate_tiers":
+        return f"{local:%Y-%m}"
+    if job == "release_pending_points":
+        return f"{local:%Y-%m-%dT%H}"
+    return f"{local:%Y-%m-%d}"
+
+
+def check_job_name(job: str) -> None:
+    if job not in JOBS:
+        raise InvalidInput(f"Unknown job {job!r}; one of: {', '.join(JOBS)}.", fields={"job": ["Unknown job."]})
+
+
+def chunk_ranges(chunk_size: int) -> list[tuple[int, int]]:
+    """Member-id ranges of about chunk_size members each, covering every member."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS position FROM members_member) AS ordered
+               WHERE (position - 1) %% %s = 0 ORDER BY id""",
+            [chunk_size],
+        )
+        starts = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT MAX(id) FROM members_member")
+        last_id = cursor.fetchone()[0]
+    return [(start, nxt - 1) for start, nxt in zip(starts, starts[1:], strict=False)] + (
+        [(starts[-1], last_id)] if starts else []
+    )
+
+
+@transaction.atomic
+def start_job_run(*, job: str, as_of: datetime | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> JobRun:
+    """The run of `job` for the period of `as_of` (default now), created with its chunks on first call.
+    Calling it again for the same period returns the same run (and its as_of) to be resumed."""
+    check_job_name(job)
+    as_of = as_of or timezone.now()
+    run, created = JobRun.objects.select_for_update().get_or_create(
+        job=job, period=period_key(job, as_of), defaults={"as_of": as_of}
+    )
+    if created:
+        ranges = chunk_ranges(chunk_size)
+        JobChunk.objects.bulk_create(JobChunk(run=run, first_member_id=a, last_member_id=b) for a, b in ranges)
+        run.chunks_total = len(ranges)
+        run.save(update_fields=["chunks_total"])
+    elif run.status == JobRun.Status.FAILED:
+        run.status, run.error = JobRun.Status.RUNNING, ""
+        run.save(update_fields=["status", "error"])
+    return run
+
+
+def _execute(run: JobRun, chunk: JobChunk) -> bulk.ChunkResult:
+    arguments = (chunk.first_member_id, chunk.last_member_id, run.as_of)
+    if run.job == "recalculate_tiers":
+        policy = ProgramSettings.current().downgrade_policy
+        return bulk.recalculate_tiers(*arguments, period=run.period, policy=policy)
+    return getattr(bulk, run.job)(*arguments)
+
+
+def run_job_chunk(*, chunk_id: int) -> bool:
+    """Do one chunk in one transaction; a chunk already done is skipped. Returns whether it is done.
+    A failure is recorded on the chunk and re-raised; nothing of the chunk is written."""
+    try:
+        with transaction.atomic():
+            chunk = JobChunk.objects.select_for_update().select_related("run").get(pk=chunk_id)
+            if chunk.done:
+                return True
+            result = _execute(chunk.run, chunk)
+            chunk.done, chunk.finished_at = True, timezone.now()
+            chunk.members_changed, chunk.entries_written = result.members_changed, result.entries_written
+            chunk.attempts += 1
+            chunk.error = ""
+            chunk.save()
+            JobRun.objects.filter(pk=chunk.run_id).update(
+                chunks_done=F("chunks_done") + 1,
+                members_changed=F("members_changed") + result.members_changed,
+                entries_written=F("entries_written") + result.entries_written,
+            )
+            return True
+    except Exception as exc:
+        JobChunk.objects.filter(pk=chunk_id).update(attempts=F("attempts") + 1, error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@transaction.atomic
+def finish_job_run(*, run_id: int) -> JobRun:
+    """Mark the run done when every chunk is, failed otherwise (run the job again to resume)."""
+    run = JobRun.objects.select_for_update().get(pk=run_id)
+    failed = run.chunks.filter(done=False)
+    if failed.exists():
+        run.status = JobRun.Status.FAILED
+        run.error = f"{failed.count()} of {run.chunks_total} chunks not done: " + "; ".join(
+            filter(None, failed.values_list("error", flat=True)[:3])
+        )
+    else:
+        run.status, run.error = JobRun.Status.DONE, ""
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    return run
+
+
+def run_job_now(*, job: str, as_of: datetime | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> JobRun:
+    """Run (or resume) a job in this process, chunk after chunk: the demo and `run_job --sync`."""
+    run = start_job_run(job=job, as_of=as_of, chunk_size=chunk_size)
+    for chunk_id in run.chunks.filter(done=False).values_list("id", flat=True):
+        try:
+            run_job_chunk(chunk_id=chunk_id)
+        except Exception:  # recorded on the chunk; finish_job_run reports the run as failed
+            continue
+    return finish_job_run(run_id=run.pk)

@@ -1,0 +1,37 @@
+"""Celery tasks: beat starts run_scheduled_job, which fans a run's pending chunks out as a chord."""
+
+from celery import chord, shared_task
+from django.db import OperationalError
+from django.utils.dateparse import parse_datetime
+
+from loyalty.services.jobs import finish_job_run, run_job_chunk, start_job_run
+
+
+@shared_task(name="loyalty.run_scheduled_job")
+def run_scheduled_job(job: str, as_of: str | None = None) -> int:
+    """Start (or resume) the run of `job` for the current period and dispatch its pending chunks."""
+    run = start_job_run(job=job, as_of=parse_datetime(as_of) if as_of else None)
+    pending = list(run.chunks.filter(done=False).values_list("id", flat=True))
+    if not pending:
+        finish_job_run(run_id=run.pk)
+    else:
+        chord(run_job_chunk_task.si(chunk_id) for chunk_id in pending)(finish_job_run_task.si(run.pk))
+    return run.pk
+
+
+@shared_task(name="loyalty.run_job_chunk", bind=True, acks_late=True, max_retries=3, default_retry_delay=10)
+def run_job_chunk_task(self, chunk_id: int) -> bool:
+    """One chunk. A worker that dies midway leaves the message unacknowledged (acks_late) and the
+    chunk's transaction uncommitted, so the redelivered task simply does it again."""
+    try:
+        return run_job_chunk(chunk_id=chunk_id)
+    except OperationalError as exc:  # a lost connection or a lock timeout: worth another go
+        raise self.retry(exc=exc) from exc
+    except Exception:
+        # Recorded on the chunk; returning lets the chord finish and mark the run failed.
+        return False
+
+
+@shared_task(name="loyalty.finish_job_run")
+def finish_job_run_task(run_id: int) -> str:
+    return finish_job_run(run_id=run_id).status
