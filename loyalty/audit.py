@@ -76,22 +76,38 @@ def _allocated(allocation_model, side: str) -> Coalesce:
     return Coalesce(Subquery(rows.annotate(total=Sum("amount")).values("total")), Value(0), output_field=IntegerField())
 
 
+def _expired(entry_model) -> Coalesce:
+    rows = entry_model.objects.filter(expired_lot=OuterRef("pk"), kind="expire").order_by().values("expired_lot")
+    return Coalesce(Subquery(rows.annotate(total=Sum("amount")).values("total")), Value(0), output_field=IntegerField())
+
+
 def _lot_findings(entry_model, allocation_model, label: str, limit: int) -> Iterator[Finding]:
-    lots: QuerySet = entry_model.objects.filter(amount__gt=0).annotate(taken=_allocated(allocation_model, "lot"))
-    bad_lots = lots.filter(Q(remaining__lt=0) | ~Q(remaining=F("amount") - F("taken"))).select_related("member")
-    for lot in bad_lots.order_by("pk")[:limit]:
+    """A lot's consumption is what debits took (allocations) plus what expired (its expire entry)."""
+    lots: QuerySet = entry_model.objects.filter(amount__gt=0).annotate(
+        taken=_allocated(allocation_model, "lot"), expired=_expired(entry_model)
+    )
+    bad_lots = lots.filter(Q(remaining__lt=0) | ~Q(remaining=F("amount") - F("taken") + F("expired")))
+    for lot in bad_lots.select_related("member").order_by("pk")[:limit]:
         yield Finding(
             f"{label} lot",
             lot.member.external_id,
-            f"lot {lot.pk}: amount {lot.amount}, remaining {lot.remaining}, allocated {lot.taken}",
+            f"lot {lot.pk}: amount {lot.amount}, remaining {lot.remaining}, allocated {lot.taken}, "
+            f"expired {-lot.expired}",
         )
-    debits = entry_model.objects.filter(amount__lt=0).annotate(taken=_allocated(allocation_model, "debit"))
+    debits = (
+        entry_model.objects.filter(amount__lt=0)
+        .exclude(kind="expire")
+        .annotate(taken=_allocated(allocation_model, "debit"))
+    )
     for debit in debits.exclude(amount=-F("taken")).select_related("member").order_by("pk")[:limit]:
         yield Finding(
             f"{label} debit",
             debit.member.external_id,
             f"entry {debit.pk} ({debit.kind} {debit.amount}) is covered by allocations of {debit.taken}",
         )
+    unlinked = entry_model.objects.filter(kind="expire", expired_lot__isnull=True).select_related("member")
+    for entry in unlinked.order_by("pk")[:limit]:
+        yield Finding(f"{label} expiry", entry.member.external_id, f"expire entry {entry.pk} names no lot")
 
 
 def _tier_findings(limit: int) -> Iterator[Finding]:

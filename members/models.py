@@ -18,12 +18,15 @@ class Member(models.Model):
     birthday = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     joined_at = models.DateTimeField(default=timezone.now)
-    referrer = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals")
+    # Both foreign keys are indexed in Meta: referrer partially (mostly empty), tier by (tier, growth_value).
+    referrer = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals", db_index=False
+    )
 
-    tier = models.ForeignKey("loyalty.Tier", on_delete=models.PROTECT, related_name="members")
+    tier = models.ForeignKey("loyalty.Tier", on_delete=models.PROTECT, related_name="members", db_index=False)
     tier_since = models.DateTimeField(default=timezone.now)
 
-    # Cached balances: derived from the ledgers, rebuilt by loyalty_audit --repair, checked by loyalty_audit.
+    # Cached balances: derived from the ledgers, rebuilt by loyalty_audit --rebuild-caches, checked by loyalty_audit.
     growth_value = models.IntegerField(default=0)
     points_available = models.IntegerField(default=0)
     points_pending = models.IntegerField(default=0)
@@ -42,6 +45,7 @@ class Member(models.Model):
         indexes = [
             models.Index(fields=["tier", "growth_value"]),
             models.Index(fields=["last_activity_at"]),
+            models.Index(fields=["referrer"], condition=models.Q(referrer__isnull=False), name="member_referrer_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(growth_value__gte=0), name="member_growth_not_negative"),

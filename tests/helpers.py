@@ -67,26 +67,9 @@ def ledger_counts() -> dict[str, int]:
 
 
 def assert_ledger_consistent(member: Member) -> None:
-    """The cached balances equal the ledgers, and every lot's consumption is proved by allocations."""
+    """loyalty_audit's checks, for this member: cached balances equal the ledgers, and every lot's
+    consumption is proved by allocations and its expire entry."""
+    from loyalty.audit import audit
+
     member.refresh_from_db()
-    growth = GrowthEntry.objects.filter(member=member)
-    growth_lots = growth.filter(amount__gt=0)
-    assert member.growth_value == _total(growth), "growth_value != sum of growth entries"
-    assert member.growth_value == _total(growth_lots, "remaining"), "growth_value != sum of lot remainders"
-
-    points = PointsEntry.objects.filter(member=member)
-    points_lots = points.filter(amount__gt=0)
-    released = _total(points_lots.filter(released_at__isnull=False), "remaining")
-    pending = _total(points_lots.filter(released_at__isnull=True), "remaining")
-    assert member.points_available == released, "points_available != remaining of released lots"
-    assert member.points_pending == pending, "points_pending != remaining of pending lots"
-    assert member.points_available + member.points_pending == _total(points), "points != sum of points entries"
-
-    for lot in growth_lots:
-        assert lot.amount - lot.remaining == _total(GrowthAllocation.objects.filter(lot=lot)), f"growth lot {lot.pk}"
-    for lot in points_lots:
-        assert lot.amount - lot.remaining == _total(PointsAllocation.objects.filter(lot=lot)), f"points lot {lot.pk}"
-    for debit in growth.filter(amount__lt=0):
-        assert -debit.amount == _total(GrowthAllocation.objects.filter(debit=debit)), f"growth debit {debit.pk}"
-    for debit in points.filter(amount__lt=0):
-        assert -debit.amount == _total(PointsAllocation.objects.filter(debit=debit)), f"points debit {debit.pk}"
+    assert [f for f in audit() if f.subject == member.external_id] == []

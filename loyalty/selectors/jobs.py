@@ -7,11 +7,22 @@ from datetime import datetime
 from django.db.models import Count, Sum
 
 from loyalty.calculations import recalculated_tier
-from loyalty.models import GrowthEntry, PointsEntry, ProgramSettings, Tier
+from loyalty.models import GrowthEntry, JobRun, PointsEntry, ProgramSettings, Tier
+from loyalty.services.jobs import period_key
 from members.models import Member
 
 
 def preview_job(*, job: str, as_of: datetime) -> list[str]:
+    """What running `job` as of `as_of` would change. A run that already exists for the period is
+    resumed with its own as_of, and a finished one changes nothing, so the preview says the same."""
+    run = JobRun.objects.filter(job=job, period=period_key(job, as_of)).first()
+    if run is not None:
+        if run.status == JobRun.Status.DONE:
+            return [
+                f"{job} is already done for period {run.period} (as of {run.as_of:%Y-%m-%d %H:%M %Z}): "
+                "nothing would change."
+            ]
+        as_of = run.as_of
     if job == "release_pending_points":
         due = PointsEntry.objects.filter(amount__gt=0, released_at__isnull=True, available_at__lte=as_of)
         totals = due.aggregate(points=Sum("remaining"), members=Count("member", distinct=True))
@@ -23,18 +34,19 @@ def preview_job(*, job: str, as_of: datetime) -> list[str]:
         return [
             f"{totals['amount'] or 0} {label} in {totals['lots']} lots of {totals['members']} members would expire."
         ]
-    return _tier_moves()
+    return _tier_moves(period_key(job, as_of))
 
 
-def _tier_moves() -> list[str]:
-    """Moves between tiers, counted per (current tier, growth band): one query, then the pure rule."""
+def _tier_moves(period: str) -> list[str]:
+    """Moves between tiers, counted per (current tier, growth band), leaving out members already
+    recalculated for the period: one query per band, then the pure rule."""
     ladder = list(Tier.objects.order_by("rank"))
     policy = ProgramSettings.current().downgrade_policy
     by_id = {tier.pk: tier for tier in ladder}
     moves: dict[tuple[str, str], int] = {}
     bands = [(tier, nxt.threshold if nxt else None) for tier, nxt in zip(ladder, [*ladder[1:], None], strict=True)]
     for tier, upper in bands:
-        members = Member.objects.filter(growth_value__gte=tier.threshold)
+        members = Member.objects.filter(growth_value__gte=tier.threshold).exclude(tier_changes__period=period)
         if upper is not None:
             members = members.filter(growth_value__lt=upper)
         for current_id, count in members.values_list("tier").annotate(n=Count("id")).values_list("tier", "n"):

@@ -1,5 +1,5 @@
 """The scheduled jobs' work for one chunk of members (first_id <= member id <= last_id), as
-set-based SQL: INSERT ... SELECT for ledger entries and allocations, UPDATE ... FROM for lots,
+set-based SQL: INSERT ... SELECT for ledger entries, UPDATE ... FROM for lots,
 cached balances and tiers. The statements run in the caller's transaction after the chunk's member
 rows are locked, the same lock every service takes, so a job and a storefront never interleave on
 one member. They give the same results as the per-member building blocks in the services."""
@@ -56,7 +56,7 @@ def release_pending_points(first_id: int, last_id: int, as_of: datetime) -> Chun
     return ChunkResult(members_changed=members, entries_written=0)
 
 
-def _expire(entry_table: str, allocation_table: str, balance_sql: str, extra_columns: str, extra_values: str):
+def _expire(entry_table: str, balance_sql: str, extra_columns: str, extra_values: str):
     # Growth has no pending state: every growth lot counts as released.
     released = "lot.released_at IS NOT NULL" if entry_table == "loyalty_pointsentry" else "1 = 1"
     overdue = "lot.member_id BETWEEN %(first)s AND %(last)s AND lot.remaining > 0 AND lot.expires_at <= %(as_of)s"
@@ -75,15 +75,6 @@ def _expire(entry_table: str, allocation_table: str, balance_sql: str, extra_col
                 params,
             )
             entries = cursor.rowcount
-            # The lots still hold their remainder here, so each new expire entry takes exactly that.
-            cursor.execute(
-                f"""INSERT INTO {allocation_table} (debit_id, lot_id, amount)
-                    SELECT debit.id, lot.id, lot.remaining
-                    FROM {entry_table} AS lot
-                    JOIN {entry_table} AS debit ON debit.expired_lot_id = lot.id AND debit.kind = 'expire'
-                    WHERE {overdue}""",
-                params,
-            )
             cursor.execute(
                 f"""UPDATE members_member SET {balance_sql}, updated_at = %(now)s
                     FROM (SELECT lot.member_id,
@@ -106,14 +97,12 @@ def _expire(entry_table: str, allocation_table: str, balance_sql: str, extra_col
 
 expire_points = _expire(
     "loyalty_pointsentry",
-    "loyalty_pointsallocation",
     "points_available = points_available - gone.released, points_pending = points_pending - gone.held",
     ", available_at, released_at, refunded_spend_id, source, reference",
     ", NULL, NULL, NULL, '', ''",
 )
 expire_growth = _expire(
     "loyalty_growthentry",
-    "loyalty_growthallocation",
     "growth_value = growth_value - gone.released - gone.held",
     "",
     "",
@@ -143,16 +132,19 @@ def _target_tier_sql(ladder: list[Tier], policy: str) -> str:
     return "CASE (" + target_rank + ") " + " ".join(f"WHEN {tier.rank} THEN {tier.pk}" for tier in ladder) + " END"
 
 
-def recalculate_tiers(first_id: int, last_id: int, as_of: datetime, *, period: str, policy: str) -> ChunkResult:
+def recalculate_tiers(
+    first_id: int, last_id: int, as_of: datetime, *, period: str, policy: str, note: str
+) -> ChunkResult:
+    """`note` must be unique to the run: it is how the UPDATE finds the changes this run just recorded."""
     ladder = list(Tier.objects.order_by("rank"))
     target = _target_tier_sql(ladder, policy)
     with connection.cursor() as cursor:
         lock_members(cursor, first_id, last_id)
-        params = _params(first_id, last_id, as_of, period=period)
+        params = _params(first_id, last_id, as_of, period=period, note=note)
         cursor.execute(
             f"""INSERT INTO loyalty_tierchange (member_id, from_tier_id, to_tier_id, reason, event_id, actor_id,
                                                 period, growth_value, note, created_at)
-                SELECT m.id, m.tier_id, {target}, 'recalculation', NULL, NULL, %(period)s, m.growth_value, '',
+                SELECT m.id, m.tier_id, {target}, 'recalculation', NULL, NULL, %(period)s, m.growth_value, %(note)s,
                        %(as_of)s
                 FROM members_member AS m JOIN loyalty_tier AS t ON t.id = m.tier_id
                 WHERE m.id BETWEEN %(first)s AND %(last)s AND ({target}) <> m.tier_id
@@ -165,9 +157,8 @@ def recalculate_tiers(first_id: int, last_id: int, as_of: datetime, *, period: s
             """UPDATE members_member SET tier_id = change.to_tier_id, tier_since = %(as_of)s, updated_at = %(now)s
                FROM loyalty_tierchange AS change
                WHERE change.member_id = members_member.id AND change.period = %(period)s
-                 AND change.reason = 'recalculation' AND change.created_at = %(as_of)s
-                 AND members_member.id BETWEEN %(first)s AND %(last)s
-                 AND members_member.tier_id = change.from_tier_id""",
+                 AND change.reason = 'recalculation' AND change.note = %(note)s
+                 AND members_member.id BETWEEN %(first)s AND %(last)s""",
             params,
         )
         members = cursor.rowcount

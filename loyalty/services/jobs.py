@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -16,7 +17,6 @@ from loyalty.models import JobChunk, JobRun, ProgramSettings
 from . import bulk
 
 JOBS = ("release_pending_points", "expire_points", "expire_growth", "recalculate_tiers")
-DEFAULT_CHUNK_SIZE = 10_000
 
 
 def period_key(job: str, as_of: datetime) -> str:
@@ -52,7 +52,7 @@ def chunk_ranges(chunk_size: int) -> list[tuple[int, int]]:
 
 
 @transaction.atomic
-def start_job_run(*, job: str, as_of: datetime | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> JobRun:
+def start_job_run(*, job: str, as_of: datetime | None = None, chunk_size: int | None = None) -> JobRun:
     """The run of `job` for the period of `as_of` (default now), created with its chunks on first call.
     Calling it again for the same period returns the same run (and its as_of) to be resumed."""
     check_job_name(job)
@@ -61,7 +61,7 @@ def start_job_run(*, job: str, as_of: datetime | None = None, chunk_size: int = 
         job=job, period=period_key(job, as_of), defaults={"as_of": as_of}
     )
     if created:
-        ranges = chunk_ranges(chunk_size)
+        ranges = chunk_ranges(chunk_size or settings.LOYALTY_JOB_CHUNK_SIZE)
         JobChunk.objects.bulk_create(JobChunk(run=run, first_member_id=a, last_member_id=b) for a, b in ranges)
         run.chunks_total = len(ranges)
         run.save(update_fields=["chunks_total"])
@@ -75,7 +75,8 @@ def _execute(run: JobRun, chunk: JobChunk) -> bulk.ChunkResult:
     arguments = (chunk.first_member_id, chunk.last_member_id, run.as_of)
     if run.job == "recalculate_tiers":
         policy = ProgramSettings.current().downgrade_policy
-        return bulk.recalculate_tiers(*arguments, period=run.period, policy=policy)
+        note = f"Scheduled recalculation, job run {run.pk}"
+        return bulk.recalculate_tiers(*arguments, period=run.period, policy=policy, note=note)
     return getattr(bulk, run.job)(*arguments)
 
 
@@ -108,6 +109,8 @@ def run_job_chunk(*, chunk_id: int) -> bool:
 def finish_job_run(*, run_id: int) -> JobRun:
     """Mark the run done when every chunk is, failed otherwise (run the job again to resume)."""
     run = JobRun.objects.select_for_update().get(pk=run_id)
+    if run.status == JobRun.Status.DONE:
+        return run
     failed = run.chunks.filter(done=False)
     if failed.exists():
         run.status = JobRun.Status.FAILED
@@ -121,7 +124,7 @@ def finish_job_run(*, run_id: int) -> JobRun:
     return run
 
 
-def run_job_now(*, job: str, as_of: datetime | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> JobRun:
+def run_job_now(*, job: str, as_of: datetime | None = None, chunk_size: int | None = None) -> JobRun:
     """Run (or resume) a job in this process, chunk after chunk: the demo and `run_job --sync`."""
     run = start_job_run(job=job, as_of=as_of, chunk_size=chunk_size)
     for chunk_id in run.chunks.filter(done=False).values_list("id", flat=True):

@@ -76,19 +76,20 @@ def debit_growth(
     return entry, short
 
 
+def _expire_lot(entry_model, member: Member, lot, *, at: datetime, reason: str):
+    """An expire entry takes the lot's whole remainder; `expired_lot` records where it came from."""
+    entry = entry_model.objects.create(
+        member=member, kind="expire", amount=-lot.remaining, created_at=at, expired_lot=lot, reason=reason
+    )
+    lot.remaining = 0
+    lot.save(update_fields=["remaining"])
+    return entry
+
+
 def expire_growth_lots(member: Member, lots: Iterable[GrowthEntry], *, at: datetime) -> int:
     expired = 0
     for lot in lots:
-        entry = _write_debit(
-            GrowthEntry,
-            GrowthAllocation,
-            [Take(lot, lot.remaining)],
-            member=member,
-            kind=GrowthEntry.Kind.EXPIRE,
-            created_at=at,
-            expired_lot=lot,
-            reason="Left the growth window",
-        )
+        entry = _expire_lot(GrowthEntry, member, lot, at=at, reason="Left the growth window")
         member.growth_value += entry.amount
         expired -= entry.amount
     return expired
@@ -179,18 +180,11 @@ def debit_points(
 def expire_points_lots(member: Member, lots: Iterable[PointsEntry], *, at: datetime) -> int:
     expired = 0
     for lot in lots:
-        take = Take(lot, lot.remaining)
-        entry = _write_debit(
-            PointsEntry,
-            PointsAllocation,
-            [take],
-            member=member,
-            kind=PointsEntry.Kind.EXPIRE,
-            created_at=at,
-            expired_lot=lot,
-            reason="Points expired",
-        )
-        _apply_points_takes_to_balances(member, [take])
+        if lot.released_at is None:
+            member.points_pending -= lot.remaining
+        else:
+            member.points_available -= lot.remaining
+        entry = _expire_lot(PointsEntry, member, lot, at=at, reason="Points expired")
         expired -= entry.amount
     return expired
 

@@ -4,7 +4,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from loyalty.selectors import preview_job
-from loyalty.services.jobs import DEFAULT_CHUNK_SIZE, JOBS, run_job_now
+from loyalty.services.jobs import JOBS, run_job_now
 from loyalty.tasks import run_scheduled_job
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--sync", action="store_true", help="Run in this process (the default when no broker is configured)."
         )
-        parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
+        parser.add_argument("--chunk-size", type=int, help="Members per chunk (default: LOYALTY_JOB_CHUNK_SIZE).")
 
     def handle(self, *args, job, as_of, dry_run, sync, chunk_size, **options):
         moment = timezone.now()
