@@ -1,8 +1,23 @@
 """Configuration is edited here; ledgers and events are read-only (they change only through services)."""
 
 from django.contrib import admin
+from django.utils.html import format_html
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
-from .models import EarningRule, Event, EventType, GrowthEntry, PointsEntry, ProgramSettings, Tier, TierChange
+from .models import (
+    EarningRule,
+    Event,
+    EventType,
+    GrowthEntry,
+    JobRun,
+    PointsEntry,
+    ProgramSettings,
+    Storefront,
+    StorefrontAPIKey,
+    Tier,
+    TierChange,
+)
 
 
 @admin.register(ProgramSettings)
@@ -95,3 +110,46 @@ class TierChangeAdmin(ReadOnlyAdmin):
     list_filter = ("reason", "to_tier")
     search_fields = ("member__external_id",)
     list_select_related = ("member", "from_tier", "to_tier")
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "job",
+        "period",
+        "status",
+        "progress_bar",
+        "members_changed",
+        "entries_written",
+        "as_of",
+        "started_at",
+        "finished_at",
+    )
+    list_filter = ("job", "status")
+
+    @admin.display(description="progress")
+    def progress_bar(self, run):
+        return format_html(
+            '<progress value="{}" max="{}" title="{} of {} chunks"></progress>',
+            run.chunks_done,
+            max(run.chunks_total, 1),
+            run.chunks_done,
+            run.chunks_total,
+        )
+
+
+@admin.register(Storefront)
+class StorefrontAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "created_at")
+    prepopulated_fields = {"code": ("name",)}
+
+
+@admin.register(StorefrontAPIKey)
+class StorefrontAPIKeyAdmin(APIKeyModelAdmin):
+    """Create and revoke storefront keys; the key is shown once, on creation."""
+
+    list_display = (*APIKeyModelAdmin.list_display, "storefront")
+    list_filter = ("storefront", "revoked")
+
+
+admin.site.unregister(APIKey)  # the library's own key model is unused; storefront keys replace it
