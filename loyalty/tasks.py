@@ -2,6 +2,7 @@
 
 from celery import chord, shared_task
 from django.db import OperationalError
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from loyalty.services.jobs import finish_job_run, run_job_chunk, start_job_run
@@ -10,7 +11,10 @@ from loyalty.services.jobs import finish_job_run, run_job_chunk, start_job_run
 @shared_task(name="loyalty.run_scheduled_job")
 def run_scheduled_job(job: str, as_of: str | None = None) -> int:
     """Start (or resume) the run of `job` for the current period and dispatch its pending chunks."""
-    run = start_job_run(job=job, as_of=parse_datetime(as_of) if as_of else None)
+    moment = parse_datetime(as_of) if as_of else None
+    if as_of and (moment is None or timezone.is_naive(moment)):
+        raise ValueError(f"as_of must be an ISO 8601 date-time with an offset, not {as_of!r}")
+    run = start_job_run(job=job, as_of=moment)
     pending = list(run.chunks.filter(done=False).values_list("id", flat=True))
     if not pending:
         finish_job_run(run_id=run.pk)
@@ -26,9 +30,12 @@ def run_job_chunk_task(self, chunk_id: int) -> bool:
     try:
         return run_job_chunk(chunk_id=chunk_id)
     except OperationalError as exc:  # a lost connection or a lock timeout: worth another go
-        raise self.retry(exc=exc) from exc
+        if self.request.retries < self.max_retries:
+            raise self.retry(exc=exc) from exc
+        return False
     except Exception:
-        # Recorded on the chunk; returning lets the chord finish and mark the run failed.
+        # Recorded on the chunk. Returning (never raising) lets the chord call finish_job_run_task,
+        # which marks the run failed; running the job again resumes it.
         return False
 
 

@@ -15,6 +15,8 @@ from django.utils import timezone
 from loyalty.calculations import DOWNGRADE_NEVER, DOWNGRADE_ONE_TIER, DOWNGRADE_TO_QUALIFYING
 from loyalty.models import Tier
 
+from . import ledger
+
 
 @dataclass(frozen=True)
 class ChunkResult:
@@ -56,7 +58,7 @@ def release_pending_points(first_id: int, last_id: int, as_of: datetime) -> Chun
     return ChunkResult(members_changed=members, entries_written=0)
 
 
-def _expire(entry_table: str, balance_sql: str, extra_columns: str, extra_values: str):
+def _expire(entry_table: str, reason: str, balance_sql: str, extra_columns: str, extra_values: str):
     # Growth has no pending state: every growth lot counts as released.
     released = "lot.released_at IS NOT NULL" if entry_table == "loyalty_pointsentry" else "1 = 1"
     overdue = "lot.member_id BETWEEN %(first)s AND %(last)s AND lot.remaining > 0 AND lot.expires_at <= %(as_of)s"
@@ -64,13 +66,13 @@ def _expire(entry_table: str, balance_sql: str, extra_columns: str, extra_values
     def expire(first_id: int, last_id: int, as_of: datetime) -> ChunkResult:
         with connection.cursor() as cursor:
             lock_members(cursor, first_id, last_id)
-            params = _params(first_id, last_id, as_of)
+            params = _params(first_id, last_id, as_of, reason=reason)
             cursor.execute(
                 f"""INSERT INTO {entry_table} (member_id, kind, amount, remaining, expires_at, expired_lot_id,
                                                event_id, rule_id, actor_id, reason, created_at, recorded_at
                                                {extra_columns})
                     SELECT lot.member_id, 'expire', -lot.remaining, NULL, NULL, lot.id, NULL, NULL, NULL,
-                           'Expired', %(as_of)s, %(now)s {extra_values}
+                           %(reason)s, %(as_of)s, %(now)s {extra_values}
                     FROM {entry_table} AS lot WHERE {overdue}""",
                 params,
             )
@@ -97,12 +99,14 @@ def _expire(entry_table: str, balance_sql: str, extra_columns: str, extra_values
 
 expire_points = _expire(
     "loyalty_pointsentry",
+    ledger.POINTS_EXPIRED,
     "points_available = points_available - gone.released, points_pending = points_pending - gone.held",
     ", available_at, released_at, refunded_spend_id, source, reference",
     ", NULL, NULL, NULL, '', ''",
 )
 expire_growth = _expire(
     "loyalty_growthentry",
+    ledger.GROWTH_EXPIRED,
     "growth_value = growth_value - gone.released - gone.held",
     "",
     "",

@@ -19,6 +19,9 @@ from loyalty.models import (
 )
 from members.models import Member
 
+GROWTH_EXPIRED = "Left the growth window"
+POINTS_EXPIRED = "Points expired"
+
 
 def _open_lots(model, member: Member) -> QuerySet:
     return model.objects.filter(member=member, remaining__gt=0)
@@ -89,7 +92,7 @@ def _expire_lot(entry_model, member: Member, lot, *, at: datetime, reason: str):
 def expire_growth_lots(member: Member, lots: Iterable[GrowthEntry], *, at: datetime) -> int:
     expired = 0
     for lot in lots:
-        entry = _expire_lot(GrowthEntry, member, lot, at=at, reason="Left the growth window")
+        entry = _expire_lot(GrowthEntry, member, lot, at=at, reason=GROWTH_EXPIRED)
         member.growth_value += entry.amount
         expired -= entry.amount
     return expired
@@ -184,7 +187,7 @@ def expire_points_lots(member: Member, lots: Iterable[PointsEntry], *, at: datet
             member.points_pending -= lot.remaining
         else:
             member.points_available -= lot.remaining
-        entry = _expire_lot(PointsEntry, member, lot, at=at, reason="Points expired")
+        entry = _expire_lot(PointsEntry, member, lot, at=at, reason=POINTS_EXPIRED)
         expired -= entry.amount
     return expired
 

@@ -28,4 +28,11 @@ class Command(BaseCommand):
             if not created and task.crontab_id is None:
                 task.crontab = crontab
                 task.save(update_fields=["crontab"])
-            self.stdout.write(f"{'Created' if created else 'Kept'} schedule {task.name}: {crontab} ({zone})")
+            self.stdout.write(f"{'Created' if created else 'Kept'} schedule {task.name}: {task.crontab}")
+            if task.crontab and str(task.crontab.timezone) != zone:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"  {task.name} runs in {task.crontab.timezone}, the program in {zone}: "
+                        "edit its crontab in the admin if the program's time zone changed."
+                    )
+                )
