@@ -4,15 +4,19 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from loyalty.models import StorefrontAPIKey
+from loyalty.services.jobs import JOBS, run_job_now
+from loyalty.services.storefronts import create_api_key, revoke_api_key
 from members.models import Member
 
 DEMO_ADMIN = "admin"
+DEMO_STOREFRONT = "demo shop"
 
 
 class Command(BaseCommand):
     help = (
-        "Start the zero-setup demo: migrate, generate members with histories (first run only), "
-        "reset the admin login and print it, then serve on http://127.0.0.1:8000."
+        "Start the zero-setup demo: migrate, generate members with histories and run the scheduled jobs "
+        "(first run only), print an admin login and an API key, then serve on http://127.0.0.1:8000."
     )
 
     def add_arguments(self, parser):
@@ -26,17 +30,36 @@ class Command(BaseCommand):
         if not Member.objects.exists():
             self.stdout.write(f"Generating {members} demo members (seed {seed})...")
             call_command("generate_demo_data", members=members, seed=seed)
+            for job in JOBS:
+                run = run_job_now(job=job)
+                self.stdout.write(f"Ran {job}: {run.members_changed} members changed, {run.entries_written} entries.")
         call_command("loyalty_audit", limit=5)
+        password = self._reset_admin()
+        key = self._fresh_api_key()
+        example = Member.objects.order_by("-growth_value").values_list("external_id", flat=True).first()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nDemo ready.\n"
+                f"  Admin:    http://{addrport}/admin/   user: {DEMO_ADMIN}   password: {password}\n"
+                f"  API docs: http://{addrport}/api/docs/\n"
+                f"  API key:  {key}\n"
+                f'  Try:      curl -H "Authorization: Api-Key {key}" http://{addrport}/api/v1/members/{example}/\n'
+                "(a new password and API key are made each time the demo starts)\n"
+            )
+        )
+        if not no_server:
+            call_command("runserver", addrport, use_reloader=False)
+
+    def _reset_admin(self) -> str:
         password = secrets.token_urlsafe(9)
         admin, _ = get_user_model().objects.get_or_create(username=DEMO_ADMIN)
         admin.is_staff = admin.is_superuser = True
         admin.set_password(password)
         admin.save()
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"\nDemo ready. Admin: http://{addrport}/admin/  user: {DEMO_ADMIN}  password: {password}\n"
-                "(a new password is printed each time the demo starts)\n"
-            )
-        )
-        if not no_server:
-            call_command("runserver", addrport, use_reloader=False)
+        return password
+
+    def _fresh_api_key(self) -> str:
+        old = StorefrontAPIKey.objects.filter(storefront__name=DEMO_STOREFRONT, revoked=False)
+        for prefix in old.values_list("prefix", flat=True):
+            revoke_api_key(prefix=prefix)
+        return create_api_key(storefront_name=DEMO_STOREFRONT)[1]
