@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from loyalty import selectors
 from loyalty.errors import LoyaltyError
 from loyalty.models import GrowthEntry, PointsEntry, Tier, TierChange
-from loyalty.services import record_event
+from loyalty.services import EventOutcome, record_event, record_events
 from members.selectors import get_member
 from members.services import enrol_member, update_member
 
@@ -134,20 +134,6 @@ class TierHistoryView(_MemberLedgerView):
         return selectors.tier_history(member=self.member())
 
 
-def _record(request, body: dict[str, Any]):
-    return record_event(
-        source=request.user.source,
-        event_id=body.get("event_id"),
-        member=body.get("member"),
-        event_type=body.get("type"),
-        occurred_at=body.get("occurred_at"),
-        amount=body.get("amount"),
-        order_id=body.get("order_id", ""),
-        original_order_id=body.get("original_order_id", ""),
-        data=body.get("data"),
-    )
-
-
 EVENT_ERRORS = {
     **COMMON_ERRORS,
     **_errors(
@@ -170,7 +156,18 @@ class EventsView(APIView):
         },
     )
     def post(self, request):
-        outcome = _record(request, _body(request))
+        body = _body(request)
+        outcome = record_event(
+            source=request.user.source,
+            event_id=body.get("event_id"),
+            member=body.get("member"),
+            event_type=body.get("type"),
+            occurred_at=body.get("occurred_at"),
+            amount=body.get("amount"),
+            order_id=body.get("order_id", ""),
+            original_order_id=body.get("original_order_id", ""),
+            data=body.get("data"),
+        )
         code = status.HTTP_201_CREATED if outcome.applied else status.HTTP_200_OK
         return Response(s.EventResultSerializer(outcome.event).data, status=code)
 
@@ -185,21 +182,23 @@ class EventBatchView(APIView):
         events = _body(request).get("events")
         if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH:
             raise ValidationError({"events": [f"A list of 1 to {MAX_BATCH} events."]})
-        return Response({"results": [self._one(request, item) for item in events]})
+        outcomes = record_events(source=request.user.source, events=events)
+        return Response(
+            {"results": [_batch_result(item, outcome) for item, outcome in zip(events, outcomes, strict=True)]}
+        )
 
-    def _one(self, request, item) -> dict[str, Any]:
+
+def _batch_result(item: Any, outcome: EventOutcome | LoyaltyError) -> dict[str, Any]:
+    if isinstance(outcome, LoyaltyError):
         event_id = item.get("event_id") if isinstance(item, dict) else None
-        reported_id = event_id if isinstance(event_id, str) else None
-        if not isinstance(item, dict):
-            error = error_body("validation_error", "Each event must be a JSON object.")["error"]
-            return {"event_id": None, "status": "error", "error": error}
-        try:
-            outcome = _record(request, item)
-        except LoyaltyError as exc:
-            return {"event_id": reported_id, "status": "error", **error_body(exc.code, exc.message, exc.fields)}
-        result = dict(s.EventResultSerializer(outcome.event).data)
-        result["status"] = "applied" if outcome.applied else "duplicate"
-        return result
+        return {
+            "event_id": event_id if isinstance(event_id, str) else None,
+            "status": "error",
+            **error_body(outcome.code, outcome.message, outcome.fields),
+        }
+    result = dict(s.EventResultSerializer(outcome.event).data)
+    result["status"] = "applied" if outcome.applied else "duplicate"
+    return result
 
 
 class TiersView(APIView):

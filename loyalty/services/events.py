@@ -16,6 +16,7 @@ from loyalty.errors import (
     DuplicateOrder,
     IdempotencyConflict,
     InvalidInput,
+    LoyaltyError,
     MemberNotFound,
     OrderNotFound,
     RefundExceedsOrder,
@@ -77,6 +78,55 @@ def record_event(
         if replay:
             return replay
         raise
+
+
+def record_events(*, source: str, events: list[Any]) -> list[EventOutcome | LoyaltyError]:
+    """Record a batch in one transaction (one commit instead of one per event), each event under its
+    own savepoint so that a refused event changes nothing and does not stop the others. Returns, in
+    the given order, each event's outcome or the error that refused it.
+
+    Events are applied in member-id order (keeping each member's own order), so concurrent batches
+    always take member locks in the same order and cannot deadlock each other."""
+    member_ids = dict(
+        Member.objects.filter(
+            external_id__in={
+                e.get("member") for e in events if isinstance(e, dict) and isinstance(e.get("member"), str)
+            }
+        ).values_list("external_id", "id")
+    )
+
+    def lock_order(index: int) -> tuple[int, int]:
+        item = events[index]
+        member = item.get("member") if isinstance(item, dict) else None
+        return (member_ids.get(member, 0) if isinstance(member, str) else 0, index)
+
+    results: list[EventOutcome | LoyaltyError | None] = [None] * len(events)
+    with transaction.atomic():
+        for index in sorted(range(len(events)), key=lock_order):
+            item = events[index]
+            if not isinstance(item, dict):
+                results[index] = InvalidInput("Each event must be a JSON object.")
+                continue
+            try:
+                with transaction.atomic():
+                    results[index] = _record_item(source, item)
+            except LoyaltyError as error:
+                results[index] = error
+    return results
+
+
+def _record_item(source: str, item: dict[str, Any]) -> EventOutcome:
+    return record_event(
+        source=source,
+        event_id=item.get("event_id"),
+        member=item.get("member"),
+        event_type=item.get("type"),
+        occurred_at=item.get("occurred_at"),
+        amount=item.get("amount"),
+        order_id=item.get("order_id", ""),
+        original_order_id=item.get("original_order_id", ""),
+        data=item.get("data"),
+    )
 
 
 def _replayed(event_input: EventInput) -> EventOutcome | None:

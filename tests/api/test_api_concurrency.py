@@ -47,3 +47,28 @@ def test_the_same_event_from_20_threads_has_one_effect_and_identical_responses()
     assert list(PointsEntry.objects.values_list("amount", flat=True)) == [888]
     member = Member.objects.get(external_id="racer")
     assert (member.growth_value, member.points_available) == (888, 888)
+
+
+def test_concurrent_batches_over_the_same_members_in_opposite_orders_all_apply():
+    ensure_default_program()
+    names = [f"m{i}" for i in range(30)]
+    for name in names:
+        enrol_member(external_id=name)
+    api = client_for("web shop")
+    forward = [{"event_id": f"f-{n}", "member": n, "type": "login"} for n in names]
+    backward = [{"event_id": f"b-{n}", "member": n, "type": "review"} for n in reversed(names)]
+    start = Barrier(2)
+
+    def deliver(events):
+        try:
+            start.wait()
+            return api.post("/api/v1/events/batch/", {"events": events}, format="json").json()["results"]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(deliver, [forward, backward]))
+
+    assert {r["status"] for batch in results for r in batch} == {"applied"}
+    assert Event.objects.count() == 60
+    assert all(m.growth_value == 1 + 10 for m in Member.objects.filter(external_id__in=names))

@@ -150,3 +150,22 @@ def test_batch_needs_1_to_1000_events(api, body):
     response = api.post("/api/v1/events/batch/", body, format="json")
     assert response.status_code == 400
     assert "events" in response.json()["error"]["fields"]
+
+
+def test_batch_keeps_each_members_events_in_order(api, alice):
+    from members.services import enrol_member
+
+    enrol_member(external_id="bob")
+    events = [
+        {"event_id": "p-b", "member": "bob", "type": "purchase", "amount": "100", "order_id": "ob"},
+        {"event_id": "p-a", "member": "alice", "type": "purchase", "amount": "300", "order_id": "oa"},
+        {"event_id": "r-a", "member": "alice", "type": "return", "amount": "300", "original_order_id": "oa"},
+        {"event_id": "r-b", "member": "bob", "type": "return", "amount": "50", "original_order_id": "ob"},
+    ]
+    results = api.post("/api/v1/events/batch/", {"events": events}, format="json").json()["results"]
+    assert [(r["event_id"], r["status"], r["growth_delta"]) for r in results] == [
+        ("p-b", "applied", 100),
+        ("p-a", "applied", 300),
+        ("r-a", "applied", -300),
+        ("r-b", "applied", -50),
+    ]
