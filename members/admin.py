@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from loyalty.admin import ReadOnlyAdmin
 from loyalty.errors import LoyaltyError
 
 from . import services
@@ -7,7 +8,7 @@ from .models import Member
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(ReadOnlyAdmin):
     """Read-only view of members; changes go through the services (actions below)."""
 
     list_display = (
@@ -24,15 +25,6 @@ class MemberAdmin(admin.ModelAdmin):
     search_fields = ("external_id", "name", "email", "phone")
     list_select_related = ("tier",)
     actions = ("freeze", "unfreeze")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _apply(self, request, queryset, service, done: str):
         changed = 0

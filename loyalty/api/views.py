@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from loyalty import selectors
 from loyalty.errors import LoyaltyError
 from loyalty.models import GrowthEntry, PointsEntry, Tier, TierChange
-from loyalty.services import EventOutcome, record_event, record_events
+from loyalty.services import EventOutcome, record_event_body, record_events
 from members.selectors import get_member
 from members.services import enrol_member, update_member
 
@@ -156,18 +156,7 @@ class EventsView(APIView):
         },
     )
     def post(self, request):
-        body = _body(request)
-        outcome = record_event(
-            source=request.user.source,
-            event_id=body.get("event_id"),
-            member=body.get("member"),
-            event_type=body.get("type"),
-            occurred_at=body.get("occurred_at"),
-            amount=body.get("amount"),
-            order_id=body.get("order_id", ""),
-            original_order_id=body.get("original_order_id", ""),
-            data=body.get("data"),
-        )
+        outcome = record_event_body(source=request.user.source, body=_body(request))
         code = status.HTTP_201_CREATED if outcome.applied else status.HTTP_200_OK
         return Response(s.EventResultSerializer(outcome.event).data, status=code)
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from django.db.models import Model
 from django.utils import timezone
 
+from loyalty.calculations import local_day, start_of_day
 from loyalty.models import Tier
 from members.models import Member
 
@@ -21,7 +22,7 @@ from .behaviour import SPEND, Intent, Persona, choose_reward, join_times, plan_i
 from .people import make_identity
 from .program import ProgramSnapshot
 from .replay import MemberReplay
-from .rows import WRITE_ORDER, ChunkRows, ChunkWriter, IdAllocator, reset_sequences
+from .rows import WRITE_ORDER, ChunkRows, ChunkWriter, IdAllocator, analyze_tables, reset_sequences
 
 REFERRED_SHARE = 0.12
 DEFAULT_CHUNK_SIZE = 2000
@@ -79,17 +80,19 @@ def generate_demo_data(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Progress | None = None,
 ) -> DemoSummary:
-    """Create `members` members with histories up to `as_of` (default: now). The same seed, as_of and
-    program give the same histories; a second run appends new members after the existing ones."""
+    """Create `members` members with histories that end at the start of the program day of `as_of`
+    (default: now), so the same seed and program give the same histories all day long. A second
+    run appends new members after the existing ones."""
     return DemoGenerator(seed, as_of or timezone.now(), chunk_size).run(members, progress)
 
 
 class DemoGenerator:
-    def __init__(self, seed: int, now: datetime, chunk_size: int):
+    def __init__(self, seed: int, as_of: datetime, chunk_size: int):
         self.seed = seed
-        self.now = now
         self.chunk_size = chunk_size
         self.program = ProgramSnapshot.load()
+        # The replay's "now": release, dormancy and the end of every history are measured from it.
+        self.now = start_of_day(local_day(as_of, self.program.zone), self.program.zone)
         self.ids = IdAllocator()
         self.member_ids: list[int] = []
 
@@ -111,6 +114,7 @@ class DemoGenerator:
         finally:
             # Also after a failure: the chunks already committed used keys the sequences must skip.
             reset_sequences()
+        analyze_tables()
         summary.seconds = time.monotonic() - started
         return summary
 

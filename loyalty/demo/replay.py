@@ -36,6 +36,7 @@ from loyalty.models import (
     TierChange,
 )
 from loyalty.services.event_input import EventInput
+from loyalty.services.ledger import POINTS_EXPIRED
 from members.models import Member
 
 from .program import ProgramSnapshot
@@ -139,7 +140,9 @@ class MemberReplay:
         event.tier_after_id = member.tier_id
         return event
 
-    def _store_event(self, event_type, at, amount, order_id, original_order_id, data) -> EventRow:
+    def _store_event(
+        self, event_type: str, at: datetime, amount: Decimal | None, order_id: str, original_order_id: str, data: dict
+    ) -> EventRow:
         self.events_recorded += 1
         event_input = EventInput(
             source=SOURCE,
@@ -294,6 +297,8 @@ class MemberReplay:
         return sum(lot.remaining for lot in self._released_points_lots(at))
 
     def spend(self, amount: int, at: datetime, reason: str) -> None:
+        """As spend_points: overdue lots are expired first, then released lots are taken."""
+        self._expire_overdue_points(at)
         lots = self._released_points_lots(at)
         if amount > sum(lot.remaining for lot in lots):
             raise ValueError(f"Cannot spend {amount} points at {at}: not that many available.")
@@ -309,6 +314,23 @@ class MemberReplay:
             reference=f"{self.member.external_id}-s{self.spends_made}",
         )
         self.member.last_activity_at = at
+
+    def _expire_overdue_points(self, at: datetime) -> None:
+        overdue = [lot for lot in self.points_lots if lot.remaining > 0 and _expired(lot, at)]
+        for lot in sorted(overdue, key=lambda lot: (lot.expires_at, lot.id)):
+            expiry = PointsEntryRow(
+                id=self.ids.take(PointsEntry),
+                member_id=self.member.id,
+                kind=PointsEntry.Kind.EXPIRE,
+                amount=-lot.remaining,
+                created_at=at,
+                recorded_at=at,
+                reason=POINTS_EXPIRED,
+                expired_lot_id=lot.id,
+            )
+            self.rows.add(PointsEntry, expiry)
+            self.points_total -= lot.remaining
+            lot.remaining = 0
 
     # --- ledger ------------------------------------------------------------------------------------
 
@@ -427,9 +449,13 @@ class MemberReplay:
         return member
 
 
+def _expired(lot: GrowthEntryRow | PointsEntryRow, at: datetime) -> bool:
+    return lot.expires_at is not None and lot.expires_at <= at
+
+
 def _usable(lot: GrowthEntryRow | PointsEntryRow, at: datetime) -> bool:
     """Open, and not past its expiry: the expiry job would have emptied it (see the package docstring)."""
-    return lot.remaining > 0 and (lot.expires_at is None or lot.expires_at > at)
+    return lot.remaining > 0 and not _expired(lot, at)
 
 
 def _earned_by(event: EventRow) -> Preference:

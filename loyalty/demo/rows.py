@@ -1,16 +1,17 @@
 """Rows built in memory and written in bulk, with primary keys handed out before insertion.
 
 Why not `bulk_create`: it compiles every value of every row through the SQL compiler, a few
-microseconds each, which for millions of ledger rows took far longer than simulating them. The
-writer here adapts values with the same `Field.get_db_prep_save` that `bulk_create` uses, but only
-for the fields that need it, and hands whole chunks to COPY (PostgreSQL) or `executemany`.
+microseconds each, which for millions of ledger rows took far longer than simulating them. Here
+values are adapted with the same `Field.get_db_prep_save` that `bulk_create` uses, but only for the
+fields that need it, and whole tables of a chunk go to COPY (PostgreSQL) or `executemany`.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -90,17 +91,18 @@ class ChunkRows:
     def counts(self) -> dict[type[Model], int]:
         return {model: len(self.by_model[model]) for model in WRITE_ORDER}
 
-    @transaction.atomic
-    def write(self) -> None:
+    def prepared(self) -> list[TableBatch]:
+        """The chunk as database values, table by table in WRITE_ORDER."""
         now = timezone.now()  # for auto_now fields, as bulk_create would set them
         memo: dict[str, dict] = {}  # adapted values by field type, shared by the tables of the chunk
-        for model in WRITE_ORDER:
-            rows = self.by_model[model]
-            if rows:
-                TableWriter(model, rows[0], now, memo).write(rows)
+        return [
+            TablePreparer(model, self.by_model[model][0], now, memo).batch(self.by_model[model])
+            for model in WRITE_ORDER
+            if self.by_model[model]
+        ]
 
 
-class TableWriter:
+class TablePreparer:
     """Turns row objects (model instances or the light rows of `tables`) into database values."""
 
     def __init__(self, model: type[Model], sample_row: Any, now: datetime, memo: dict[str, dict]):
@@ -146,59 +148,96 @@ class TableWriter:
             values[i] = adapt(values[i])
         return (*values, *self._fixed)
 
-    def write(self, rows: list[Any]) -> None:
-        quote = self.connection.ops.quote_name
+    def batch(self, rows: list[Any]) -> TableBatch:
+        return TableBatch(self.model, self.fields, [self.values(row) for row in rows])
+
+
+@dataclass(frozen=True)
+class TableBatch:
+    model: type[Model]
+    fields: list[Field]
+    values: list[tuple]
+
+    def write(self) -> None:
+        connection = connections[DEFAULT_DB_ALIAS]
+        quote = connection.ops.quote_name
         table = quote(self.model._meta.db_table)
         columns = ", ".join(quote(field.column) for field in self.fields)
-        with self.connection.cursor() as cursor:
-            if self.connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
                 with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(self.values(row))
+                    for values in self.values:
+                        copy.write_row(values)
             else:
                 placeholders = ", ".join(["%s"] * len(self.fields))
-                cursor.executemany(
-                    f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", [self.values(row) for row in rows]
-                )
+                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", self.values)
+
+
+def write_batches(batches: list[TableBatch], *, commit_after: Future | None = None) -> None:
+    """One chunk in one transaction, committed only once `commit_after` (the previous chunk) has been:
+    a chunk's members may name an earlier chunk's members as referrers."""
+    with transaction.atomic():
+        for batch in batches:
+            batch.write()
+        if commit_after is not None:
+            commit_after.result()
 
 
 class ChunkWriter:
-    """Writes each chunk in a background thread, on that thread's own connection, so that the
-    database works on one chunk while Python replays the next; at most one chunk is in flight.
+    """Writes chunks in background threads, each on its own connection, while Python replays the
+    next chunk. On PostgreSQL two chunks are in flight: one is copied while the other commits (the
+    deferred foreign key checks at commit are a good part of the database's work). SQLite takes one
+    writer at a time, so there one chunk is in flight.
 
     Inside a caller's transaction (tests) it writes synchronously in that transaction instead: a
     second connection could neither see the caller's uncommitted rows nor be rolled back with them."""
 
     def __init__(self):
         self._executor = None
+        self._in_flight: deque[Future] = deque()
+        self._max_in_flight = 2 if connection.vendor == "postgresql" else 1
         if not connection.in_atomic_block:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-data-writer")
-        self._in_flight: Future | None = None
+            self._executor = ThreadPoolExecutor(self._max_in_flight, thread_name_prefix="demo-data-writer")
 
     def __enter__(self) -> ChunkWriter:
         return self
 
     def write(self, rows: ChunkRows) -> None:
+        # Preparing the values here, not in a writer thread, keeps the writers (the slower side) free.
+        batches = rows.prepared()
         if self._executor is None:
-            rows.write()
+            write_batches(batches)
             return
-        self.wait()
-        self._in_flight = self._executor.submit(rows.write)
-
-    def wait(self) -> None:
-        """Until the chunk in flight is committed; re-raises its error if it failed."""
-        if self._in_flight is not None:
-            in_flight, self._in_flight = self._in_flight, None
-            in_flight.result()
+        while len(self._in_flight) >= self._max_in_flight:
+            self._in_flight.popleft().result()
+        previous = self._in_flight[-1] if self._in_flight else None
+        self._in_flight.append(self._executor.submit(_write_in_thread, batches, previous))
 
     def __exit__(self, *exc_info) -> None:
         if self._executor is None:
             return
         try:
-            self.wait()
+            while self._in_flight:
+                self._in_flight.popleft().result()  # re-raises a failed chunk's error
         finally:
-            self._executor.submit(connections.close_all).result()
             self._executor.shutdown()
+
+
+def _write_in_thread(batches: list[TableBatch], previous: Future | None) -> None:
+    try:
+        write_batches(batches, commit_after=previous)
+    finally:
+        connections.close_all()  # this thread's connection only; the next chunk opens its own
+
+
+def analyze_tables() -> None:
+    """Fresh statistics for PostgreSQL's planner: until autovacuum gets to millions of new rows, it
+    plans the audit's and the admin's queries for nearly empty tables."""
+    if connection.vendor != "postgresql":
+        return
+    tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in WRITE_ORDER)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")
 
 
 def reset_sequences() -> None:

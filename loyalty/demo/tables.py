@@ -73,6 +73,7 @@ class PointsEntryRow:
     released_at: datetime | None = None  # lots only; empty = pending
     source: str = ""  # spends only
     reference: str = ""  # spends only
+    expired_lot_id: int | None = None  # expire entries only
 
 
 @dataclass(slots=True)

@@ -4,24 +4,11 @@ from django.utils import timezone
 
 
 class EventType(models.Model):
-    """Kinds of event a storefront may report. Built-ins carry engine behaviour; operators may add more."""
+    """Kinds of event a storefront may report. The built-ins (migration 0003) carry engine behaviour;
+    operators may add more."""
 
     PURCHASE = "purchase"
     RETURN = "return"
-    BUILTIN = {
-        "purchase": "Purchase",
-        "return": "Return (refund of a purchase)",
-        "check_in": "Daily check-in",
-        "login": "Login",
-        "profile_completed": "Profile completed",
-        "review": "Review",
-        "photo_review": "Photo review",
-        "invite": "Invited a friend",
-        "activity": "Took part in a platform activity",
-        "points_import": "Partner points import",
-        "complaint": "Unreasonable complaint",
-        "violation": "Rule violation",
-    }
 
     code = models.SlugField(max_length=64, primary_key=True)
     name = models.CharField(max_length=128)

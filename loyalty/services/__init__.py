@@ -1,6 +1,6 @@
 """The one way in: every change to loyalty state goes through these functions."""
 
-from .events import EventOutcome, record_event, record_events
+from .events import EventOutcome, record_event, record_event_body, record_events
 from .growth import adjust_growth, expire_growth
 from .points import adjust_points, expire_points, refund_spend, release_pending_points, spend_points
 from .tiers import change_tier_manually, recalculate_member_tier
@@ -14,6 +14,7 @@ __all__ = [
     "expire_points",
     "recalculate_member_tier",
     "record_event",
+    "record_event_body",
     "record_events",
     "refund_spend",
     "release_pending_points",

@@ -109,23 +109,24 @@ def record_events(*, source: str, events: list[Any]) -> list[EventOutcome | Loya
                 continue
             try:
                 with transaction.atomic():
-                    results[index] = _record_item(source, item)
+                    results[index] = record_event_body(source=source, body=item)
             except LoyaltyError as error:
                 results[index] = error
     return results
 
 
-def _record_item(source: str, item: dict[str, Any]) -> EventOutcome:
+def record_event_body(*, source: str, body: dict[str, Any]) -> EventOutcome:
+    """record_event for an event as the storefront API spells it (`type` for the event type)."""
     return record_event(
         source=source,
-        event_id=item.get("event_id"),
-        member=item.get("member"),
-        event_type=item.get("type"),
-        occurred_at=item.get("occurred_at"),
-        amount=item.get("amount"),
-        order_id=item.get("order_id", ""),
-        original_order_id=item.get("original_order_id", ""),
-        data=item.get("data"),
+        event_id=body.get("event_id"),
+        member=body.get("member"),
+        event_type=body.get("type"),
+        occurred_at=body.get("occurred_at"),
+        amount=body.get("amount"),
+        order_id=body.get("order_id", ""),
+        original_order_id=body.get("original_order_id", ""),
+        data=body.get("data"),
     )
 
 

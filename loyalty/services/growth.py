@@ -13,7 +13,7 @@ from members.models import Member
 from members.selectors import lock_member
 
 from . import ledger
-from .members_guard import require_reason
+from .members_guard import require_adjustment
 from .tiers import upgrade_if_qualified
 
 
@@ -21,11 +21,7 @@ from .tiers import upgrade_if_qualified
 def adjust_growth(*, member: Member, amount: int, reason: str, actor) -> GrowthEntry:
     """A manual correction by staff. Adding growth upgrades at once like earning does; taking growth
     never takes more than the member has and, like any deduction, waits for recalculation to downgrade."""
-    require_reason(reason)
-    if actor is None:
-        raise InvalidInput("An adjustment needs the staff user making it.", fields={"actor": ["Required."]})
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
-        raise InvalidInput("The amount must be a non-zero whole number.", fields={"amount": ["Non-zero integer."]})
+    require_adjustment(amount=amount, reason=reason, actor=actor)
     member = lock_member(member_id=member.pk)
     now = timezone.now()
     if amount > 0:

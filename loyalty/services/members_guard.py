@@ -19,3 +19,12 @@ def require_reason(reason: str) -> None:
 def require_positive_int(value, name: str) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise InvalidInput(f"{name} must be a positive whole number.", fields={name: ["Positive integer."]})
+
+
+def require_adjustment(*, amount, reason: str, actor) -> None:
+    """A manual adjustment names the staff user, a reason and a non-zero whole amount."""
+    require_reason(reason)
+    if actor is None:
+        raise InvalidInput("An adjustment needs the staff user making it.", fields={"actor": ["Required."]})
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+        raise InvalidInput("The amount must be a non-zero whole number.", fields={"amount": ["Non-zero integer."]})

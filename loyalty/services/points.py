@@ -8,13 +8,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput, RefundExceedsSpend, SpendNotFound
+from loyalty.errors import IdempotencyConflict, InsufficientPoints, RefundExceedsSpend, SpendNotFound
 from loyalty.models import PointsEntry, ProgramSettings
 from members.models import Member
 from members.selectors import lock_member
 
 from . import ledger
-from .members_guard import check_can_transact, require_positive_int, require_reason
+from .members_guard import check_can_transact, require_adjustment, require_positive_int, require_reason
 
 
 def spend_points(
@@ -132,11 +132,7 @@ def adjust_points(
 ) -> PointsEntry:
     """A manual correction by staff: positive amounts create an available lot, negative ones take
     available points soonest-expiring first (and refuse to take more than there is)."""
-    require_reason(reason)
-    if actor is None:
-        raise InvalidInput("An adjustment needs the staff user making it.", fields={"actor": ["Required."]})
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
-        raise InvalidInput("The amount must be a non-zero whole number.", fields={"amount": ["Non-zero integer."]})
+    require_adjustment(amount=amount, reason=reason, actor=actor)
     member = lock_member(member_id=member.pk)
     now = timezone.now()
     if amount > 0:
