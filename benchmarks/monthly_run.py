@@ -119,6 +119,7 @@ def celery_cycle(as_of) -> dict[str, tuple[float, int, int, int]]:
                 break
             time.sleep(0.05)
         results[job] = (time.perf_counter() - started, run.chunks_total, run.members_changed, run.entries_written)
+        print(f"  {job}: {results[job]}", flush=True)
         if run.status != JobRun.Status.DONE:
             raise RuntimeError(f"{job} failed: {run.error}")
     return results
@@ -159,8 +160,10 @@ def main() -> None:
 
     print("Naive per-member loop on the sample...", flush=True)
     naive = naive_loop(args.sample, as_of, period)
+    print(f"  {naive:.1f} s for {args.sample:,} members", flush=True)
     print("Floor: unchunked statements...", flush=True)
     floor_timings = floor(as_of, period)
+    print(f"  {floor_timings}", flush=True)
     print(f"Monthly cycle on {args.workers} Celery workers...", flush=True)
     workers = start_workers(args.workers)
     try:

@@ -85,7 +85,9 @@ def run_job_chunk(*, chunk_id: int) -> bool:
     A failure is recorded on the chunk and re-raised; nothing of the chunk is written."""
     try:
         with transaction.atomic():
-            chunk = JobChunk.objects.select_for_update().select_related("run").get(pk=chunk_id)
+            # of=("self",): lock the chunk row only; locking the joined run row too would make every
+            # chunk of the run wait for the others, one worker at a time.
+            chunk = JobChunk.objects.select_for_update(of=("self",)).select_related("run").get(pk=chunk_id)
             if chunk.done:
                 return True
             result = _execute(chunk.run, chunk)
