@@ -181,7 +181,7 @@ def _partner_import(rng: random.Random, at: float) -> Intent:
     return Intent(
         at,
         "points_import",
-        Decimal(rng.choice(PARTNER_IMPORT_AMOUNTS)),
+        Decimal(rng.choice(PARTNER_IMPORT_AMOUNTS)).quantize(CENT),  # as the API would store it
         data={"partner": rng.choice(PARTNERS)},
     )
 

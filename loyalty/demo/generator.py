@@ -107,7 +107,7 @@ class DemoGenerator:
                     rows = ChunkRows()
                     with _cyclic_gc_paused():
                         chunk = [self._replay_member(plan, rows) for plan in plans[start : start + self.chunk_size]]
-                    writer.write(rows)
+                        writer.write(rows)
                     summary.add_chunk(rows, chunk)
                     if progress:
                         progress(summary.members, count, time.monotonic() - started)
@@ -163,8 +163,8 @@ class DemoGenerator:
 
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
-    """The replay builds millions of small acyclic objects; the cycle collector would rescan them all,
-    over and over, for nothing (a fifth of the run time)."""
+    """Replaying and preparing a chunk build millions of small acyclic objects; the cycle collector
+    would rescan them all, over and over, for nothing (a fifth of the run time)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
