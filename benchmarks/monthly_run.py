@@ -165,6 +165,9 @@ def main() -> None:
     floor_timings = floor(as_of, period)
     print(f"  {floor_timings}", flush=True)
     print(f"Monthly cycle on {args.workers} Celery workers...", flush=True)
+    import redis
+
+    redis.Redis.from_url(REDIS).flushdb()  # drop messages an interrupted earlier run left behind
     workers = start_workers(args.workers)
     try:
         time.sleep(3)

@@ -80,10 +80,15 @@ def record_event(
         raise
 
 
+# A commit per event costs a WAL flush each; one commit per batch holds its member locks so long
+# that concurrent batches over the same members queue behind each other. 50 is between the two.
+EVENTS_PER_COMMIT = 50
+
+
 def record_events(*, source: str, events: list[Any]) -> list[EventOutcome | LoyaltyError]:
-    """Record a batch in one transaction (one commit instead of one per event), each event under its
-    own savepoint so that a refused event changes nothing and does not stop the others. Returns, in
-    the given order, each event's outcome or the error that refused it.
+    """Record a batch, committing every EVENTS_PER_COMMIT events, each event under its own savepoint
+    so that a refused event changes nothing and does not stop the others. Returns, in the given
+    order, each event's outcome or the error that refused it.
 
     Events are applied in member-id order (keeping each member's own order), so concurrent batches
     always take member locks in the same order and cannot deadlock each other."""
@@ -101,17 +106,19 @@ def record_events(*, source: str, events: list[Any]) -> list[EventOutcome | Loya
         return (member_ids.get(member, 0) if isinstance(member, str) else 0, index)
 
     results: list[EventOutcome | LoyaltyError | None] = [None] * len(events)
-    with transaction.atomic():
-        for index in sorted(range(len(events)), key=lock_order):
-            item = events[index]
-            if not isinstance(item, dict):
-                results[index] = InvalidInput("Each event must be a JSON object.")
-                continue
-            try:
-                with transaction.atomic():
-                    results[index] = record_event_body(source=source, body=item)
-            except LoyaltyError as error:
-                results[index] = error
+    ordered = sorted(range(len(events)), key=lock_order)
+    for start in range(0, len(ordered), EVENTS_PER_COMMIT):
+        with transaction.atomic():
+            for index in ordered[start : start + EVENTS_PER_COMMIT]:
+                item = events[index]
+                if not isinstance(item, dict):
+                    results[index] = InvalidInput("Each event must be a JSON object.")
+                    continue
+                try:
+                    with transaction.atomic():
+                        results[index] = record_event_body(source=source, body=item)
+                except LoyaltyError as error:
+                    results[index] = error
     return results
 
 
