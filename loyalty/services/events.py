@@ -32,6 +32,20 @@ from .event_input import EventInput, parse_event
 from .members_guard import check_can_transact
 from .tiers import upgrade_if_qualified
 
+# What recording an event may change on the member row.
+EVENT_MEMBER_FIELDS = [
+    "growth_value",
+    "points_available",
+    "points_pending",
+    "tier",
+    "tier_since",
+    "last_activity_at",
+    "last_purchase_at",
+    "purchase_count",
+    "purchase_amount",
+    "updated_at",
+]
+
 
 @dataclass(frozen=True)
 class EventOutcome:
@@ -171,7 +185,7 @@ def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
     _apply_rules(member, event, event_type, program, tier_before.points_multiplier, now)
     _update_activity(member, event)
     tier_changed = upgrade_if_qualified(member, at=now, event=event)
-    member.save()
+    member.save(update_fields=EVENT_MEMBER_FIELDS)
 
     event.growth_delta = member.growth_value - growth_before
     event.points_delta = _points_total(member) - points_before

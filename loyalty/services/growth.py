@@ -44,7 +44,7 @@ def adjust_growth(*, member: Member, amount: int, reason: str, actor) -> GrowthE
         entry, _ = ledger.debit_growth(
             member, amount=-amount, kind=GrowthEntry.Kind.ADJUST, at=now, reason=reason, actor=actor
         )
-    member.save()
+    member.save(update_fields=["growth_value", "tier", "tier_since", "updated_at"])
     return entry
 
 
