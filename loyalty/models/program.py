@@ -60,6 +60,9 @@ class ProgramSettings(models.Model):
     )
     growth_mode = models.CharField(max_length=10, choices=GrowthMode.choices, default=GrowthMode.TWO_WAY)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set to a new random value by database triggers (migration 0008) whenever these settings, the
+    # tiers, the earning rules or the event types change; loyalty.config caches by it.
+    config_version = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = "program settings"

@@ -8,10 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from loyalty.calculations import local_day, reversal_due, rule_applies_at, rule_earning, rule_within_limits
+from loyalty.config import current_config
 from loyalty.errors import (
     DuplicateOrder,
     IdempotencyConflict,
@@ -167,24 +168,30 @@ def _replayed(event_input: EventInput) -> EventOutcome | None:
 @transaction.atomic
 def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
     member = lock_member(external_id=event_input.member)
+    config = current_config()
+    member.tier = config.tier(member.tier_id)
     # Replays are found under the member lock, so a duplicate that raced us sees the first delivery.
-    replay = _replayed(event_input)
+    earlier = _earlier_events(event_input, member)
+    replay = _replay_among(earlier, event_input)
     if replay:
         return replay
     check_can_transact(member)
-    event_type = _event_type(event_input.event_type)
+    if event_input.event_type not in config.event_types:
+        raise UnknownEventType(f"Unknown event type {event_input.event_type!r}.")
     _check_shape(event_input)
+    if earlier:
+        raise DuplicateOrder(f"Order {event_input.order_id!r} was already reported as a purchase.")
     occurred_at = event_input.occurred_at or now
-    program = ProgramSettings.current()
+    program = config.settings
     tier_before = member.tier
 
     event = _store_event(event_input, member, occurred_at)
     growth_before, points_before = member.growth_value, _points_total(member)
-    if event_type.code == EventType.RETURN:
+    if event_input.event_type == EventType.RETURN:
         _reverse_order(member, event, event_input)
-    _apply_rules(member, event, event_type, program, tier_before.points_multiplier, now)
+    _apply_rules(member, event, config.rules_for(event_input.event_type), program, tier_before.points_multiplier, now)
     _update_activity(member, event)
-    tier_changed = upgrade_if_qualified(member, at=now, event=event)
+    tier_changed = upgrade_if_qualified(member, at=now, event=event, ladder=config.ladder)
     member.save(update_fields=EVENT_MEMBER_FIELDS)
 
     event.growth_delta = member.growth_value - growth_before
@@ -195,15 +202,28 @@ def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
     return EventOutcome(event=event, applied=True)
 
 
+def _earlier_events(event_input: EventInput, member: Member) -> list[Event]:
+    """In one query: an event stored under this event_id, and this member's purchase with this
+    order_id (a purchase reported twice under different event ids)."""
+    same_delivery = Q(source=event_input.source, event_id=event_input.event_id)
+    if event_input.event_type == EventType.PURCHASE and event_input.order_id:
+        same_delivery |= Q(member=member, event_type=EventType.PURCHASE, order_id=event_input.order_id)
+    return list(Event.objects.filter(same_delivery))
+
+
+def _replay_among(earlier: list[Event], event_input: EventInput) -> EventOutcome | None:
+    for event in earlier:
+        if event.source == event_input.source and event.event_id == event_input.event_id:
+            if event.fingerprint != event_input.fingerprint:
+                raise IdempotencyConflict(
+                    f"Event {event_input.event_id!r} was already recorded with a different body."
+                )
+            return EventOutcome(event=event, applied=False)
+    return None
+
+
 def _points_total(member: Member) -> int:
     return member.points_available + member.points_pending
-
-
-def _event_type(code: str) -> EventType:
-    try:
-        return EventType.objects.get(code=code)
-    except EventType.DoesNotExist:
-        raise UnknownEventType(f"Unknown event type {code!r}.") from None
 
 
 def _check_shape(event_input: EventInput) -> None:
@@ -220,9 +240,6 @@ def _check_shape(event_input: EventInput) -> None:
 
 
 def _store_event(event_input: EventInput, member: Member, occurred_at: datetime) -> Event:
-    purchases = Event.objects.filter(member=member, event_type=EventType.PURCHASE)
-    if event_input.event_type == EventType.PURCHASE and purchases.filter(order_id=event_input.order_id).exists():
-        raise DuplicateOrder(f"Order {event_input.order_id!r} was already reported as a purchase.")
     return Event.objects.create(
         source=event_input.source,
         event_id=event_input.event_id,
@@ -298,13 +315,12 @@ def _reverse_order(member: Member, event: Event, event_input: EventInput) -> Non
 def _apply_rules(
     member: Member,
     event: Event,
-    event_type: EventType,
+    rules: tuple[EarningRule, ...],
     program: ProgramSettings,
     multiplier: Decimal,
     now: datetime,
 ) -> None:
     day = local_day(event.occurred_at, program.zone)
-    rules = EarningRule.objects.filter(event_type=event_type, is_active=True).order_by("code")
     for rule in rules:
         if not rule_applies_at(rule, event.occurred_at):
             continue

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from loyalty.calculations import qualifying_tier, recalculated_tier
+from loyalty.config import current_config
 from loyalty.errors import InvalidInput
 from loyalty.models import Event, ProgramSettings, Tier, TierChange
 from members.models import Member
@@ -13,7 +15,7 @@ from members.selectors import lock_member
 
 
 def ladder() -> list[Tier]:
-    return list(Tier.objects.order_by("rank"))
+    return list(current_config().ladder)
 
 
 def move_tier(
@@ -45,9 +47,12 @@ def move_tier(
     return change
 
 
-def upgrade_if_qualified(member: Member, *, at: datetime, event: Event | None = None) -> bool:
-    """Earning upgrades at once (a growth value equal to a threshold qualifies); it never downgrades."""
-    target = qualifying_tier(ladder(), member.growth_value)
+def upgrade_if_qualified(
+    member: Member, *, at: datetime, event: Event | None = None, ladder: Sequence[Tier] | None = None
+) -> bool:
+    """Earning upgrades at once (a growth value equal to a threshold qualifies); it never downgrades.
+    `ladder`: the caller's copy of the current ladder, saving a read."""
+    target = qualifying_tier(ladder or current_config().ladder, member.growth_value)
     if target.rank <= member.tier.rank:
         return False
     move_tier(member, to=target, reason=TierChange.Reason.UPGRADE, at=at, event=event)

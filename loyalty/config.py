@@ -1,0 +1,64 @@
+"""The program's configuration as the engine reads it on every event, cached per process.
+
+Settings, ladder, active rules and event types change rarely, but recording an event used to read
+them five times. Database triggers (migration 0008) give the settings row a new random
+`config_version` on every change to any of them, so one read of that row tells whether the cached
+copy is still current. The cached model instances are shared between threads: never mutate them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from loyalty.models import EarningRule, EventType, ProgramSettings, Tier
+
+
+@dataclass(frozen=True)
+class ProgramConfig:
+    settings: ProgramSettings
+    ladder: tuple[Tier, ...]  # by rank, lowest first
+    rules_by_event_type: dict[str, tuple[EarningRule, ...]]  # active rules, by code
+    event_types: frozenset[str]
+
+    @property
+    def version(self) -> int:
+        return self.settings.config_version
+
+    def tier(self, tier_id: int) -> Tier:
+        return next(t for t in self.ladder if t.pk == tier_id)
+
+    def rules_for(self, event_type: str) -> tuple[EarningRule, ...]:
+        return self.rules_by_event_type.get(event_type, ())
+
+
+_cached: ProgramConfig | None = None
+
+
+def current_config() -> ProgramConfig:
+    """The configuration as committed now (or as changed by the current transaction)."""
+    global _cached
+    settings = _settings_row()
+    cached = _cached
+    if cached is not None and cached.version == settings.config_version:
+        return cached
+    rules: dict[str, list[EarningRule]] = defaultdict(list)
+    for rule in EarningRule.objects.filter(is_active=True).order_by("code"):
+        rules[rule.event_type_id].append(rule)
+    config = ProgramConfig(
+        settings=settings,
+        ladder=tuple(Tier.objects.order_by("rank")),
+        rules_by_event_type={code: tuple(items) for code, items in rules.items()},
+        event_types=frozenset(EventType.objects.values_list("code", flat=True)),
+    )
+    _cached = config
+    return config
+
+
+def _settings_row() -> ProgramSettings:
+    settings = ProgramSettings.objects.filter(pk=ProgramSettings.SINGLETON_PK).first()
+    if settings is None:
+        ProgramSettings.current()
+        # Re-read: the version is the one the insert trigger chose, not the model default.
+        settings = ProgramSettings.objects.get(pk=ProgramSettings.SINGLETON_PK)
+    return settings
