@@ -19,7 +19,7 @@ from loyalty.calculations import LadderError, TierStep, validate_ladder
 from loyalty.errors import InvalidInput
 from loyalty.models.program import DowngradePolicy, ExpiryPolicy, GrowthMode
 
-SECTIONS = {"settings", "event_types", "tiers", "rules", "rewards"}
+SECTIONS = {"settings", "event_types", "tiers", "rules", "coupon_templates", "rewards", "benefits"}
 SETTINGS_KEYS = {
     "currency",
     "timezone",
@@ -29,6 +29,8 @@ SETTINGS_KEYS = {
     "growth_window",
     "downgrade",
     "growth_mode",
+    "target_value_per_point",
+    "hold_minutes",
 }
 TIER_KEYS = {"code", "name", "rank", "threshold", "points_multiplier", "description"}
 RULE_KEYS = {
@@ -63,6 +65,9 @@ class ProgramDocument:
     # A section that is present is the whole desired state of that part; an absent one (None) is left alone.
     tiers: list[dict[str, Any]] | None = None
     rules: list[dict[str, Any]] | None = None
+    coupon_templates: list[dict[str, Any]] | None = None
+    rewards: list[dict[str, Any]] | None = None
+    benefits: list[dict[str, Any]] | None = None
 
 
 class _Errors:
@@ -183,6 +188,12 @@ def _settings(errors: _Errors, raw: Any) -> dict[str, Any]:
         if raw["growth_mode"] not in GrowthMode.values:
             errors.add("settings.growth_mode", f"Must be one of {', '.join(GrowthMode.values)}.")
         result["growth_mode"] = raw["growth_mode"]
+    if "target_value_per_point" in raw:
+        result["target_value_per_point"] = _decimal(
+            errors, "settings.target_value_per_point", raw["target_value_per_point"], minimum=Decimal("0")
+        )
+    if "hold_minutes" in raw:
+        result["hold_minutes"] = _int(errors, "settings.hold_minutes", raw["hold_minutes"], minimum=1, maximum=10080)
     return result
 
 
@@ -288,14 +299,19 @@ def parse_program(raw: Any) -> ProgramDocument:
     errors = _Errors()
     if not isinstance(raw, dict):
         raise InvalidInput("A program file is a JSON object.", fields={"$": ["Must be an object."]})
+    from rewards import program_file as rewards_file  # rewards builds on this module's checks
+
     errors.unknown_keys("$", raw, SECTIONS)
-    if "rewards" in raw:
-        errors.add("rewards", "Rewards are not supported by this version yet.")
     document = ProgramDocument(
         settings=_settings(errors, raw.get("settings", {})),
         event_types=_event_types(errors, raw.get("event_types", [])),
         tiers=_tiers(errors, raw["tiers"]) if "tiers" in raw else None,
         rules=_rules(errors, raw["rules"]) if "rules" in raw else None,
+        coupon_templates=(
+            rewards_file.parse_coupon_templates(errors, raw["coupon_templates"]) if "coupon_templates" in raw else None
+        ),
+        rewards=rewards_file.parse_rewards(errors, raw["rewards"]) if "rewards" in raw else None,
+        benefits=rewards_file.parse_benefits(errors, raw["benefits"]) if "benefits" in raw else None,
     )
     if errors.fields:
         raise InvalidInput("The program file is not valid.", fields=errors.fields)

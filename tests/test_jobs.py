@@ -810,13 +810,17 @@ def test_setup_schedules_is_idempotent(program):
 
     tasks = PeriodicTask.objects.filter(name__startswith="loyalty: ").order_by("name")
     assert [t.name for t in tasks] == [
+        "loyalty: expire_coupons",
         "loyalty: expire_growth",
         "loyalty: expire_points",
+        "loyalty: issue_benefits",
+        "loyalty: issue_birthday_gifts",
         "loyalty: recalculate_tiers",
+        "loyalty: release_expired_holds",
         "loyalty: release_pending_points",
     ]
-    assert PeriodicTask.objects.count() == 4
-    assert CrontabSchedule.objects.count() == 4
+    assert PeriodicTask.objects.count() == 8
+    assert CrontabSchedule.objects.count() == 8
     for task in tasks:
         job = task.name.removeprefix("loyalty: ")
         assert task.task == "loyalty.run_scheduled_job"
@@ -840,7 +844,7 @@ def test_setup_schedules_keeps_schedules_edited_in_the_admin(program):
     call_command("setup_schedules", stdout=StringIO())
 
     assert PeriodicTask.objects.get(name="loyalty: expire_points").enabled is False
-    assert PeriodicTask.objects.count() == 4
+    assert PeriodicTask.objects.count() == 8
 
 
 # --- concurrency (PostgreSQL) -----------------------------------------------------------------------

@@ -59,6 +59,18 @@ class ProgramSettings(models.Model):
         max_length=20, choices=DowngradePolicy.choices, default=DowngradePolicy.ONE_TIER
     )
     growth_mode = models.CharField(max_length=10, choices=GrowthMode.choices, default=GrowthMode.TWO_WAY)
+    target_value_per_point = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal("0.01"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Budget: the most a reward may pay per point (cash value / points cost); the admin warns above.",
+    )
+    hold_minutes = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1)],
+        help_text="Points held for an order are released if not captured within this many minutes.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     # Set to a new random value by database triggers (migration 0008) whenever these settings, the
     # tiers, the earning rules or the event types change; loyalty.config caches by it.

@@ -7,6 +7,7 @@ from typing import Any
 from loyalty.models import EarningRule, EventType, ProgramSettings, Tier
 from loyalty.models.program import ExpiryPolicy
 from loyalty.program_file import decimal_text
+from rewards.selectors import export_rewards_sections
 
 
 def export_program() -> dict[str, Any]:
@@ -21,6 +22,8 @@ def export_program() -> dict[str, Any]:
             "growth_window": _expiry_json(program.growth_window_policy, program.growth_window_months),
             "downgrade": program.downgrade_policy,
             "growth_mode": program.growth_mode,
+            "target_value_per_point": decimal_text(program.target_value_per_point),
+            "hold_minutes": program.hold_minutes,
         },
         "event_types": [
             {"code": t.code, "name": t.name, "description": t.description}
@@ -38,6 +41,7 @@ def export_program() -> dict[str, Any]:
             for t in Tier.objects.order_by("rank")
         ],
         "rules": [_rule_json(rule) for rule in EarningRule.objects.order_by("code")],
+        **export_rewards_sections(),
     }
 
 

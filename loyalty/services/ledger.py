@@ -21,6 +21,7 @@ from members.models import Member
 
 GROWTH_EXPIRED = "Left the growth window"
 POINTS_EXPIRED = "Points expired"
+REFUNDED_EXPIRED = "Refunded after its lot's expiry: expired at once"
 
 
 def _open_lots(model, member: Member) -> QuerySet:
@@ -180,14 +181,16 @@ def debit_points(
     return entry, short
 
 
-def expire_points_lots(member: Member, lots: Iterable[PointsEntry], *, at: datetime) -> int:
+def expire_points_lots(
+    member: Member, lots: Iterable[PointsEntry], *, at: datetime, reason: str = POINTS_EXPIRED
+) -> int:
     expired = 0
     for lot in lots:
         if lot.released_at is None:
             member.points_pending -= lot.remaining
         else:
             member.points_available -= lot.remaining
-        entry = _expire_lot(PointsEntry, member, lot, at=at, reason=POINTS_EXPIRED)
+        entry = _expire_lot(PointsEntry, member, lot, at=at, reason=reason)
         expired -= entry.amount
     return expired
 

@@ -81,7 +81,8 @@ def _spend(member, amount, reason, source, reference, actor) -> PointsEntry:
 @transaction.atomic
 def refund_spend(*, spend: PointsEntry, amount: int | None = None, reason: str, actor=None) -> list[PointsEntry]:
     """Give back (part of) a spend. Points return to the lots they came from, last-consumed first,
-    each refund keeping the expiry of its lot, so a refund never extends a point's life."""
+    each refund keeping the expiry of its lot, so a refund never extends a point's life: a refund to
+    a lot whose expiry has passed is expired at once, by an expire entry that says so."""
     require_reason(reason)
     member = lock_member(member_id=spend.member_id)
     spend = PointsEntry.objects.filter(pk=spend.pk, kind=PointsEntry.Kind.SPEND).first()
@@ -106,20 +107,22 @@ def refund_spend(*, spend: PointsEntry, amount: int | None = None, reason: str, 
         if portion <= 0:
             continue
         left -= portion
-        refunds.append(
-            ledger.credit_points(
-                member,
-                amount=portion,
-                kind=PointsEntry.Kind.REFUND,
-                at=now,
-                available_at=now,
-                expires_at=allocation.lot.expires_at,
-                now=now,
-                refunded_spend=spend,
-                reason=reason,
-                actor=actor,
-            )
+        refund = ledger.credit_points(
+            member,
+            amount=portion,
+            kind=PointsEntry.Kind.REFUND,
+            at=now,
+            available_at=now,
+            expires_at=allocation.lot.expires_at,
+            now=now,
+            refunded_spend=spend,
+            reason=reason,
+            actor=actor,
         )
+        # A point never outlives its lot: what comes back after the lot's expiry expires at once.
+        if refund.expires_at is not None and refund.expires_at <= now:
+            ledger.expire_points_lots(member, [refund], at=now, reason=ledger.REFUNDED_EXPIRED)
+        refunds.append(refund)
         if left == 0:
             break
     ledger.save_balances(member)

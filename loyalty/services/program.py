@@ -52,11 +52,23 @@ def apply_program(*, document: ProgramDocument, dry_run: bool = False) -> list[s
                 _apply_tiers(document.tiers, changes)
             if document.rules is not None:
                 _apply_rules(document.rules, changes)
+            _apply_rewards_sections(document, changes)
             if dry_run:
                 raise _DryRun
     except _DryRun:
         pass
     return changes
+
+
+def _apply_rewards_sections(document: ProgramDocument, changes: list[str]) -> None:
+    from rewards.services import program as rewards_program  # rewards builds on this module's _diff
+
+    if document.coupon_templates is not None:
+        rewards_program.apply_coupon_templates(document.coupon_templates, changes)
+    if document.rewards is not None:
+        rewards_program.apply_rewards(document.rewards, changes)
+    if document.benefits is not None:
+        rewards_program.apply_benefits(document.benefits, changes)
 
 
 def _apply_settings(wanted: dict[str, Any], changes: list[str]) -> None:
@@ -111,8 +123,8 @@ def _remove_tiers(unwanted: list[Tier], changes: list[str]) -> None:
             tier.delete()
         except ProtectedError:
             raise InvalidInput(
-                f"Tier {tier.code} appears in members' history and cannot be removed.",
-                fields={"tiers": [f"{tier.code} has history."]},
+                f"Tier {tier.code} appears in members' history or is a reward's minimum tier, and cannot be removed.",
+                fields={"tiers": [f"{tier.code} is referred to."]},
             ) from None
         changes.append(f"tier {tier.code}: removed")
 

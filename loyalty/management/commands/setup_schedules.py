@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from loyalty.models import ProgramSettings
+from rewards.jobs import SCHEDULES as REWARDS_SCHEDULES
 
 # (job, minute, hour, day of month): the night runs release -> expire points -> expire growth -> recalculate.
 SCHEDULES = [
@@ -9,6 +10,7 @@ SCHEDULES = [
     ("expire_points", "0", "3", "*"),
     ("expire_growth", "30", "3", "*"),
     ("recalculate_tiers", "0", "4", "1"),
+    *REWARDS_SCHEDULES,
 ]
 
 

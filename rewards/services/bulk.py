@@ -1,0 +1,250 @@
+"""The rewards' scheduled jobs for one chunk of members (first_id <= member id <= last_id), in the
+chunk's transaction after its member rows are locked (the lock every service takes). A constant
+number of set-based statements per chunk and benefit: bulk INSERTs and UPDATE ... WHERE id IN."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from loyalty.calculations import expiry_at, qualifying_tier
+from loyalty.models import GrowthEntry, PointsAllocation, PointsEntry, ProgramSettings, Tier, TierChange
+from loyalty.services import ledger
+from loyalty.services.bulk import ChunkResult, lock_members
+from members.models import Member
+from rewards import calculations
+from rewards.models import Benefit, BenefitGrant, Coupon, PointsHold
+
+from .coupons import CouponOwner, issue_coupons
+from .holds import EXPIRED
+
+HOLD_EXPIRED_REASON = "Hold expired: points returned"
+
+
+def _lock(first_id: int, last_id: int) -> None:
+    with connection.cursor() as cursor:
+        lock_members(cursor, first_id, last_id)
+
+
+def _benefits(entitlement: str):
+    usable_template = Q(coupon_quantity=0) | Q(coupon_template__is_active=True)
+    return (
+        Benefit.objects.filter(usable_template, is_active=True, entitlement=entitlement)
+        .select_related("coupon_template")
+        .order_by("pk")
+    )
+
+
+def issue_monthly_benefits(first_id: int, last_id: int, as_of: datetime, *, period: str, run_id: int) -> ChunkResult:
+    """Monthly coupons of every active benefit to the active members of its tiers, once per month."""
+    _lock(first_id, last_id)
+    program = ProgramSettings.current()
+    grant_period = calculations.month_key(as_of, program.zone)
+    members, entries = set(), 0
+    for benefit in _benefits(Benefit.Entitlement.MONTHLY_COUPONS):
+        granted, written = _grant(benefit, first_id, last_id, as_of, grant_period, run_id, program)
+        members.update(granted)
+        entries += written
+    return ChunkResult(members_changed=len(members), entries_written=entries)
+
+
+def issue_birthday_gifts(first_id: int, last_id: int, as_of: datetime, *, period: str, run_id: int) -> ChunkResult:
+    """Birthday gifts to members whose birthday month it is, once per year (run daily, so members who
+    enrol or give their birthday during the month get it too)."""
+    _lock(first_id, last_id)
+    program = ProgramSettings.current()
+    month = as_of.astimezone(program.zone).month
+    grant_period = calculations.year_key(as_of, program.zone)
+    members, entries = set(), 0
+    for benefit in _benefits(Benefit.Entitlement.BIRTHDAY_GIFT):
+        granted, written = _grant(
+            benefit, first_id, last_id, as_of, grant_period, run_id, program, birthday__month=month
+        )
+        members.update(granted)
+        entries += written
+    return ChunkResult(members_changed=len(members), entries_written=entries)
+
+
+def _grant(benefit, first_id, last_id, as_of, grant_period, run_id, program, **member_filter) -> tuple[list[int], int]:
+    """Grant `benefit` for `grant_period` to the chunk's eligible members who do not have it yet.
+    Returns the members granted and the rows written (grants, coupons, ledger entries)."""
+    already = BenefitGrant.objects.filter(benefit=benefit, period=grant_period).values("member_id")
+    eligible = list(
+        Member.objects.filter(
+            pk__range=(first_id, last_id),
+            status=Member.Status.ACTIVE,
+            tier__in=benefit.tiers.all(),
+            **member_filter,
+        )
+        .exclude(pk__in=already)
+        .order_by("pk")
+        .values_list("pk", "tier_id")
+    )
+    if not eligible:
+        return [], 0
+    grants = BenefitGrant.objects.bulk_create(
+        BenefitGrant(
+            member_id=member_id,
+            benefit=benefit,
+            period=grant_period,
+            tier_id=tier_id,
+            coupon_count=benefit.coupon_quantity,
+            points=benefit.points,
+            growth=benefit.growth,
+            job_run_id=run_id,
+            granted_at=as_of,
+        )
+        for member_id, tier_id in eligible
+    )
+    written = len(grants)
+    member_ids = [member_id for member_id, _ in eligible]
+    if benefit.coupon_quantity:
+        owners = [CouponOwner(g.member_id, g.pk) for g in grants for _ in range(benefit.coupon_quantity)]
+        written += len(
+            issue_coupons(template=benefit.coupon_template, owners=owners, issued_at=as_of, zone=program.zone)
+        )
+    reason = f"{benefit.name} ({grant_period})"[:255]
+    if benefit.points:
+        written += _credit_points(member_ids, benefit.points, as_of, reason, program)
+    if benefit.growth:
+        written += _credit_growth(member_ids, benefit.growth, as_of, reason, program)
+    return member_ids, written
+
+
+def _credit_points(member_ids: list[int], amount: int, at: datetime, reason: str, program) -> int:
+    expires_at = ledger.points_expiry(program, at)
+    PointsEntry.objects.bulk_create(
+        PointsEntry(
+            member_id=member_id,
+            kind=PointsEntry.Kind.EARN,
+            amount=amount,
+            remaining=amount,
+            created_at=at,
+            expires_at=expires_at,
+            available_at=at,
+            released_at=at,
+            reason=reason,
+        )
+        for member_id in member_ids
+    )
+    Member.objects.filter(pk__in=member_ids).update(
+        points_available=F("points_available") + amount, updated_at=timezone.now()
+    )
+    return len(member_ids)
+
+
+def _credit_growth(member_ids: list[int], amount: int, at: datetime, reason: str, program) -> int:
+    """Growth lots, then the upgrades they earn at once (as earning does): one tier change per member
+    that reaches a higher tier, one UPDATE per target tier."""
+    expires_at = expiry_at(program.growth_window_policy, program.growth_window_months, at, program.zone)
+    GrowthEntry.objects.bulk_create(
+        GrowthEntry(
+            member_id=member_id,
+            kind=GrowthEntry.Kind.EARN,
+            amount=amount,
+            remaining=amount,
+            created_at=at,
+            expires_at=expires_at,
+            reason=reason,
+        )
+        for member_id in member_ids
+    )
+    Member.objects.filter(pk__in=member_ids).update(growth_value=F("growth_value") + amount, updated_at=timezone.now())
+    ladder = list(Tier.objects.order_by("rank"))
+    rank = {tier.pk: tier.rank for tier in ladder}
+    upgrades: dict[Tier, list[tuple[int, int, int]]] = defaultdict(list)
+    for member_id, tier_id, growth in Member.objects.filter(pk__in=member_ids).values_list(
+        "pk", "tier_id", "growth_value"
+    ):
+        target = qualifying_tier(ladder, growth)
+        if target.rank > rank[tier_id]:
+            upgrades[target].append((member_id, tier_id, growth))
+    changes = [
+        TierChange(
+            member_id=member_id,
+            from_tier_id=tier_id,
+            to_tier=target,
+            reason=TierChange.Reason.UPGRADE,
+            growth_value=growth,
+            note=reason,
+            created_at=at,
+        )
+        for target, moves in upgrades.items()
+        for member_id, tier_id, growth in moves
+    ]
+    TierChange.objects.bulk_create(changes)
+    for target, moves in upgrades.items():
+        Member.objects.filter(pk__in=[m for m, _, _ in moves]).update(tier=target, tier_since=at)
+    return len(member_ids) + len(changes)
+
+
+def expire_coupons(first_id: int, last_id: int, as_of: datetime, *, period: str, run_id: int) -> ChunkResult:
+    """Active coupons whose window has ended become expired (use is refused past valid_until anyway;
+    this keeps the member's coupon list honest)."""
+    expired = Coupon.objects.filter(
+        member_id__gte=first_id, member_id__lte=last_id, status=Coupon.Status.ACTIVE, valid_until__lte=as_of
+    )
+    members = expired.values("member_id").distinct().count()
+    changed = expired.update(status=Coupon.Status.EXPIRED, updated_at=timezone.now())
+    return ChunkResult(members_changed=members, entries_written=changed)
+
+
+def release_expired_holds(first_id: int, last_id: int, as_of: datetime, *, period: str, run_id: int) -> ChunkResult:
+    """Holds not captured by their expiry: each hold's spend is refunded to its lots, one refund lot per
+    allocation with the lot's expiry (what comes back after that expiry expires at once), as
+    refund_spend does for one member."""
+    _lock(first_id, last_id)
+    holds = list(
+        PointsHold.objects.filter(
+            member_id__gte=first_id, member_id__lte=last_id, status=PointsHold.Status.HELD, expires_at__lte=as_of
+        ).values_list("pk", "spend_id")
+    )
+    if not holds:
+        return ChunkResult(0, 0)
+    allocations = PointsAllocation.objects.filter(debit_id__in=[spend for _, spend in holds]).select_related("lot")
+    refunds = PointsEntry.objects.bulk_create(
+        PointsEntry(
+            member_id=allocation.lot.member_id,
+            kind=PointsEntry.Kind.REFUND,
+            amount=allocation.amount,
+            remaining=allocation.amount,
+            created_at=as_of,
+            expires_at=allocation.lot.expires_at,
+            available_at=as_of,
+            released_at=as_of,
+            refunded_spend_id=allocation.debit_id,
+            reason=HOLD_EXPIRED_REASON,
+        )
+        for allocation in allocations.order_by("id")
+    )
+    overdue = [refund for refund in refunds if refund.expires_at is not None and refund.expires_at <= as_of]
+    expiries = PointsEntry.objects.bulk_create(
+        PointsEntry(
+            member_id=refund.member_id,
+            kind=PointsEntry.Kind.EXPIRE,
+            amount=-refund.amount,
+            expired_lot=refund,
+            created_at=as_of,
+            reason=ledger.REFUNDED_EXPIRED,
+        )
+        for refund in overdue
+    )
+    PointsEntry.objects.filter(pk__in=[refund.pk for refund in overdue]).update(remaining=0)
+    back: dict[int, int] = defaultdict(int)
+    for refund in refunds:
+        back[refund.member_id] += refund.amount
+    for refund in overdue:
+        back[refund.member_id] -= refund.amount
+    Member.objects.filter(pk__in=list(back)).update(
+        points_available=F("points_available")
+        + Case(*(When(pk=member_id, then=Value(points)) for member_id, points in back.items()), default=Value(0)),
+        updated_at=timezone.now(),
+    )
+    PointsHold.objects.filter(pk__in=[pk for pk, _ in holds]).update(
+        status=PointsHold.Status.RELEASED, released_at=as_of, release_reason=EXPIRED
+    )
+    return ChunkResult(members_changed=len(back), entries_written=len(refunds) + len(expiries))

@@ -1,0 +1,149 @@
+"""Points as payment: hold points for an order, capture them when it is paid, release them otherwise.
+
+A hold is a spend in the points ledger, so held points leave `available` at once and the usual
+audit proves the balance; releasing refunds the spend to the lots it came from (with their expiry),
+capturing keeps it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from loyalty.errors import IdempotencyConflict
+from loyalty.models import PointsEntry, ProgramSettings
+from loyalty.services import refund_spend, spend_points
+from loyalty.services.members_guard import check_can_transact
+from members.models import Member
+from members.selectors import lock_member
+from rewards.errors import HoldExpired, HoldNotActive, HoldNotFound
+from rewards.models import PointsHold
+
+from . import inputs
+
+EXPIRED = "expired"
+RELEASED_BY_STOREFRONT = "released"
+REFUNDED_AFTER_CAPTURE = "refunded_after_capture"
+
+
+@dataclass(frozen=True)
+class HoldOutcome:
+    hold: PointsHold
+    created: bool
+
+
+def hold_points(*, source: str, member: Any, amount: Any, order_id: Any, idempotency_key: Any) -> HoldOutcome:
+    """Reserve `amount` available points for an order until captured, released or expired
+    (ProgramSettings.hold_minutes). Never more than is available: it is a spend under the member lock."""
+    external_id = inputs.text(member, "member", max_length=64)
+    amount = inputs.whole(amount, "amount")
+    order_id = inputs.text(order_id, "order_id", max_length=128)
+    key = inputs.text(idempotency_key, "idempotency_key", max_length=128)
+    print_ = inputs.fingerprint({"member": external_id, "amount": amount, "order_id": order_id})
+    try:
+        with transaction.atomic():
+            return _hold(source, external_id, amount, order_id, key, print_)
+    except IntegrityError:
+        earlier = PointsHold.objects.filter(source=source, idempotency_key=key).first()
+        if earlier is None:
+            raise
+        return _replay(earlier, print_)
+
+
+def _replay(earlier: PointsHold, print_: str) -> HoldOutcome:
+    if earlier.fingerprint != print_:
+        raise IdempotencyConflict(f"idempotency_key {earlier.idempotency_key!r} was already used for another hold.")
+    return HoldOutcome(earlier, created=False)
+
+
+def _hold(source, external_id, amount, order_id, key, print_) -> HoldOutcome:
+    member = lock_member(external_id=external_id)
+    earlier = PointsHold.objects.filter(source=source, idempotency_key=key).first()
+    if earlier is not None:
+        return _replay(earlier, print_)
+    check_can_transact(member)
+    now = timezone.now()
+    release_overdue_holds(member=member, now=now)
+    spend = spend_points(member=member, amount=amount, reason=f"Held for order {order_id}"[:255], source=source)
+    hold = PointsHold.objects.create(
+        member=member,
+        amount=amount,
+        order_id=order_id,
+        spend=spend,
+        balance_after=Member.objects.values_list("points_available", flat=True).get(pk=member.pk),
+        source=source,
+        idempotency_key=key,
+        fingerprint=print_,
+        expires_at=now + timedelta(minutes=ProgramSettings.current().hold_minutes),
+        created_at=now,
+    )
+    return HoldOutcome(hold, created=True)
+
+
+def _locked_hold(hold_id: Any) -> PointsHold:
+    if not inputs.is_row_id(hold_id):
+        raise HoldNotFound("No such hold.")
+    member_id = PointsHold.objects.filter(pk=hold_id).values_list("member_id", flat=True).first()
+    if member_id is None:
+        raise HoldNotFound(f"No hold with id {hold_id}.")
+    lock_member(member_id=member_id)
+    return PointsHold.objects.get(pk=hold_id)
+
+
+def _refund(hold: PointsHold, amount: int, reason: str) -> None:
+    refund_spend(spend=PointsEntry.objects.get(pk=hold.spend_id), amount=amount, reason=reason)
+
+
+@transaction.atomic
+def capture_hold(*, hold_id: Any, amount: Any = None) -> PointsHold:
+    """Spend the held points for good; with `amount`, only that much, and the rest goes back. A second
+    capture with the same amount returns the hold unchanged."""
+    hold = _locked_hold(hold_id)
+    amount = hold.amount if amount is None else inputs.whole(amount, "amount", maximum=hold.amount)
+    if hold.status == PointsHold.Status.CAPTURED:
+        if amount != hold.captured_amount:
+            raise IdempotencyConflict(f"Hold {hold.pk} was already captured for {hold.captured_amount} points.")
+        return hold
+    if hold.status != PointsHold.Status.HELD:
+        raise HoldNotActive(f"Hold {hold.pk} is {hold.status}; it cannot be captured.")
+    now = timezone.now()
+    if hold.expires_at <= now:
+        raise HoldExpired(f"Hold {hold.pk} expired at {hold.expires_at.isoformat()}; hold the points again.")
+    if amount < hold.amount:
+        _refund(hold, hold.amount - amount, f"Order {hold.order_id}: part of the hold not captured")
+    hold.status, hold.captured_amount, hold.captured_at = PointsHold.Status.CAPTURED, amount, now
+    hold.save(update_fields=["status", "captured_amount", "captured_at"])
+    return hold
+
+
+@transaction.atomic
+def release_hold(*, hold_id: Any) -> PointsHold:
+    """Give held points back (the order was abandoned), or, after capture, refund them (the order was
+    cancelled). Releasing a released hold changes nothing."""
+    hold = _locked_hold(hold_id)
+    if hold.status == PointsHold.Status.RELEASED:
+        return hold
+    if hold.status == PointsHold.Status.HELD:
+        _refund(hold, hold.amount, f"Order {hold.order_id}: hold released")
+        reason = RELEASED_BY_STOREFRONT
+    else:
+        _refund(hold, hold.captured_amount, f"Order {hold.order_id}: points payment refunded")
+        reason = REFUNDED_AFTER_CAPTURE
+    hold.status, hold.released_at, hold.release_reason = PointsHold.Status.RELEASED, timezone.now(), reason
+    hold.save(update_fields=["status", "released_at", "release_reason"])
+    return hold
+
+
+def release_overdue_holds(*, member: Member, now: datetime) -> int:
+    """Release the member's holds past their expiry before spending again (the job does the rest).
+    Internal: the caller holds the member lock. Returns the points given back."""
+    released = 0
+    for hold in PointsHold.objects.filter(member=member, status=PointsHold.Status.HELD, expires_at__lte=now):
+        _refund(hold, hold.amount, f"Order {hold.order_id}: hold expired")
+        hold.status, hold.released_at, hold.release_reason = PointsHold.Status.RELEASED, now, EXPIRED
+        hold.save(update_fields=["status", "released_at", "release_reason"])
+        released += hold.amount
+    return released

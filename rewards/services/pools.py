@@ -1,0 +1,53 @@
+"""Importing partner codes into a code pool (the admin's CSV upload)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from loyalty.errors import InvalidInput
+from rewards.models import CodePool, Coupon, PoolCode
+
+MAX_CODE_LENGTH = 128
+HEADER_NAMES = {"code", "codes", "coupon_code"}
+
+
+@dataclass(frozen=True)
+class PoolImport:
+    added: int
+    duplicates: int  # already in the pool or repeated in the file
+
+
+def parse_codes(text: str) -> list[str]:
+    """The first column of each CSV row, trimmed; blank rows and a header row are skipped."""
+    codes, problems = [], []
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        value = row[0].strip() if row else ""
+        if not value or (number == 1 and value.lower() in HEADER_NAMES):
+            continue
+        if len(value) > MAX_CODE_LENGTH or not value.isprintable():
+            problems.append(f"line {number}: not a code (printable, at most {MAX_CODE_LENGTH} characters)")
+        codes.append(value)
+    if problems:
+        raise InvalidInput("The file has lines that are not codes.", fields={"file": problems[:20]})
+    if not codes:
+        raise InvalidInput("The file has no codes.", fields={"file": ["No codes found."]})
+    return codes
+
+
+@transaction.atomic
+def import_pool_codes(*, pool: CodePool, text: str) -> PoolImport:
+    """Add the file's codes to the pool as available. Codes already in the pool are skipped; codes that
+    are some member's coupon already are refused (a coupon pool's codes become coupon codes)."""
+    codes = parse_codes(text)
+    unique = list(dict.fromkeys(codes))
+    clashing = list(Coupon.objects.filter(code__in=unique).values_list("code", flat=True)[:20])
+    if clashing:
+        raise InvalidInput("Some codes are already issued coupons.", fields={"file": clashing})
+    before = PoolCode.objects.filter(pool=pool).count()
+    PoolCode.objects.bulk_create((PoolCode(pool=pool, code=code) for code in unique), ignore_conflicts=True)
+    added = PoolCode.objects.filter(pool=pool).count() - before
+    return PoolImport(added=added, duplicates=len(codes) - added)
