@@ -3,7 +3,12 @@
 Requests are validated by the services, which own the rules; the request serializers here only
 describe the bodies in the OpenAPI schema."""
 
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from rewards.api.serializers import MemberBenefitSerializer, TierBenefitSerializer
+from rewards.selectors import member_benefits, tier_benefits
 
 # --- responses --------------------------------------------------------------------------------------
 
@@ -48,9 +53,11 @@ class MemberCardSerializer(serializers.Serializer):
     tier = TierRefSerializer(source="member.tier")
     growth = GrowthSummarySerializer(source="*")
     points = PointsSummarySerializer(source="*")
-    benefits = serializers.ListField(
-        child=serializers.DictField(), help_text="the tier's benefits (filled in by the rewards module)"
-    )
+    benefits = serializers.SerializerMethodField(help_text="the tier's benefits and what this period granted")
+
+    @extend_schema_field(MemberBenefitSerializer(many=True))
+    def get_benefits(self, card) -> list[dict]:
+        return MemberBenefitSerializer(member_benefits(member=card.member, now=timezone.now()), many=True).data
 
 
 class EventResultSerializer(serializers.Serializer):
@@ -103,8 +110,9 @@ class LadderTierSerializer(serializers.Serializer):
     description = serializers.CharField()
     benefits = serializers.SerializerMethodField()
 
+    @extend_schema_field(TierBenefitSerializer(many=True))
     def get_benefits(self, tier) -> list[dict]:
-        return []
+        return TierBenefitSerializer(tier_benefits(tier_id=tier.pk), many=True).data
 
 
 class ErrorDetailSerializer(serializers.Serializer):

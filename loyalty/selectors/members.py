@@ -24,7 +24,6 @@ class MemberCard:
     member: Member
     next_tier: Tier | None
     expiring: list[ExpiringPoints]
-    benefits: tuple[dict, ...] = ()  # the tier's benefits; the rewards module provides them
 
     @property
     def to_next(self) -> int:
