@@ -1,0 +1,287 @@
+"""The mall in the admin: catalog, coupon templates, code pools (with CSV import), benefits per tier.
+Redemptions, coupons, grants and holds are read-only; their actions call the services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from loyalty.admin import ReadOnlyAdmin
+from loyalty.errors import LoyaltyError
+from loyalty.models import ProgramSettings
+
+from . import calculations, services
+from .models import Benefit, BenefitGrant, CodePool, Coupon, CouponTemplate, PointsHold, PoolCode, Redemption, Reward
+from .selectors import pool_stock
+
+
+def _run_action(modeladmin, request, queryset, action, done: str) -> None:
+    """Apply a service to each selected row; refusals are shown, the others still go through."""
+    changed = 0
+    for row in queryset:
+        try:
+            action(row)
+            changed += 1
+        except LoyaltyError as exc:
+            modeladmin.message_user(request, f"{row}: {exc.message}", messages.WARNING)
+    modeladmin.message_user(request, f"{changed} {done}.")
+
+
+@admin.register(CouponTemplate)
+class CouponTemplateAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kind", "value", "min_spend", "valid_days", "valid_until", "code_pool", "is_active")
+    list_filter = ("kind", "is_active")
+    search_fields = ("code", "name")
+
+
+class ImportCodesForm(forms.Form):
+    file = forms.FileField(help_text="CSV, one code per line in the first column; a header named 'code' is skipped.")
+
+
+@admin.register(CodePool)
+class CodePoolAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "available_codes", "import_link", "created_at")
+    search_fields = ("code", "name")
+
+    def get_queryset(self, request):
+        self._stock = pool_stock(pool_ids=list(CodePool.objects.values_list("pk", flat=True)))
+        return super().get_queryset(request)
+
+    @admin.display(description="available")
+    def available_codes(self, pool):
+        return self._stock.get(pool.pk, 0)
+
+    @admin.display(description="")
+    def import_link(self, pool):
+        return format_html('<a href="{}">Import codes…</a>', reverse("admin:rewards_codepool_import", args=[pool.pk]))
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pool_id>/import/",
+                self.admin_site.admin_view(self.import_codes),
+                name="rewards_codepool_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_codes(self, request, pool_id):
+        pool = get_object_or_404(CodePool, pk=pool_id)
+        if not self.has_change_permission(request, pool):
+            return redirect("admin:index")
+        form = ImportCodesForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                text = form.cleaned_data["file"].read().decode("utf-8-sig")
+                result = services.import_pool_codes(pool=pool, text=text)
+            except UnicodeDecodeError:
+                form.add_error("file", "The file must be UTF-8 text.")
+            except LoyaltyError as exc:
+                form.add_error("file", [exc.message, *(m for ms in exc.fields.values() for m in ms)])
+            else:
+                self.message_user(
+                    request, f"Imported {result.added} codes into {pool}; {result.duplicates} duplicates."
+                )
+                return redirect("admin:rewards_codepool_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "pool": pool,
+            "form": form,
+            "title": f"Import codes into {pool}",
+        }
+        return render(request, "admin/rewards/codepool/import_codes.html", context)
+
+
+@admin.register(PoolCode)
+class PoolCodeAdmin(ReadOnlyAdmin):
+    list_display = ("code", "pool", "status", "member", "issued_at")
+    list_filter = ("pool", "status")
+    search_fields = ("code", "member__external_id")
+    list_select_related = ("pool", "member")
+
+
+@admin.register(Reward)
+class RewardAdmin(admin.ModelAdmin):
+    list_display = (
+        "sort_order",
+        "code",
+        "name",
+        "kind",
+        "points_cost",
+        "cash_value",
+        "value_per_point_display",
+        "stock",
+        "stock_left_display",
+        "min_tier",
+        "is_active",
+    )
+    list_display_links = ("code",)
+    list_filter = ("kind", "is_active", "category", "min_tier")
+    search_fields = ("code", "name")
+    readonly_fields = ("redeemed_quantity", "cost_guard")
+    list_select_related = ("min_tier",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_queryset(self, request):
+        self._target = ProgramSettings.current().target_value_per_point
+        return super().get_queryset(request)
+
+    def _over_budget(self, reward) -> bool:
+        target = getattr(self, "_target", None) or ProgramSettings.current().target_value_per_point
+        return calculations.exceeds_budget(reward.cash_value, reward.points_cost, target)
+
+    @admin.display(description="value / point")
+    def value_per_point_display(self, reward):
+        if self._over_budget(reward):
+            return format_html(
+                '<strong style="color:#ba2121" title="over the budget">⚠ {}</strong>', reward.value_per_point
+            )
+        return reward.value_per_point
+
+    @admin.display(description="left")
+    def stock_left_display(self, reward):
+        return "∞" if reward.stock_left is None else reward.stock_left
+
+    @admin.display(description="cost guard")
+    def cost_guard(self, reward):
+        if reward.pk is None or not reward.points_cost:
+            return "-"
+        target = ProgramSettings.current().target_value_per_point
+        verdict = "over the budget" if self._over_budget(reward) else "within the budget"
+        return f"{reward.value_per_point} per point, target {target}: {verdict}"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        target = ProgramSettings.current().target_value_per_point
+        if calculations.exceeds_budget(obj.cash_value, obj.points_cost, target):
+            self.message_user(
+                request,
+                f"{obj.code} gives {obj.value_per_point} per point, more than the target of {target} per point "
+                "(Program settings): every redemption costs more than the points are budgeted for.",
+                messages.WARNING,
+            )
+
+
+@admin.register(Benefit)
+class BenefitAdmin(admin.ModelAdmin):
+    list_display = (
+        "sort_order",
+        "code",
+        "name",
+        "entitlement",
+        "tier_list",
+        "coupon_template",
+        "coupon_quantity",
+        "points",
+        "rebate_percent",
+        "is_active",
+    )
+    list_display_links = ("code",)
+    list_filter = ("entitlement", "is_active", "tiers")
+    filter_horizontal = ("tiers",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("tiers")
+
+    @admin.display(description="tiers")
+    def tier_list(self, benefit):
+        return ", ".join(tier.code for tier in benefit.tiers.all())
+
+
+@admin.register(BenefitGrant)
+class BenefitGrantAdmin(ReadOnlyAdmin):
+    list_display = ("granted_at", "member", "benefit", "period", "tier", "coupon_count", "points", "growth", "job_run")
+    list_filter = ("benefit", "period")
+    search_fields = ("member__external_id",)
+    list_select_related = ("member", "benefit", "tier")
+
+
+@admin.register(Coupon)
+class CouponAdmin(ReadOnlyAdmin):
+    list_display = (
+        "code",
+        "member",
+        "template",
+        "kind",
+        "value",
+        "status",
+        "valid_from",
+        "valid_until",
+        "used_order_id",
+    )
+    list_filter = ("status", "kind", "template")
+    search_fields = ("code", "member__external_id", "used_order_id")
+    list_select_related = ("member", "template")
+    actions = ("void",)
+
+    @admin.action(description="Void selected coupons (unused ones only)")
+    def void(self, request, queryset):
+        _run_action(self, request, queryset, lambda c: services.void_coupon(coupon=c), "coupon(s) voided")
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created_at", "member", "reward", "quantity", "points_spent", "status", "source", "note")
+    list_filter = ("status", "reward__kind", "reward")
+    search_fields = ("member__external_id", "idempotency_key", "reward__code")
+    list_select_related = ("member", "reward")
+    actions = ("mark_shipped", "mark_delivered", "cancel")
+
+    @admin.action(description="Goods: mark shipped")
+    def mark_shipped(self, request, queryset):
+        _run_action(
+            self,
+            request,
+            queryset,
+            lambda r: services.move_fulfilment(redemption_id=r.pk, status=Redemption.Status.SHIPPED),
+            "redemption(s) shipped",
+        )
+
+    @admin.action(description="Goods: mark delivered")
+    def mark_delivered(self, request, queryset):
+        _run_action(
+            self,
+            request,
+            queryset,
+            lambda r: services.move_fulfilment(redemption_id=r.pk, status=Redemption.Status.DELIVERED),
+            "redemption(s) delivered",
+        )
+
+    @admin.action(description="Cancel: refund the points, restore the stock")
+    def cancel(self, request, queryset):
+        user = request.user
+        _run_action(
+            self,
+            request,
+            queryset,
+            lambda r: services.cancel_redemption(redemption_id=r.pk, reason=f"cancelled by {user}", actor=user),
+            "redemption(s) cancelled",
+        )
+
+
+@admin.register(PointsHold)
+class PointsHoldAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "member",
+        "amount",
+        "order_id",
+        "status",
+        "captured_amount",
+        "expires_at",
+        "release_reason",
+    )
+    list_filter = ("status", "release_reason")
+    search_fields = ("member__external_id", "order_id")
+    list_select_related = ("member",)
+    actions = ("release",)
+
+    @admin.action(description="Release: give the points back")
+    def release(self, request, queryset):
+        _run_action(self, request, queryset, lambda h: services.release_hold(hold_id=h.pk), "hold(s) released")
