@@ -119,10 +119,13 @@ def _tier_findings(limit: int) -> Iterator[Finding]:
 
 def audit(limit: int = 50) -> list[Finding]:
     """Every inconsistency found (at most `limit` per check)."""
+    from rewards.audit import findings as rewards_findings  # rewards builds on Finding
+
     return [
         *_cached_balance_findings(limit),
         *_negative_findings(limit),
         *_lot_findings(GrowthEntry, GrowthAllocation, "growth", limit),
         *_lot_findings(PointsEntry, PointsAllocation, "points", limit),
         *_tier_findings(limit),
+        *rewards_findings(limit),
     ]
