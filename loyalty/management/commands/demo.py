@@ -8,6 +8,7 @@ from loyalty.models import StorefrontAPIKey
 from loyalty.services.jobs import JOBS, run_job_now
 from loyalty.services.storefronts import create_api_key, revoke_api_key
 from members.models import Member
+from rewards import demo as mall
 
 DEMO_ADMIN = "admin"
 DEMO_STOREFRONT = "demo shop"
@@ -33,6 +34,8 @@ class Command(BaseCommand):
             for job in JOBS:
                 run = run_job_now(job=job)
                 self.stdout.write(f"Ran {job}: {run.members_changed} members changed, {run.entries_written} entries.")
+            mall.add_partner_codes(codes=200, seed=seed)
+            self.stdout.write(f"Points mall: {mall.make_redemptions(count=40, seed=seed)} demo redemptions.")
         call_command("loyalty_audit", limit=5)
         password = self._reset_admin()
         key = self._fresh_api_key()
