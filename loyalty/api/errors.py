@@ -1,6 +1,7 @@
 """One error shape for the whole API: {"error": {"code", "message", "fields"}} with a stable code."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -36,6 +37,12 @@ def handle_exception(exc, context):
     """DRF's EXCEPTION_HANDLER: business errors keep their code; DRF's own errors get ours."""
     if isinstance(exc, LoyaltyError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+    if isinstance(exc, DataError):
+        # A value the database cannot hold, e.g. a NUL character in a path or body on PostgreSQL.
+        return Response(
+            error_body("validation_error", "The request holds a value that cannot be stored or looked up."),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -21,6 +21,8 @@ def text(value: Any, name: str, *, max_length: int, required: bool = True) -> st
     if not isinstance(value, str) or (required and not value.strip()):
         raise InvalidInput(f"{name} is required.", fields={name: [f"A string of 1-{max_length} characters."]})
     value = value.strip()
+    if "\x00" in value:
+        raise InvalidInput(f"{name} contains a NUL character.", fields={name: ["No NUL characters."]})
     if len(value) > max_length:
         raise InvalidInput(f"{name} is too long.", fields={name: [f"At most {max_length} characters."]})
     return value

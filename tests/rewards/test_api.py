@@ -325,3 +325,20 @@ def test_the_member_card_lists_the_tier_benefits_and_this_period_s_grant(
     assert [b["code"] for b in ladder["diamond"]] == ["rebate"]
     assert ladder["diamond"][0]["rebate_percent"] == "10.00"
     assert ladder["normal"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/api/v1/coupons/a%00b/", None),
+        ("get", "/api/v1/rewards/a%00b/", None),
+        ("get", "/api/v1/members/a%00b/coupons/", None),
+        ("post", "/api/v1/coupons/a%00b/use/", {"order_id": "o"}),
+        ("post", "/api/v1/redemptions/", {"member": "alice", "reward": "r\x00", "idempotency_key": "k"}),
+        ("post", "/api/v1/members/alice/points/holds/", {"amount": 1, "order_id": "o\x00", "idempotency_key": "k"}),
+    ],
+)
+def test_nul_characters_are_validation_errors_not_server_errors(api, alice, method, path, body):
+    response = api.get(path) if method == "get" else api.post(path, body, format="json")
+    assert response.status_code in (400, 404)
+    assert error_code(response) in ("validation_error", "coupon_not_found", "reward_not_found", "member_not_found")
