@@ -85,10 +85,6 @@ def redemptions_with_items() -> QuerySet[Redemption]:
     return Redemption.objects.select_related("reward", "member").prefetch_related("coupons", "codes")
 
 
-def member_holds(*, member: Member) -> QuerySet[PointsHold]:
-    return PointsHold.objects.filter(member=member).select_related("member").order_by("-created_at", "-id")
-
-
 @dataclass(frozen=True)
 class MemberBenefit:
     benefit: Benefit

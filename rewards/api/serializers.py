@@ -101,8 +101,7 @@ class HoldSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.DecimalField(max_digits=14, decimal_places=2))
     def get_cash_value(self, hold) -> str:
-        point_value = self.context.get("point_value") or ProgramSettings.current().point_value
-        return str(calculations.cash_value_of_points(hold.amount, point_value))
+        return str(calculations.cash_value_of_points(hold.amount, ProgramSettings.current().point_value))
 
 
 class GrantSerializer(serializers.Serializer):

@@ -42,28 +42,28 @@ def hold_points(*, source: str, member: Any, amount: Any, order_id: Any, idempot
     amount = inputs.whole(amount, "amount")
     order_id = inputs.text(order_id, "order_id", max_length=128)
     key = inputs.text(idempotency_key, "idempotency_key", max_length=128)
-    print_ = inputs.fingerprint({"member": external_id, "amount": amount, "order_id": order_id})
+    body_hash = inputs.fingerprint({"member": external_id, "amount": amount, "order_id": order_id})
     try:
         with transaction.atomic():
-            return _hold(source, external_id, amount, order_id, key, print_)
+            return _hold(source, external_id, amount, order_id, key, body_hash)
     except IntegrityError:
         earlier = PointsHold.objects.filter(source=source, idempotency_key=key).first()
         if earlier is None:
             raise
-        return _replay(earlier, print_)
+        return _replay(earlier, body_hash)
 
 
-def _replay(earlier: PointsHold, print_: str) -> HoldOutcome:
-    if earlier.fingerprint != print_:
+def _replay(earlier: PointsHold, body_hash: str) -> HoldOutcome:
+    if earlier.fingerprint != body_hash:
         raise IdempotencyConflict(f"idempotency_key {earlier.idempotency_key!r} was already used for another hold.")
     return HoldOutcome(earlier, created=False)
 
 
-def _hold(source, external_id, amount, order_id, key, print_) -> HoldOutcome:
+def _hold(source, external_id, amount, order_id, key, body_hash) -> HoldOutcome:
     member = lock_member(external_id=external_id)
     earlier = PointsHold.objects.filter(source=source, idempotency_key=key).first()
     if earlier is not None:
-        return _replay(earlier, print_)
+        return _replay(earlier, body_hash)
     check_can_transact(member)
     now = timezone.now()
     release_overdue_holds(member=member, now=now)
@@ -76,7 +76,7 @@ def _hold(source, external_id, amount, order_id, key, print_) -> HoldOutcome:
         balance_after=Member.objects.values_list("points_available", flat=True).get(pk=member.pk),
         source=source,
         idempotency_key=key,
-        fingerprint=print_,
+        fingerprint=body_hash,
         expires_at=now + timedelta(minutes=ProgramSettings.current().hold_minutes),
         created_at=now,
     )

@@ -63,33 +63,33 @@ def redeem(
     key = inputs.text(idempotency_key, "idempotency_key", max_length=128)
     quantity = inputs.whole(quantity, "quantity", maximum=MAX_QUANTITY)
     address = inputs.text(shipping_address, "shipping_address", max_length=1000, required=False)
-    print_ = inputs.fingerprint(
+    body_hash = inputs.fingerprint(
         {"member": external_id, "reward": reward_code, "quantity": quantity, "shipping_address": address}
     )
     try:
         with transaction.atomic():
-            return _redeem(source, external_id, reward_code, key, quantity, address, print_)
+            return _redeem(source, external_id, reward_code, key, quantity, address, body_hash)
     except IntegrityError:
         # Two first deliveries of one key for different members: the loser sees the winner's row.
         earlier = Redemption.objects.filter(source=source, idempotency_key=key).first()
         if earlier is None:
             raise
-        return _replay(earlier, print_)
+        return _replay(earlier, body_hash)
 
 
-def _replay(earlier: Redemption, print_: str) -> RedemptionOutcome:
-    if earlier.fingerprint != print_:
+def _replay(earlier: Redemption, body_hash: str) -> RedemptionOutcome:
+    if earlier.fingerprint != body_hash:
         raise IdempotencyConflict(
             f"idempotency_key {earlier.idempotency_key!r} was already used for a different redemption."
         )
     return RedemptionOutcome(earlier, created=False)
 
 
-def _redeem(source, external_id, reward_code, key, quantity, address, print_) -> RedemptionOutcome:
+def _redeem(source, external_id, reward_code, key, quantity, address, body_hash) -> RedemptionOutcome:
     member = lock_member(external_id=external_id)
     earlier = Redemption.objects.filter(source=source, idempotency_key=key).first()
     if earlier is not None:
-        return _replay(earlier, print_)
+        return _replay(earlier, body_hash)
     check_can_transact(member)
     reward = Reward.objects.select_related("coupon_template", "min_tier").filter(code=reward_code).first()
     if reward is None:
@@ -113,7 +113,7 @@ def _redeem(source, external_id, reward_code, key, quantity, address, print_) ->
         status=Redemption.Status.PENDING if reward.kind == Reward.Kind.GOODS else Redemption.Status.COMPLETED,
         source=source,
         idempotency_key=key,
-        fingerprint=print_,
+        fingerprint=body_hash,
         shipping_address=address,
         created_at=now,
     )

@@ -1,6 +1,7 @@
 """The rewards' scheduled jobs: benefits (monthly, birthday), expiring coupons, releasing expired holds."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -12,6 +13,7 @@ from loyalty.models import JobRun, PointsEntry, TierChange
 from loyalty.services.jobs import period_key
 from members.services import freeze_member
 from rewards.models import BenefitGrant, Coupon, PointsHold, PoolCode
+from rewards.selectors import referral_rebate_percent
 from rewards.services import hold_points, redeem
 
 from ..helpers import assert_ledger_consistent, local
@@ -200,3 +202,11 @@ def test_dry_runs_say_what_would_happen(member, give_growth, monthly, run_job):
     assert "0 active coupons would expire." in text
     assert "0 expired holds (0 points) would be released." in text
     assert not BenefitGrant.objects.exists()
+
+
+def test_the_referral_rebate_is_the_best_one_of_the_member_s_tier(member, give_growth, make_benefit, tiers):
+    make_benefit(entitlement="referral_rebate", rebate_percent=Decimal("5"), tiers=[tiers["platinum"]])
+    make_benefit(entitlement="referral_rebate", rebate_percent=Decimal("10"), tiers=[tiers["diamond"]])
+    assert referral_rebate_percent(member=member) is None
+    give_growth(member, 40000)
+    assert referral_rebate_percent(member=member) == Decimal("10")
