@@ -20,7 +20,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.support import ROOT, fresh_database, setup_django, write_section  # noqa: E402
+from benchmarks.support import (  # noqa: E402
+    ROOT,
+    clone_database,
+    database_comment,
+    database_exists,
+    fresh_database,
+    keep_database,
+    setup_django,
+    write_section,
+)
 
 JOBS = ("release_pending_points", "expire_points", "expire_growth", "recalculate_tiers")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/7")
@@ -168,11 +177,19 @@ def main() -> None:
     parser.add_argument(
         "--tune-postgres", action="store_true", help="apply TUNED_SETTINGS to the local cluster and restart it"
     )
+    parser.add_argument(
+        "--reuse-data",
+        action="store_true",
+        help="clone the data an earlier run with this flag generated for this many members (generating and "
+        "keeping it first if there is none): the cycle changes the data, so each run needs a fresh copy",
+    )
     args = parser.parse_args()
     if args.tune_postgres:
         tune_postgres()
 
-    database_url = fresh_database("loyalty_bench_jobs")
+    template = f"loyalty_bench_jobs_data_{args.members}"
+    kept = args.reuse_data and database_exists(template)
+    database_url = clone_database(template, "loyalty_bench_jobs") if kept else fresh_database("loyalty_bench_jobs")
     os.environ["REDIS_URL"] = REDIS
     os.environ["LOYALTY_JOB_CHUNK_SIZE"] = str(args.chunk_size)
     setup_django()
@@ -183,18 +200,27 @@ def main() -> None:
     from benchmarks.monthly_data import generate
     from loyalty.services.jobs import period_key
 
-    call_command("migrate", verbosity=0)
-    print(f"Generating {args.members:,} members...", flush=True)
-    started = time.perf_counter()
-    generate(args.members)
-    generation = time.perf_counter() - started
+    if kept:
+        generation = float(database_comment(template))
+        print(f"Data cloned from {template} (generated in {generation:.0f} s)", flush=True)
+    else:
+        call_command("migrate", verbosity=0)
+        print(f"Generating {args.members:,} members...", flush=True)
+        started = time.perf_counter()
+        generate(args.members)
+        generation = time.perf_counter() - started
+        with connection.cursor() as cursor:
+            vacuum(cursor)
+        if args.reuse_data:
+            connection.close()
+            keep_database("loyalty_bench_jobs", template, comment=f"{generation:.1f}")
+    call_command("migrate", verbosity=0)  # the kept data may predate the latest migrations
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT COUNT(*) FROM loyalty_growthentry) + (SELECT COUNT(*) FROM loyalty_pointsentry)"
             " + (SELECT COUNT(*) FROM loyalty_pointsallocation) + (SELECT COUNT(*) FROM loyalty_tierchange)"
         )
         rows = cursor.fetchone()[0]
-        vacuum(cursor)
         settings = server_settings(cursor)
     as_of = timezone.now()
     period = period_key("recalculate_tiers", as_of)
