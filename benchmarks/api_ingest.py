@@ -169,6 +169,35 @@ def member_gets(members: int, clients: int, seconds: float):
     return asyncio.run(run_clients(clients, seconds, get))
 
 
+def member_gets_at_rate(members: int, rate: float, seconds: float):
+    """Open loop: GETs sent at a fixed rate whatever the answers' speed, so latency is the service
+    time at that load rather than the queue a closed loop of clients builds in front of the workers."""
+    import httpx
+
+    rng = random.Random(13)
+    latencies: list[float] = []
+    errors = 0
+
+    async def get(session):
+        nonlocal errors
+        started = time.perf_counter()
+        response = await session.get(f"{BASE}/members/m{rng.randrange(members)}/")
+        latencies.append(time.perf_counter() - started)
+        errors += response.status_code != 200
+
+    async def run():
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with httpx.AsyncClient(limits=limits, timeout=60, headers=HEADERS) as session:
+            tasks, started = [], time.perf_counter()
+            for n in range(int(rate * seconds)):
+                await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+                tasks.append(asyncio.create_task(get(session)))
+            await asyncio.gather(*tasks)
+
+    asyncio.run(run())
+    return latencies, errors
+
+
 def floor(events: int) -> float:
     """Seconds for one INSERT ... SELECT writing `events` growth and points earn rows (what the API
     writes for a purchase), inside a transaction that is rolled back."""
@@ -203,6 +232,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--get-rate", type=float, default=100, help="requests/s of the open-loop GET run")
     args = parser.parse_args()
 
     fresh_database("loyalty_bench_api")
@@ -215,21 +245,23 @@ def main() -> None:
         single = single_events(factory, args.clients, args.seconds)
         batch = batches(factory, max(2, args.clients // 4), args.seconds, args.batch_size)
         gets = member_gets(args.members, args.clients, args.seconds)
+        paced_gets = member_gets_at_rate(args.members, args.get_rate, args.seconds)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait()
     floor_seconds = floor(len(single[0]))
-    report(args, single, batch, gets, floor_seconds)
+    report(args, single, batch, gets, paced_gets, floor_seconds)
 
 
 def _ms(latencies: list[float], share: float) -> str:
     return f"{percentile(latencies, share) * 1000:,.1f}"
 
 
-def report(args, single, batch, gets, floor_seconds) -> None:
+def report(args, single, batch, gets, paced_gets, floor_seconds) -> None:
     single_latencies, single_errors, single_elapsed = single
     batch_latencies, batch_errors, batch_elapsed, batch_events = batch
     get_latencies, get_errors, get_elapsed = gets
+    paced_latencies, paced_errors = paced_gets
     batch_clients = max(2, args.clients // 4)
     single_rate = f"{len(single_latencies) / single_elapsed:,.0f}"
     batch_rate = f"{batch_events / batch_elapsed:,.0f}"
@@ -237,7 +269,7 @@ def report(args, single, batch, gets, floor_seconds) -> None:
     floor_rate = f"{len(single_latencies) / floor_seconds:,.0f}"
     command = (
         f"`.venv/bin/python benchmarks/api_ingest.py --members {args.members} --clients {args.clients} "
-        f"--seconds {args.seconds:g} --workers {args.workers} --threads {args.threads}`"
+        f"--seconds {args.seconds:g} --workers {args.workers} --threads {args.threads} --get-rate {args.get_rate:g}`"
     )
     body = f"""
 Command: {command}
@@ -254,9 +286,11 @@ the load generator (asyncio + httpx) runs on the same machine.
 | batch POST latency p50 (one batch) | {_ms(batch_latencies, 0.5)} ms | |
 | `GET members/{{id}}/` p50 / p99 ({args.clients} clients, {get_rate} req/s) \
 | {_ms(get_latencies, 0.5)} / {_ms(get_latencies, 0.99)} ms | p99 <= 25 ms |
+| `GET members/{{id}}/` p50 / p99 at a steady {args.get_rate:g} req/s (open loop) \
+| {_ms(paced_latencies, 0.5)} / {_ms(paced_latencies, 0.99)} ms | |
 | floor: the same ledger rows by one INSERT ... SELECT | {floor_rate} events/s | |
 
-Errors: single {single_errors}, batch {batch_errors}, GET {get_errors}.
+Errors: single {single_errors}, batch {batch_errors}, GET {get_errors}, paced GET {paced_errors}.
 """
     write_section("api_ingest", body)
     print(body)

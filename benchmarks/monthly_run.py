@@ -20,10 +20,53 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.support import ROOT, fresh_database, setup_django, write_section  # noqa: E402
+from benchmarks.support import (  # noqa: E402
+    ROOT,
+    clone_database,
+    database_comment,
+    database_exists,
+    fresh_database,
+    keep_database,
+    setup_django,
+    write_section,
+)
 
 JOBS = ("release_pending_points", "expire_points", "expire_growth", "recalculate_tiers")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/7")
+# docs/jobs.md ("PostgreSQL settings for the jobs"): a server sized for the data instead of Debian's
+# defaults (128 MB shared buffers, a checkpoint every 1 GB of WAL, each followed by full-page writes).
+TUNED_SETTINGS = {
+    "shared_buffers": "6GB",
+    "max_wal_size": "16GB",
+    "checkpoint_timeout": "30min",
+    "wal_compression": "lz4",
+    "work_mem": "64MB",
+}
+REPORTED_SETTINGS = tuple(TUNED_SETTINGS) + ("synchronous_commit",)
+
+
+def tune_postgres() -> None:
+    """ALTER SYSTEM to TUNED_SETTINGS and restart the local cluster (shared_buffers needs it)."""
+    from benchmarks.support import PG_SERVER
+
+    for name, value in TUNED_SETTINGS.items():
+        subprocess.run(["psql", f"{PG_SERVER}/postgres", "-qc", f"ALTER SYSTEM SET {name} = '{value}'"], check=True)
+    version = subprocess.run(["ls", "/etc/postgresql"], capture_output=True, text=True, check=True).stdout.split()[0]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True)
+
+
+def server_settings(cursor) -> str:
+    values = []
+    for name in REPORTED_SETTINGS:
+        cursor.execute(f"SHOW {name}")
+        values.append(f"{name}={cursor.fetchone()[0]}")
+    return ", ".join(values)
+
+
+def vacuum(cursor) -> None:
+    """As a live database would be: visibility and hint bits set, statistics current (a fresh COPY
+    load, or a rolled-back pass over it, leaves the first reader to write every page)."""
+    cursor.execute("VACUUM ANALYZE")
 
 
 def naive_loop(sample: int, as_of, period: str) -> float:
@@ -131,9 +174,22 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=10_000)
     parser.add_argument("--chunk-size", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--tune-postgres", action="store_true", help="apply TUNED_SETTINGS to the local cluster and restart it"
+    )
+    parser.add_argument(
+        "--reuse-data",
+        action="store_true",
+        help="clone the data an earlier run with this flag generated for this many members (generating and "
+        "keeping it first if there is none): the cycle changes the data, so each run needs a fresh copy",
+    )
     args = parser.parse_args()
+    if args.tune_postgres:
+        tune_postgres()
 
-    database_url = fresh_database("loyalty_bench_jobs")
+    template = f"loyalty_bench_jobs_data_{args.members}"
+    kept = args.reuse_data and database_exists(template)
+    database_url = clone_database(template, "loyalty_bench_jobs") if kept else fresh_database("loyalty_bench_jobs")
     os.environ["REDIS_URL"] = REDIS
     os.environ["LOYALTY_JOB_CHUNK_SIZE"] = str(args.chunk_size)
     setup_django()
@@ -144,17 +200,28 @@ def main() -> None:
     from benchmarks.monthly_data import generate
     from loyalty.services.jobs import period_key
 
-    call_command("migrate", verbosity=0)
-    print(f"Generating {args.members:,} members...", flush=True)
-    started = time.perf_counter()
-    generate(args.members)
-    generation = time.perf_counter() - started
+    if kept:
+        generation = float(database_comment(template))
+        print(f"Data cloned from {template} (generated in {generation:.0f} s)", flush=True)
+    else:
+        call_command("migrate", verbosity=0)
+        print(f"Generating {args.members:,} members...", flush=True)
+        started = time.perf_counter()
+        generate(args.members)
+        generation = time.perf_counter() - started
+        with connection.cursor() as cursor:
+            vacuum(cursor)
+        if args.reuse_data:
+            connection.close()
+            keep_database("loyalty_bench_jobs", template, comment=f"{generation:.1f}")
+    call_command("migrate", verbosity=0)  # the kept data may predate the latest migrations
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT COUNT(*) FROM loyalty_growthentry) + (SELECT COUNT(*) FROM loyalty_pointsentry)"
             " + (SELECT COUNT(*) FROM loyalty_pointsallocation) + (SELECT COUNT(*) FROM loyalty_tierchange)"
         )
         rows = cursor.fetchone()[0]
+        settings = server_settings(cursor)
     as_of = timezone.now()
     period = period_key("recalculate_tiers", as_of)
 
@@ -164,6 +231,8 @@ def main() -> None:
     print("Floor: unchunked statements...", flush=True)
     floor_timings = floor(as_of, period)
     print(f"  {floor_timings}", flush=True)
+    with connection.cursor() as cursor:
+        vacuum(cursor)  # the floor's rolled-back rows
     print(f"Monthly cycle on {args.workers} Celery workers...", flush=True)
     import redis
 
@@ -186,10 +255,10 @@ def main() -> None:
         text=True,
     )
     audit_seconds = time.perf_counter() - started
-    report(args, generation, rows, naive, floor_timings, cycle, audit_result, audit_seconds)
+    report(args, generation, rows, settings, naive, floor_timings, cycle, audit_result, audit_seconds)
 
 
-def report(args, generation, rows, naive, floor_timings, cycle, audit_result, audit_seconds) -> None:
+def report(args, generation, rows, settings, naive, floor_timings, cycle, audit_result, audit_seconds) -> None:
     total = sum(seconds for seconds, *_ in cycle.values())
     floor_total = sum(floor_timings.values())
     naive_total = naive * args.members / args.sample
@@ -200,7 +269,9 @@ def report(args, generation, rows, naive, floor_timings, cycle, audit_result, au
     audit = "passed" if audit_result.returncode == 0 else "FAILED: " + audit_result.stdout[-500:]
     body = f"""
 Command: `.venv/bin/python benchmarks/monthly_run.py --members {args.members} --sample {args.sample} \\
---chunk-size {args.chunk_size} --workers {args.workers}`
+--chunk-size {args.chunk_size} --workers {args.workers}{" --tune-postgres" if args.tune_postgres else ""}`
+
+PostgreSQL server settings: {settings}. Tables vacuumed and analysed after generation.
 
 Data: {args.members:,} members, {rows:,} ledger, allocation and tier-history rows (about {rows / args.members:.0f}
 per member), generated in PostgreSQL in {generation:.0f} s. Each member has 8 growth and 8 points lots earned over

@@ -25,6 +25,36 @@ def fresh_database(name: str) -> str:
     return url
 
 
+def _psql(sql: str) -> str:
+    return subprocess.run(
+        ["psql", f"{PG_SERVER}/postgres", "-qAtc", sql], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def database_exists(name: str) -> bool:
+    return _psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"
+
+
+def database_comment(name: str) -> str:
+    return _psql(f"SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{name}'")
+
+
+def keep_database(source: str, copy: str, *, comment: str) -> None:
+    """A file-level copy of `source` (nobody may be connected to it) named `copy`, with a comment."""
+    _psql(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+    _psql(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
+    _psql(f"COMMENT ON DATABASE \"{copy}\" IS '{comment}'")
+
+
+def clone_database(template: str, name: str) -> str:
+    """Database `name` as a copy of `template`; return its URL and point this process's Django at it."""
+    _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    url = f"{PG_SERVER}/{name}"
+    os.environ["DATABASE_URL"] = url
+    return url
+
+
 def setup_django() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

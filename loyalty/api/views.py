@@ -158,7 +158,7 @@ class EventsView(APIView):
     def post(self, request):
         outcome = record_event_body(source=request.user.source, body=_body(request))
         code = status.HTTP_201_CREATED if outcome.applied else status.HTTP_200_OK
-        return Response(s.EventResultSerializer(outcome.event).data, status=code)
+        return Response(s.event_result(outcome.event, "applied"), status=code)
 
 
 class EventBatchView(APIView):
@@ -185,9 +185,7 @@ def _batch_result(item: Any, outcome: EventOutcome | LoyaltyError) -> dict[str, 
             "status": "error",
             **error_body(outcome.code, outcome.message, outcome.fields),
         }
-    result = dict(s.EventResultSerializer(outcome.event).data)
-    result["status"] = "applied" if outcome.applied else "duplicate"
-    return result
+    return s.event_result(outcome.event, "applied" if outcome.applied else "duplicate")
 
 
 class TiersView(APIView):

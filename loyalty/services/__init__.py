@@ -1,6 +1,7 @@
 """The one way in: every change to loyalty state goes through these functions."""
 
-from .events import EventOutcome, record_event, record_event_body, record_events
+from .event_batch import record_events
+from .events import EventOutcome, record_event, record_event_body
 from .growth import adjust_growth, expire_growth
 from .points import adjust_points, expire_points, refund_spend, release_pending_points, spend_points
 from .tiers import change_tier_manually, recalculate_member_tier

@@ -1,8 +1,8 @@
 """The scheduled jobs' work for one chunk of members (first_id <= member id <= last_id), as
 set-based SQL: INSERT ... SELECT for ledger entries, UPDATE ... FROM for lots,
-cached balances and tiers. The statements run in the caller's transaction after the chunk's member
-rows are locked, the same lock every service takes, so a job and a storefront never interleave on
-one member. They give the same results as the per-member building blocks in the services."""
+cached balances and tiers. The statements run in the caller's transaction after locking the rows of
+the members they will change, the same lock every service takes, so a job and a storefront never
+interleave on one member. They give the same results as the per-member building blocks in the services."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from loyalty.calculations import DOWNGRADE_NEVER, DOWNGRADE_ONE_TIER, DOWNGRADE_TO_QUALIFYING
+from loyalty.config import current_config
 from loyalty.models import Tier
 
 from . import ledger
@@ -29,13 +30,20 @@ def _params(first_id: int, last_id: int, as_of: datetime, **extra) -> dict:
     return {"first": first_id, "last": last_id, "as_of": adapt(as_of), "now": adapt(timezone.now()), **extra}
 
 
-def lock_members(cursor, first_id: int, last_id: int) -> None:
-    """Row-lock the chunk's members in id order (services lock one member, so no deadlock)."""
-    if connection.features.has_select_for_update:
-        cursor.execute(
-            "SELECT id FROM members_member WHERE id BETWEEN %(first)s AND %(last)s ORDER BY id FOR UPDATE",
-            {"first": first_id, "last": last_id},
-        )
+def lock_affected(cursor, candidates: str, params: dict) -> str | None:
+    """Row-lock, in id order, the chunk's members that `candidates` (SQL selecting member ids) says
+    the job will change, and return the condition on `member_id` that keeps the job's statements to
+    them; None when there is nothing to do. Locking only those members, not the whole id range,
+    spares the row-lock writes on members the job leaves alone (most of them, on most nights).
+
+    The statements re-check their own conditions under the lock: a member who stopped qualifying
+    meanwhile is left alone, and one who started to is the next run's. SQLite has no row locks; its
+    single writer serialises the chunk with everything else."""
+    if not connection.features.has_select_for_update:
+        return "BETWEEN %(first)s AND %(last)s"
+    cursor.execute(f"SELECT id FROM members_member WHERE id IN ({candidates}) ORDER BY id FOR UPDATE", params)
+    params["locked"] = [row[0] for row in cursor.fetchall()]
+    return "= ANY(%(locked)s)" if params["locked"] else None
 
 
 def release_pending_points(first_id: int, last_id: int, as_of: datetime) -> ChunkResult:
@@ -43,8 +51,11 @@ def release_pending_points(first_id: int, last_id: int, as_of: datetime) -> Chun
              WHERE member_id BETWEEN %(first)s AND %(last)s AND amount > 0
                AND released_at IS NULL AND available_at <= %(as_of)s"""
     with connection.cursor() as cursor:
-        lock_members(cursor, first_id, last_id)
         params = _params(first_id, last_id, as_of)
+        scope = lock_affected(cursor, f"SELECT member_id {due}", params)
+        if scope is None:
+            return ChunkResult(members_changed=0, entries_written=0)
+        due += f" AND member_id {scope}"
         cursor.execute(
             f"""UPDATE members_member
                 SET points_pending = points_pending - due.points,
@@ -61,12 +72,15 @@ def release_pending_points(first_id: int, last_id: int, as_of: datetime) -> Chun
 def _expire(entry_table: str, reason: str, balance_sql: str, extra_columns: str, extra_values: str):
     # Growth has no pending state: every growth lot counts as released.
     released = "lot.released_at IS NOT NULL" if entry_table == "loyalty_pointsentry" else "1 = 1"
-    overdue = "lot.member_id BETWEEN %(first)s AND %(last)s AND lot.remaining > 0 AND lot.expires_at <= %(as_of)s"
+    due = "lot.member_id BETWEEN %(first)s AND %(last)s AND lot.remaining > 0 AND lot.expires_at <= %(as_of)s"
 
     def expire(first_id: int, last_id: int, as_of: datetime) -> ChunkResult:
         with connection.cursor() as cursor:
-            lock_members(cursor, first_id, last_id)
             params = _params(first_id, last_id, as_of, reason=reason)
+            scope = lock_affected(cursor, f"SELECT lot.member_id FROM {entry_table} AS lot WHERE {due}", params)
+            if scope is None:
+                return ChunkResult(members_changed=0, entries_written=0)
+            overdue = f"{due} AND lot.member_id {scope}"
             cursor.execute(
                 f"""INSERT INTO {entry_table} (member_id, kind, amount, remaining, expires_at, expired_lot_id,
                                                event_id, rule_id, actor_id, reason, created_at, recorded_at
@@ -140,20 +154,22 @@ def recalculate_tiers(
     first_id: int, last_id: int, as_of: datetime, *, period: str, policy: str, note: str
 ) -> ChunkResult:
     """`note` must be unique to the run: it is how the UPDATE finds the changes this run just recorded."""
-    ladder = list(Tier.objects.order_by("rank"))
-    target = _target_tier_sql(ladder, policy)
+    target = _target_tier_sql(list(current_config().ladder), policy)
+    moving = f"""FROM members_member AS m JOIN loyalty_tier AS t ON t.id = m.tier_id
+                 WHERE m.id BETWEEN %(first)s AND %(last)s AND ({target}) <> m.tier_id
+                   AND NOT EXISTS (SELECT 1 FROM loyalty_tierchange AS done
+                                   WHERE done.member_id = m.id AND done.period = %(period)s)"""
     with connection.cursor() as cursor:
-        lock_members(cursor, first_id, last_id)
         params = _params(first_id, last_id, as_of, period=period, note=note)
+        scope = lock_affected(cursor, f"SELECT m.id {moving}", params)
+        if scope is None:
+            return ChunkResult(members_changed=0, entries_written=0)
         cursor.execute(
             f"""INSERT INTO loyalty_tierchange (member_id, from_tier_id, to_tier_id, reason, event_id, actor_id,
                                                 period, growth_value, note, created_at)
                 SELECT m.id, m.tier_id, {target}, 'recalculation', NULL, NULL, %(period)s, m.growth_value, %(note)s,
                        %(as_of)s
-                FROM members_member AS m JOIN loyalty_tier AS t ON t.id = m.tier_id
-                WHERE m.id BETWEEN %(first)s AND %(last)s AND ({target}) <> m.tier_id
-                  AND NOT EXISTS (SELECT 1 FROM loyalty_tierchange AS done
-                                  WHERE done.member_id = m.id AND done.period = %(period)s)""",
+                {moving} AND m.id {scope}""",
             params,
         )
         entries = cursor.rowcount

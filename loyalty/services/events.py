@@ -100,17 +100,21 @@ def record_event(
 EVENTS_PER_COMMIT = 50
 
 
-def record_events(*, source: str, events: list[Any]) -> list[EventOutcome | LoyaltyError]:
-    """Record a batch, committing every EVENTS_PER_COMMIT events, each event under its own savepoint
-    so that a refused event changes nothing and does not stop the others. Returns, in the given
-    order, each event's outcome or the error that refused it.
+def record_events_one_by_one(
+    *, source: str, events: list[Any], indexes: list[int]
+) -> dict[int, EventOutcome | LoyaltyError]:
+    """record_event for the batch events at `indexes`, committing every EVENTS_PER_COMMIT events,
+    each under its own savepoint so that a refused event changes nothing and does not stop the
+    others. Returns each index's outcome or the error that refused it.
 
     Events are applied in member-id order (keeping each member's own order), so concurrent batches
     always take member locks in the same order and cannot deadlock each other."""
     member_ids = dict(
         Member.objects.filter(
             external_id__in={
-                e.get("member") for e in events if isinstance(e, dict) and isinstance(e.get("member"), str)
+                events[i].get("member")
+                for i in indexes
+                if isinstance(events[i], dict) and isinstance(events[i].get("member"), str)
             }
         ).values_list("external_id", "id")
     )
@@ -120,25 +124,41 @@ def record_events(*, source: str, events: list[Any]) -> list[EventOutcome | Loya
         member = item.get("member") if isinstance(item, dict) else None
         return (member_ids.get(member, 0) if isinstance(member, str) else 0, index)
 
-    results: list[EventOutcome | LoyaltyError | None] = [None] * len(events)
-    ordered = sorted(range(len(events)), key=lock_order)
+    results: dict[int, EventOutcome | LoyaltyError] = {}
+    ordered = sorted(indexes, key=lock_order)
     for start in range(0, len(ordered), EVENTS_PER_COMMIT):
         with transaction.atomic():
             for index in ordered[start : start + EVENTS_PER_COMMIT]:
-                item = events[index]
-                if not isinstance(item, dict):
-                    results[index] = InvalidInput("Each event must be a JSON object.")
-                    continue
                 try:
                     with transaction.atomic():
-                        results[index] = record_event_body(source=source, body=item)
+                        results[index] = record_event_body(source=source, body=events[index])
                 except LoyaltyError as error:
                     results[index] = error
     return results
 
 
-def record_event_body(*, source: str, body: dict[str, Any]) -> EventOutcome:
+def parse_event_body(*, source: str, body: Any, now: datetime) -> EventInput:
+    """An event as the storefront API spells it, validated (record_event_body without recording)."""
+    if not isinstance(body, dict):
+        raise InvalidInput("Each event must be a JSON object.")
+    return parse_event(
+        source=source,
+        event_id=body.get("event_id"),
+        member=body.get("member"),
+        event_type=body.get("type"),
+        occurred_at=body.get("occurred_at"),
+        amount=body.get("amount"),
+        order_id=body.get("order_id", ""),
+        original_order_id=body.get("original_order_id", ""),
+        data=body.get("data"),
+        now=now,
+    )
+
+
+def record_event_body(*, source: str, body: Any) -> EventOutcome:
     """record_event for an event as the storefront API spells it (`type` for the event type)."""
+    if not isinstance(body, dict):
+        raise InvalidInput("Each event must be a JSON object.")
     return record_event(
         source=source,
         event_id=body.get("event_id"),
@@ -178,7 +198,7 @@ def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
     check_can_transact(member)
     if event_input.event_type not in config.event_types:
         raise UnknownEventType(f"Unknown event type {event_input.event_type!r}.")
-    _check_shape(event_input)
+    check_shape(event_input)
     if earlier:
         raise DuplicateOrder(f"Order {event_input.order_id!r} was already reported as a purchase.")
     occurred_at = event_input.occurred_at or now
@@ -190,7 +210,7 @@ def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
     if event_input.event_type == EventType.RETURN:
         _reverse_order(member, event, event_input)
     _apply_rules(member, event, config.rules_for(event_input.event_type), program, tier_before.points_multiplier, now)
-    _update_activity(member, event)
+    update_activity(member, event)
     tier_changed = upgrade_if_qualified(member, at=now, event=event, ladder=config.ladder)
     member.save(update_fields=EVENT_MEMBER_FIELDS)
 
@@ -215,9 +235,7 @@ def _replay_among(earlier: list[Event], event_input: EventInput) -> EventOutcome
     for event in earlier:
         if event.source == event_input.source and event.event_id == event_input.event_id:
             if event.fingerprint != event_input.fingerprint:
-                raise IdempotencyConflict(
-                    f"Event {event_input.event_id!r} was already recorded with a different body."
-                )
+                raise IdempotencyConflict(f"Event {event_input.event_id!r} was already recorded with a different body.")
             return EventOutcome(event=event, applied=False)
     return None
 
@@ -226,7 +244,7 @@ def _points_total(member: Member) -> int:
     return member.points_available + member.points_pending
 
 
-def _check_shape(event_input: EventInput) -> None:
+def check_shape(event_input: EventInput) -> None:
     errors = {}
     needs_amount = event_input.event_type in (EventType.PURCHASE, EventType.RETURN)
     if needs_amount and (event_input.amount is None or event_input.amount <= 0):
@@ -393,7 +411,7 @@ def _book_points(
         )
 
 
-def _update_activity(member: Member, event: Event) -> None:
+def update_activity(member: Member, event: Event) -> None:
     at = event.occurred_at
     member.last_activity_at = max(filter(None, [member.last_activity_at, at]))
     if event.event_type_id == EventType.PURCHASE:

@@ -119,6 +119,21 @@ def test_malformed_json_and_non_object_bodies_are_400(api):
         assert error_code(response) == "validation_error"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"event_id": "e\\u0000", "member": "alice", "type": "check_in"}',
+        '{"event_id": "e", "member": "alice", "type": "check_in", "data": {"note": "a\\u0000b"}}',
+        '{"event_id": "e", "member": "alice", "type": "check_in", "data": {"k\\u0000": 1}}',
+    ],
+)
+def test_nul_characters_in_a_body_are_400_not_a_database_error(api, alice, body):
+    response = api.post("/api/v1/events/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert error_code(response) == "validation_error"
+    assert not Event.objects.exists()
+
+
 def test_wrong_content_type_is_415(api):
     response = api.post("/api/v1/events/", "event_id=1", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 415

@@ -107,6 +107,13 @@ def test_patch_refuses_fields_that_are_not_profile_fields(api, alice):
     assert "growth_value" in response.json()["error"]["fields"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/members/a%00b/", "/api/v1/members/alice/points/?kind=%00"])
+def test_nul_characters_in_the_path_or_query_are_400(api, path):
+    response = api.get(path)
+    assert response.status_code == 400
+    assert error_code(response) == "validation_error"
+
+
 def test_unicode_and_odd_external_ids_are_not_found_not_500(api):
     for external_id in ["会员", "a%20b", "x" * 300]:
         response = api.get(f"/api/v1/members/{external_id}/")
