@@ -104,6 +104,8 @@ def floor(as_of, period: str) -> dict[str, float]:
         first, last = cursor.fetchone()
     timings = {}
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")  # as the chunks run (services/jobs.py)
         for job in JOBS:
             started = time.perf_counter()
             if job == "recalculate_tiers":

@@ -30,7 +30,9 @@ def _errors(*codes_and_statuses: tuple[int, str]) -> dict:
     }
 
 
-COMMON_ERRORS = _errors((401, ["not_authenticated"]), (403, ["permission_denied"]), (429, ["throttled"]))
+COMMON_ERRORS = _errors(
+    (400, ["validation_error"]), (401, ["not_authenticated"]), (403, ["permission_denied"]), (429, ["throttled"])
+)
 MEMBER_ERRORS = {**COMMON_ERRORS, **_errors((404, ["member_not_found"]))}
 
 

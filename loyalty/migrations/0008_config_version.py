@@ -1,7 +1,10 @@
 """Triggers that give program settings a new random `config_version` on every change to the
 configuration the engine caches (loyalty.config). Triggers rather than Django signals: they also see
 QuerySet.update(), raw SQL and program-file imports. Random rather than incremented: a version seen
-inside a transaction that later rolls back is never reused for different content."""
+inside a transaction that later rolls back is never reused for different content.
+
+On SQLite, a later migration that rebuilds one of these tables (AddField, AlterField ...) must drop
+the triggers before and recreate them after, as 0009 does: the rebuild fails on them."""
 
 from django.db import migrations, models
 

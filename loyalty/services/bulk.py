@@ -30,6 +30,16 @@ def _params(first_id: int, last_id: int, as_of: datetime, **extra) -> dict:
     return {"first": first_id, "last": last_id, "as_of": adapt(as_of), "now": adapt(timezone.now()), **extra}
 
 
+def lock_members(cursor, first_id: int, last_id: int) -> None:
+    """Row-lock all of the chunk's members in id order (services lock one member, so no deadlock),
+    for jobs that change most of them or whose candidates take as long to find as to change."""
+    if connection.features.has_select_for_update:
+        cursor.execute(
+            "SELECT id FROM members_member WHERE id BETWEEN %(first)s AND %(last)s ORDER BY id FOR UPDATE",
+            {"first": first_id, "last": last_id},
+        )
+
+
 def lock_affected(cursor, candidates: str, params: dict) -> str | None:
     """Row-lock, in id order, the chunk's members that `candidates` (SQL selecting member ids) says
     the job will change, and return the condition on `member_id` that keeps the job's statements to
@@ -41,7 +51,11 @@ def lock_affected(cursor, candidates: str, params: dict) -> str | None:
     single writer serialises the chunk with everything else."""
     if not connection.features.has_select_for_update:
         return "BETWEEN %(first)s AND %(last)s"
-    cursor.execute(f"SELECT id FROM members_member WHERE id IN ({candidates}) ORDER BY id FOR UPDATE", params)
+    cursor.execute(
+        f"""SELECT id FROM members_member
+            WHERE id BETWEEN %(first)s AND %(last)s AND id IN ({candidates}) ORDER BY id FOR UPDATE""",
+        params,
+    )
     params["locked"] = [row[0] for row in cursor.fetchall()]
     return "= ANY(%(locked)s)" if params["locked"] else None
 
