@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import QuerySet, Sum
 
+from loyalty.config import current_config
 from loyalty.models import GrowthEntry, PointsEntry, Tier, TierChange
 from members.models import Member
 
@@ -42,7 +43,7 @@ def expiring_points(*, member: Member, now: datetime, within: timedelta = EXPIRI
 
 
 def member_card(*, member: Member, now: datetime) -> MemberCard:
-    next_tier = Tier.objects.filter(rank__gt=member.tier.rank).order_by("rank").first()
+    next_tier = next((t for t in current_config().ladder if t.rank > member.tier.rank), None)
     return MemberCard(member=member, next_tier=next_tier, expiring=expiring_points(member=member, now=now))
 
 
