@@ -51,6 +51,11 @@ def prepare(members: int) -> str:
 
 
 def start_server(workers: int, threads: int) -> subprocess.Popen:
+    import socket
+
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", PORT)) == 0:
+            raise RuntimeError(f"Port {PORT} is already in use: the load would go to another server.")
     env = {
         **os.environ,
         "DEBUG": "0",

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
+from loyalty.config import current_config
 from loyalty.models import ProgramSettings, Tier
 from loyalty.program_file import decimal_text
 from members.models import Member
@@ -94,8 +95,10 @@ class MemberBenefit:
 
 def member_benefits(*, member: Member, now: datetime) -> list[MemberBenefit]:
     """The benefits of the member's tier, each with what was granted in its current period."""
-    zone = ProgramSettings.current().zone
     benefits = list(tier_benefits(tier_id=member.tier_id))
+    if not benefits:
+        return []
+    zone = current_config().settings.zone
     periods = {
         Benefit.Entitlement.MONTHLY_COUPONS: calculations.month_key(now, zone),
         Benefit.Entitlement.BIRTHDAY_GIFT: calculations.year_key(now, zone),
