@@ -20,7 +20,6 @@ from django.db.models import Count
 from django.utils import timezone
 
 from loyalty.calculations import (
-    expiry_at,
     local_day,
     qualifying_tier,
     rule_applies_at,
@@ -38,6 +37,7 @@ from loyalty.errors import (
 from loyalty.models import EarningRule, Event, EventType, GrowthEntry, PointsEntry, RuleHit, TierChange
 from members.models import Member
 
+from . import ledger
 from .event_input import EventInput
 from .events import (
     EVENT_MEMBER_FIELDS,
@@ -199,11 +199,32 @@ def _apply(
         rows.rule_hits.append(
             RuleHit(event=event, rule=rule, member=member, local_day=day, growth=earning.growth, points=earning.points)
         )
-        reason = rule.name or rule.code
+        source = {"event": event, "rule": rule, "reason": rule.name or rule.code}
         if earning.growth > 0:
-            rows.growth.append(_growth_lot(member, event, rule, earning.growth, settings, reason))
+            rows.growth.append(
+                ledger.growth_lot(
+                    member,
+                    program=settings,
+                    amount=earning.growth,
+                    kind=GrowthEntry.Kind.EARN,
+                    at=occurred_at,
+                    **source,
+                )
+            )
         if earning.points > 0:
-            rows.points.append(_points_lot(member, event, rule, earning.points, config, reason, now))
+            pending_days = settings.pending_days if is_purchase else 0
+            rows.points.append(
+                ledger.points_lot(
+                    member,
+                    amount=earning.points,
+                    kind=PointsEntry.Kind.EARN,
+                    at=occurred_at,
+                    available_at=occurred_at + timedelta(days=pending_days),
+                    expires_at=ledger.points_expiry(settings, occurred_at),
+                    now=now,
+                    **source,
+                )
+            )
 
     update_activity(member, event)
     target = qualifying_tier(config.ladder, member.growth_value)
@@ -229,49 +250,6 @@ def _apply(
     rows.events.append(event)
     rows.members[member.pk] = member
     return EventOutcome(event=event, applied=True)
-
-
-def _growth_lot(member: Member, event: Event, rule: EarningRule, amount: int, settings, reason: str) -> GrowthEntry:
-    member.growth_value += amount
-    at = event.occurred_at
-    return GrowthEntry(
-        member=member,
-        kind=GrowthEntry.Kind.EARN,
-        amount=amount,
-        remaining=amount,
-        created_at=at,
-        expires_at=expiry_at(settings.growth_window_policy, settings.growth_window_months, at, settings.zone),
-        event=event,
-        rule=rule,
-        reason=reason,
-    )
-
-
-def _points_lot(
-    member: Member, event: Event, rule: EarningRule, amount: int, config: ProgramConfig, reason: str, now: datetime
-) -> PointsEntry:
-    settings = config.settings
-    at = event.occurred_at
-    pending_days = settings.pending_days if event.event_type_id == EventType.PURCHASE else 0
-    available_at = at + timedelta(days=pending_days)
-    released = available_at <= now
-    if released:
-        member.points_available += amount
-    else:
-        member.points_pending += amount
-    return PointsEntry(
-        member=member,
-        kind=PointsEntry.Kind.EARN,
-        amount=amount,
-        remaining=amount,
-        created_at=at,
-        expires_at=expiry_at(settings.points_expiry_policy, settings.points_expiry_months, at, settings.zone),
-        available_at=available_at,
-        released_at=now if released else None,
-        event=event,
-        rule=rule,
-        reason=reason,
-    )
 
 
 class _RuleHitCounts:

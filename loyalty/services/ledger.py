@@ -49,10 +49,12 @@ def _write_debit(entry_model, allocation_model, takes: list[Take], **entry_field
 # --- growth -----------------------------------------------------------------------------------------
 
 
-def credit_growth(
+def growth_lot(
     member: Member, *, program: ProgramSettings, amount: int, kind: str, at: datetime, **fields
 ) -> GrowthEntry:
-    entry = GrowthEntry.objects.create(
+    """A new growth lot, not yet saved (batches insert theirs in bulk), counted in the member's value."""
+    member.growth_value += amount
+    return GrowthEntry(
         member=member,
         kind=kind,
         amount=amount,
@@ -61,7 +63,13 @@ def credit_growth(
         expires_at=expiry_at(program.growth_window_policy, program.growth_window_months, at, program.zone),
         **fields,
     )
-    member.growth_value += amount
+
+
+def credit_growth(
+    member: Member, *, program: ProgramSettings, amount: int, kind: str, at: datetime, **fields
+) -> GrowthEntry:
+    entry = growth_lot(member, program=program, amount=amount, kind=kind, at=at, **fields)
+    entry.save(force_insert=True)
     return entry
 
 
@@ -113,8 +121,31 @@ def credit_points(
     now: datetime,
     **fields,
 ) -> PointsEntry:
+    entry = points_lot(
+        member, amount=amount, kind=kind, at=at, available_at=available_at, expires_at=expires_at, now=now, **fields
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def points_lot(
+    member: Member,
+    *,
+    amount: int,
+    kind: str,
+    at: datetime,
+    available_at: datetime,
+    expires_at: datetime | None,
+    now: datetime,
+    **fields,
+) -> PointsEntry:
+    """A new points lot, not yet saved, counted in the member's available or pending points."""
     released = available_at <= now
-    entry = PointsEntry.objects.create(
+    if released:
+        member.points_available += amount
+    else:
+        member.points_pending += amount
+    return PointsEntry(
         member=member,
         kind=kind,
         amount=amount,
@@ -125,11 +156,6 @@ def credit_points(
         released_at=now if released else None,
         **fields,
     )
-    if released:
-        member.points_available += amount
-    else:
-        member.points_pending += amount
-    return entry
 
 
 def points_expiry(program: ProgramSettings, earned_at: datetime) -> datetime | None:
