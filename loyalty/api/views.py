@@ -53,7 +53,7 @@ class MembersView(APIView):
         responses={
             201: s.MemberCardSerializer,
             **COMMON_ERRORS,
-            **_errors((400, ["validation_error"]), (409, ["member_exists"])),
+            **_errors((409, ["member_exists"])),
         },
     )
     def post(self, request):
@@ -77,7 +77,7 @@ class MemberView(APIView):
     @extend_schema(
         operation_id="update_member",
         request=s.MemberUpdateRequest,
-        responses={200: s.MemberCardSerializer, **MEMBER_ERRORS, **_errors((400, ["validation_error"]))},
+        responses={200: s.MemberCardSerializer, **MEMBER_ERRORS},
     )
     def patch(self, request, external_id):
         member = update_member(member=get_member(external_id=external_id), changes=_body(request))
@@ -139,7 +139,6 @@ class TierHistoryView(_MemberLedgerView):
 EVENT_ERRORS = {
     **COMMON_ERRORS,
     **_errors(
-        (400, ["validation_error"]),
         (404, ["member_not_found"]),
         (409, ["idempotency_conflict", "duplicate_order"]),
         (422, ["member_frozen", "member_closed", "unknown_event_type", "refund_exceeds_order", "order_not_found"]),
@@ -167,7 +166,7 @@ class EventBatchView(APIView):
     @extend_schema(
         operation_id="record_events_batch",
         request=s.BatchRequest,
-        responses={200: s.BatchResponseSerializer, **COMMON_ERRORS, **_errors((400, ["validation_error"]))},
+        responses={200: s.BatchResponseSerializer, **COMMON_ERRORS},
     )
     def post(self, request):
         events = _body(request).get("events")

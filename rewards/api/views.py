@@ -52,7 +52,7 @@ def _replayable(serializer_data, created: bool) -> Response:
 @extend_schema_view(
     get=extend_schema(
         operation_id="list_rewards",
-        responses={200: s.RewardSerializer(many=True), **MEMBER_ERRORS, **_errors((400, ["validation_error"]))},
+        responses={200: s.RewardSerializer(many=True), **MEMBER_ERRORS},
     )
 )
 class RewardsView(generics.ListAPIView):
@@ -95,7 +95,6 @@ class RewardView(APIView):
 REDEEM_ERRORS = {
     **COMMON_ERRORS,
     **_errors(
-        (400, ["validation_error"]),
         (404, ["member_not_found", "reward_not_found"]),
         (409, ["idempotency_conflict"]),
         (
@@ -163,7 +162,6 @@ class RedemptionCancelView(APIView):
             200: s.RedemptionSerializer,
             **COMMON_ERRORS,
             **_errors(
-                (400, ["validation_error"]),
                 (404, ["redemption_not_found"]),
                 (422, ["redemption_not_cancellable"]),
             ),
@@ -178,7 +176,7 @@ class RedemptionCancelView(APIView):
 @extend_schema_view(
     get=extend_schema(
         operation_id="member_redemptions",
-        responses={200: s.RedemptionSerializer(many=True), **MEMBER_ERRORS, **_errors((400, ["validation_error"]))},
+        responses={200: s.RedemptionSerializer(many=True), **MEMBER_ERRORS},
     )
 )
 class MemberRedemptionsView(generics.ListAPIView):
@@ -197,7 +195,7 @@ class MemberRedemptionsView(generics.ListAPIView):
 @extend_schema_view(
     get=extend_schema(
         operation_id="member_coupons",
-        responses={200: s.CouponSerializer(many=True), **MEMBER_ERRORS, **_errors((400, ["validation_error"]))},
+        responses={200: s.CouponSerializer(many=True), **MEMBER_ERRORS},
     )
 )
 class MemberCouponsView(generics.ListAPIView):
@@ -233,7 +231,7 @@ class CouponUseView(APIView):
         responses={
             200: OpenApiResponse(s.CouponSerializer, description="used (or already used for this order)"),
             **COUPON_ERRORS,
-            **_errors((400, ["validation_error"]), (422, ["coupon_not_usable"])),
+            **_errors((422, ["coupon_not_usable"])),
         },
     )
     def post(self, request, code):
@@ -255,7 +253,7 @@ class CouponReleaseView(APIView):
         responses={
             200: s.CouponSerializer,
             **COUPON_ERRORS,
-            **_errors((400, ["validation_error"]), (422, ["coupon_not_releasable"])),
+            **_errors((422, ["coupon_not_releasable"])),
         },
     )
     def post(self, request, code):
@@ -279,7 +277,6 @@ class MemberHoldsView(APIView):
             200: OpenApiResponse(s.HoldSerializer, description="a replay of the idempotency_key"),
             **MEMBER_ERRORS,
             **_errors(
-                (400, ["validation_error"]),
                 (409, ["idempotency_conflict"]),
                 (422, ["insufficient_points", "member_frozen", "member_closed"]),
             ),
@@ -317,7 +314,6 @@ class HoldCaptureView(APIView):
             200: s.HoldSerializer,
             **HOLD_ERRORS,
             **_errors(
-                (400, ["validation_error"]),
                 (409, ["idempotency_conflict"]),
                 (422, ["hold_not_active", "hold_expired"]),
             ),
@@ -332,7 +328,7 @@ class HoldReleaseView(APIView):
     @extend_schema(
         operation_id="release_hold",
         request=None,
-        responses={200: s.HoldSerializer, **HOLD_ERRORS, **_errors((400, ["validation_error"]))},
+        responses={200: s.HoldSerializer, **HOLD_ERRORS},
     )
     def post(self, request, hold_id):
         return Response(_hold_data(services.release_hold(hold_id=hold_id)))
