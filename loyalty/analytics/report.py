@@ -1,0 +1,244 @@
+"""The whole set of program design reports, for `manage.py program_report`, the admin pages and the
+CSV downloads. Each part is timed (the benchmark reports where the time goes)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.utils import timezone
+
+from loyalty.calculations import local_day, start_of_day
+from loyalty.config import current_config
+
+from . import calibration, distribution, economics, forecast, rfm, weights
+from .selectors import calibration as calibration_reads
+from .selectors import distribution as distribution_reads
+from .selectors import economics as economics_reads
+from .selectors import forecast as forecast_reads
+from .selectors import rfm as rfm_reads
+from .selectors import weights as weights_reads
+
+DEFAULT_RFM_WINDOW_DAYS = 365
+DEFAULT_WEIGHTS_DAYS = 90
+ECONOMICS_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    as_of: datetime | None = None  # default: now
+    top_share_target: Decimal = distribution.DEFAULT_TOP_SHARE_TARGET
+    top_share_tolerance: Decimal = distribution.DEFAULT_TOP_SHARE_TOLERANCE
+    target_shares: list[Decimal] | None = None  # per tier, lowest first; default calibration.default_targets
+    rfm_window_days: int = DEFAULT_RFM_WINDOW_DAYS
+    rfm_cut_frequency: Decimal | None = None  # both set: the operator's cut; otherwise the medians
+    rfm_cut_monetary: Decimal | None = None
+    weights_days: int = DEFAULT_WEIGHTS_DAYS  # the period: this many program days up to as_of's day
+    personas: list[forecast.Persona] | None = None  # default: forecast.default_personas
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    tiers: list[calibration.ProposedTier]
+    movements: list[tuple[str, str, int]]  # (from tier, to tier, members), members who would move
+
+
+@dataclass(frozen=True)
+class RFMReport:
+    window_days: int
+    cut: rfm.Cut
+    quadrants: list[rfm.Quadrant]
+
+
+@dataclass(frozen=True)
+class WeightsReport:
+    first_day: date
+    last_day: date
+    matrix: weights.WeightMatrix
+
+
+@dataclass(frozen=True)
+class PersonaForecast:
+    name: str
+    persona: dict
+    forecast: dict  # the forecast command's JSON contract
+
+
+@dataclass(frozen=True)
+class ForecastReport:
+    start: date
+    personas: list[PersonaForecast]
+    observed_median_days: dict[str, Decimal | None]  # per tier above the lowest
+    observed_members: dict[str, int]
+
+
+@dataclass(frozen=True)
+class EconomicsReport:
+    liability: economics.Liability
+    months: list[economics.MonthFlow]
+    breakage: Decimal | None
+    rewards: list[economics.RewardValue]
+    value_per_point: Decimal | None
+    target_value_per_point: Decimal
+    benefits: list[economics.BenefitCost]
+
+
+@dataclass
+class ProgramReport:
+    as_of: datetime
+    distribution: distribution.Distribution
+    calibration: CalibrationReport
+    rfm: RFMReport
+    weights: WeightsReport
+    forecast: ForecastReport
+    economics: EconomicsReport
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def build_report(options: ReportOptions) -> ProgramReport:
+    as_of = options.as_of or timezone.now()
+    seconds: dict[str, float] = {}
+
+    def timed(name, make):
+        started = time.perf_counter()
+        result = make()
+        seconds[name] = round(time.perf_counter() - started, 3)
+        return result
+
+    report = ProgramReport(
+        as_of=as_of,
+        distribution=timed("distribution", lambda: distribution_report(options)),
+        calibration=timed("calibration", lambda: calibration_report(options.target_shares)),
+        rfm=timed("rfm", lambda: rfm_report(options, as_of)),
+        weights=timed("weights", lambda: weights_report(options.weights_days, as_of)),
+        forecast=timed("forecast", lambda: forecast_report(options.personas, as_of)),
+        economics=timed("economics", lambda: economics_report(as_of)),
+    )
+    report.seconds = seconds
+    return report
+
+
+def distribution_report(options: ReportOptions) -> distribution.Distribution:
+    return distribution.tier_distribution(
+        distribution_reads.tier_counts(),
+        top_share_target=options.top_share_target,
+        tolerance=options.top_share_tolerance,
+    )
+
+
+def calibration_report(target_shares: list[Decimal] | None) -> CalibrationReport:
+    ladder = [(tier.code, tier.threshold) for tier in current_config().ladder]
+    targets = target_shares or calibration.default_targets(len(ladder))
+    calibration.check_targets(targets, len(ladder))
+    tiers = calibration.calibrate(calibration_reads.growth_histogram(), ladder, targets)
+    moves = calibration_reads.tier_movements([tier.proposed_threshold for tier in tiers])
+    order = {code: rank for rank, (code, _threshold) in enumerate(ladder)}
+    movements = sorted(
+        ((source, target, n) for (source, target), n in moves.items() if source != target),
+        key=lambda move: (order[move[0]], order[move[1]]),
+    )
+    return CalibrationReport(tiers, movements)
+
+
+def rfm_report(options: ReportOptions, as_of: datetime) -> RFMReport:
+    cut, cells = rfm_reads.quadrant_cells(
+        as_of=as_of,
+        window_days=options.rfm_window_days,
+        cut_frequency=options.rfm_cut_frequency,
+        cut_monetary=options.rfm_cut_monetary,
+    )
+    codes = [tier.code for tier in current_config().ladder]
+    return RFMReport(options.rfm_window_days, cut, rfm.quadrants(cells, codes))
+
+
+def weights_report(days: int, as_of: datetime) -> WeightsReport:
+    config = current_config()
+    last_day = local_day(as_of, config.settings.zone)
+    first_day = last_day - timedelta(days=days - 1)
+    uses = weights_reads.rule_uses(first_day, last_day)
+    counts = {count.code: count.members for count in distribution_reads.tier_counts()}
+    tiers = [(tier.code, tier.name, counts[tier.code]) for tier in config.ladder]
+    rules = weights_reads.rule_columns({use.rule_code for use in uses})
+    return WeightsReport(first_day, last_day, weights.weight_matrix(tiers, rules, uses))
+
+
+def forecast_report(personas: list[forecast.Persona] | None, as_of: datetime) -> ForecastReport:
+    program = forecast_reads.growth_program()
+    start = local_day(as_of, program.zone)
+    chosen = personas or forecast.default_personas(program.rules_by_event_type)
+    observed = forecast_reads.observed_climb()
+    upper = [code for code, threshold in program.ladder if threshold > 0]
+    return ForecastReport(
+        start=start,
+        personas=[
+            PersonaForecast(persona.name, persona.as_json(), forecast.forecast(persona, program, start).as_json())
+            for persona in chosen
+        ],
+        observed_median_days={code: observed[code][0] if code in observed else None for code in upper},
+        observed_members={code: observed[code][1] if code in observed else 0 for code in upper},
+    )
+
+
+def economics_report(as_of: datetime) -> EconomicsReport:
+    settings = current_config().settings
+    zone = settings.zone
+    this_month = local_day(as_of, zone).replace(day=1)
+    since = start_of_day(this_month - relativedelta(months=ECONOMICS_MONTHS - 1), zone)
+    available, pending = economics_reads.points_balances()
+    months = economics_reads.monthly_points(since, zone)
+    rewards = [
+        economics.reward_value(
+            code=code, name=name, units=units, points=points, unit_cash=cash, budget=settings.target_value_per_point
+        )
+        for code, name, units, points, cash in economics_reads.redeemed_rewards(since)
+    ]
+    spend = economics_reads.spend_by_tier(since, zone)
+    costs: dict[tuple[date, str], list] = {}
+    for month, tier, kind, face, grants, coupons, points in economics_reads.benefit_grants(since, zone):
+        face_value = face if kind == "amount_off" else Decimal(0)
+        value = economics.grant_value(
+            coupons=coupons, coupon_face_value=face_value, points=points, point_value=settings.point_value
+        )
+        total = costs.setdefault((month, tier), [0, 0, 0, Decimal(0)])
+        for index, amount in enumerate((grants, coupons, points, value)):
+            total[index] += amount
+    benefits = [
+        economics.benefit_cost(
+            month=month,
+            tier_code=tier,
+            grants=grants,
+            coupons=coupons,
+            points=points,
+            value=value,
+            spend=spend.get((month, tier), Decimal(0)),
+        )
+        for (month, tier), (grants, coupons, points, value) in sorted(costs.items())
+    ]
+    return EconomicsReport(
+        liability=economics.liability(available=available, pending=pending, point_value=settings.point_value),
+        months=months,
+        breakage=economics.breakage(months),
+        rewards=rewards,
+        value_per_point=economics.overall_value_per_point(rewards),
+        target_value_per_point=settings.target_value_per_point,
+        benefits=benefits,
+    )
+
+
+def as_json(value):
+    """The report (or any part of it) as JSON-ready data: decimals as strings, dates in ISO 8601,
+    tuple keys joined with '/'."""
+    if is_dataclass(value):
+        return as_json(asdict(value))
+    if isinstance(value, dict):
+        return {"/".join(key) if isinstance(key, tuple) else key: as_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_json(item) for item in value]
+    if isinstance(value, Decimal):
+        return f"{value}"
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    return value

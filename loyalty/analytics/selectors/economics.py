@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db.models import Case, Count, DecimalField, F, Q, Sum, When
+from django.db.models.functions import TruncMonth
+
+from loyalty.analytics.economics import MonthFlow
+from loyalty.models import Event, PointsEntry
+from members.models import Member
+from rewards.models import BenefitGrant, Redemption
+
+Kind = PointsEntry.Kind
+
+
+def points_balances() -> tuple[int, int]:
+    """(available, pending) points of all members, from the cached balances."""
+    totals = Member.objects.aggregate(available=Sum("points_available"), pending=Sum("points_pending"))
+    return totals["available"] or 0, totals["pending"] or 0
+
+
+def monthly_points(since: datetime, zone) -> list[MonthFlow]:
+    """Points entries from `since` on, summed per program-time-zone month and kind."""
+    rows = (
+        PointsEntry.objects.filter(created_at__gte=since)
+        .annotate(month=TruncMonth("created_at", tzinfo=zone))
+        .values_list("month", "kind")
+        .annotate(total=Sum("amount"))
+    )
+    months: dict[date, dict[str, int]] = {}
+    for month, kind, total in rows:
+        months.setdefault(_day(month), {})[kind] = total
+    return [
+        MonthFlow(
+            month=month,
+            earned=kinds.get(Kind.EARN, 0),
+            spent=-kinds.get(Kind.SPEND, 0) - kinds.get(Kind.REFUND, 0),
+            expired=-kinds.get(Kind.EXPIRE, 0),
+            deducted=-kinds.get(Kind.DEDUCT, 0) - kinds.get(Kind.REVERSE, 0),
+            adjusted=kinds.get(Kind.ADJUST, 0),
+        )
+        for month, kinds in sorted(months.items())
+    ]
+
+
+def redeemed_rewards(since: datetime) -> list[tuple[str, str, int, int, Decimal]]:
+    """(code, name, units, points, cash value per unit) of the rewards redeemed since then, cancelled
+    redemptions left out."""
+    return list(
+        Redemption.objects.filter(created_at__gte=since)
+        .exclude(status=Redemption.Status.CANCELLED)
+        .values_list("reward__code", "reward__name", "reward__cash_value")
+        .annotate(units=Sum("quantity"), points=Sum("points_spent"))
+        .values_list("reward__code", "reward__name", "units", "points", "reward__cash_value")
+        .order_by("reward__code")
+    )
+
+
+def benefit_grants(since: datetime, zone) -> list[tuple[date, str, str | None, Decimal | None, int, int, int]]:
+    """(month, tier code, coupon kind, coupon face value, grants, coupons, points) per month, tier and
+    coupon template of the benefit granted."""
+    rows = (
+        BenefitGrant.objects.filter(granted_at__gte=since)
+        .annotate(month=TruncMonth("granted_at", tzinfo=zone))
+        .values_list("month", "tier__code", "benefit__coupon_template__kind", "benefit__coupon_template__value")
+        .annotate(grants=Count("id"), coupons=Sum("coupon_count"), points=Sum("points"))
+    )
+    return [
+        (_day(month), tier, kind, value, grants, coupons, points)
+        for month, tier, kind, value, grants, coupons, points in rows
+    ]
+
+
+def spend_by_tier(since: datetime, zone) -> dict[tuple[date, str], Decimal]:
+    """Net purchases (purchases less returns) per program month and the tier the member held after
+    each event."""
+    net = Sum(
+        Case(
+            When(event_type_id="purchase", then=F("amount")),
+            default=-F("amount"),
+            output_field=DecimalField(max_digits=14, decimal_places=2),
+        )
+    )
+    rows = (
+        Event.objects.filter(Q(event_type_id="purchase") | Q(event_type_id="return"), occurred_at__gte=since)
+        .annotate(month=TruncMonth("occurred_at", tzinfo=zone))
+        .values_list("month", "tier_after__code")
+        .annotate(spend=net)
+    )
+    return {(_day(month), tier): Decimal(str(spend or 0)).quantize(Decimal("0.01")) for month, tier, spend in rows}
+
+
+def _day(month: datetime | date) -> date:
+    return month.date() if isinstance(month, datetime) else month

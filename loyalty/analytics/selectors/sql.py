@@ -1,0 +1,57 @@
+"""SQL that differs between PostgreSQL and SQLite, each PostgreSQL form with a portable fallback
+that gives the same numbers (the tests run on both)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from members.models import Member
+
+
+def population() -> QuerySet[Member]:
+    """The members the reports count: everyone but closed members."""
+    return Member.objects.exclude(status=Member.Status.CLOSED)
+
+
+def moment(value: datetime):
+    """A datetime as the backend's SQL parameter (raw SQL does not adapt it on SQLite)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def elapsed_days(later: str, earlier: str) -> str:
+    """Days (fractional) from one timestamp expression to another."""
+    if connection.vendor == "postgresql":
+        return f"(EXTRACT(EPOCH FROM ({later}) - ({earlier})) / 86400.0)"
+    return f"(julianday({later}) - julianday({earlier}))"
+
+
+def medians(source: str, columns: list[str]) -> str:
+    """A one-row query of the medians (percentile_cont(0.5): the mean of the two middle values for an
+    even count, NULL for no rows) of `columns` of the query `source`."""
+    if connection.vendor == "postgresql":
+        return (
+            "SELECT "
+            + ", ".join(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {column}) AS {column}" for column in columns)
+            + f" FROM ({source}) AS median_source"
+        )
+    count = f"(SELECT COUNT(*) FROM ({source}) AS counted)"
+    return "SELECT " + ", ".join(
+        f"""(SELECT AVG({column}) FROM (SELECT {column} FROM ({source}) AS ordered ORDER BY {column}
+             LIMIT 2 - {count} %% 2 OFFSET ({count} - 1) / 2) AS middle) AS {column}"""
+        for column in columns
+    )
+
+
+def medians_by_group(source: str) -> str:
+    """(grp, median of value, count) per group of the query `source`, which selects grp and value."""
+    if connection.vendor == "postgresql":
+        return f"""SELECT grp, percentile_cont(0.5) WITHIN GROUP (ORDER BY value), COUNT(*)
+                   FROM ({source}) AS median_source GROUP BY grp"""
+    return f"""SELECT grp, AVG(value), MAX(n) FROM (
+                   SELECT grp, value, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY value) AS position,
+                          COUNT(*) OVER (PARTITION BY grp) AS n
+                   FROM ({source}) AS median_source) AS ranked
+               WHERE position IN ((n + 1) / 2, (n + 2) / 2) GROUP BY grp"""
