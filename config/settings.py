@@ -114,6 +114,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # Members per scheduled-job chunk (one transaction each).
 LOYALTY_JOB_CHUNK_SIZE = int(os.environ.get("LOYALTY_JOB_CHUNK_SIZE", "10000"))
+# The window of the RFM values the nightly store_member_rfm job keeps per member (campaign targeting).
+LOYALTY_RFM_WINDOW_DAYS = int(os.environ.get("LOYALTY_RFM_WINDOW_DAYS", "365"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["loyalty.api.auth.StorefrontKeyAuthentication"],

@@ -8,9 +8,8 @@ from django.db.models import Count, Sum
 
 from loyalty.calculations import recalculated_tier
 from loyalty.models import GrowthEntry, JobRun, PointsEntry, ProgramSettings, Tier
-from loyalty.services.jobs import period_key
+from loyalty.services.jobs import APP_JOBS, period_key
 from members.models import Member
-from rewards.jobs import JOBS as REWARDS_JOBS
 
 
 def preview_job(*, job: str, as_of: datetime) -> list[str]:
@@ -24,8 +23,8 @@ def preview_job(*, job: str, as_of: datetime) -> list[str]:
                 "nothing would change."
             ]
         as_of = run.as_of
-    if job in REWARDS_JOBS:
-        return REWARDS_JOBS[job].preview(as_of)
+    if job in APP_JOBS:
+        return APP_JOBS[job].preview(as_of)
     if job == "release_pending_points":
         due = PointsEntry.objects.filter(amount__gt=0, released_at__isnull=True, available_at__lte=as_of)
         totals = due.aggregate(points=Sum("remaining"), members=Count("member", distinct=True))

@@ -11,21 +11,24 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from campaigns.jobs import JOBS as CAMPAIGNS_JOBS
 from loyalty.errors import InvalidInput
 from loyalty.models import JobChunk, JobRun, ProgramSettings
 from rewards.jobs import JOBS as REWARDS_JOBS
 
 from . import bulk
 
-JOBS = ("release_pending_points", "expire_points", "expire_growth", "recalculate_tiers", *REWARDS_JOBS)
+# Jobs of other apps on this machinery: each a period format, a chunk function and a preview.
+APP_JOBS = {**REWARDS_JOBS, **CAMPAIGNS_JOBS}
+JOBS = ("release_pending_points", "expire_points", "expire_growth", "recalculate_tiers", *APP_JOBS)
 
 
 def period_key(job: str, as_of: datetime) -> str:
     """The period a run belongs to, in the program's time zone: monthly for recalculation, daily for
     expiry, hourly for releasing pending points."""
     local = as_of.astimezone(ProgramSettings.current().zone)
-    if job in REWARDS_JOBS:
-        return local.strftime(REWARDS_JOBS[job].period_format)
+    if job in APP_JOBS:
+        return local.strftime(APP_JOBS[job].period_format)
     if job == "recalculate_tiers":
         return f"{local:%Y-%m}"
     if job == "release_pending_points":
@@ -76,8 +79,8 @@ def start_job_run(*, job: str, as_of: datetime | None = None, chunk_size: int | 
 
 def _execute(run: JobRun, chunk: JobChunk) -> bulk.ChunkResult:
     arguments = (chunk.first_member_id, chunk.last_member_id, run.as_of)
-    if run.job in REWARDS_JOBS:
-        return REWARDS_JOBS[run.job].run_chunk(*arguments, period=run.period, run_id=run.pk)
+    if run.job in APP_JOBS:
+        return APP_JOBS[run.job].run_chunk(*arguments, period=run.period, run_id=run.pk)
     if run.job == "recalculate_tiers":
         policy = ProgramSettings.current().downgrade_policy
         note = f"Scheduled recalculation, job run {run.pk}"

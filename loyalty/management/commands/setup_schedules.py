@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from campaigns.jobs import SCHEDULES as CAMPAIGNS_SCHEDULES
 from loyalty.models import ProgramSettings
 from rewards.jobs import SCHEDULES as REWARDS_SCHEDULES
 
@@ -11,6 +12,7 @@ SCHEDULES = [
     ("expire_growth", "30", "3", "*"),
     ("recalculate_tiers", "0", "4", "1"),
     *REWARDS_SCHEDULES,
+    *CAMPAIGNS_SCHEDULES,
 ]
 
 
