@@ -79,13 +79,15 @@ def check_targets(shares: list[Decimal], tier_count: int) -> list[Decimal]:
     if any(s <= 0 for s in shares):
         raise TargetError(_("Every tier needs a target share above zero."))
     if abs(sum(shares) - 1) > Decimal("0.001"):
-        raise TargetError(_("Target shares must add up to 100%%, not %(sum)s%%.") % {"sum": f"{sum(shares) * 100:g}"})
+        raise TargetError(
+            _("Target shares must add up to 100%%, not %(sum)s%%.") % {"sum": f"{(sum(shares) * 100).normalize():f}"}
+        )
     return shares
 
 
 def default_targets(tier_count: int) -> list[Decimal]:
     """Whole percents shrinking by DEFAULT_TARGET_RATIO per tier and adding up to 100 (largest
-    remainders get the rounding): six tiers give 42/25/15/9/5/4."""
+    remainders get the rounding): six tiers give 42/25/15/9/6/3."""
     weights = [DEFAULT_TARGET_RATIO**rank for rank in range(tier_count)]
     raw = [w * 100 / sum(weights) for w in weights]
     whole = [int(r) for r in raw]

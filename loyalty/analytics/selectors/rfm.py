@@ -48,7 +48,7 @@ def quadrant_cells(
     (quadrant, tier), in one statement."""
     operator_cut = cut_frequency is not None and cut_monetary is not None
     cut = (
-        "SELECT %(cut_f)s AS frequency, %(cut_m)s AS monetary"
+        "SELECT CAST(%(cut_f)s AS NUMERIC) AS frequency, CAST(%(cut_m)s AS NUMERIC) AS monetary"
         if operator_cut
         else medians("SELECT frequency, monetary FROM rfm", ["frequency", "monetary"])
     )
