@@ -1,0 +1,53 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from campaigns.models import MemberRFM
+from campaigns.selectors import members_in_quadrant
+from loyalty.analytics import rfm
+from loyalty.models import JobRun
+from loyalty.services.jobs import run_job_now
+from tests.helpers import purchase
+
+pytestmark = pytest.mark.django_db
+
+
+def stored() -> dict[str, tuple]:
+    return {
+        row.member.external_id: (row.frequency, row.monetary, row.recency_days, row.period)
+        for row in MemberRFM.objects.select_related("member")
+    }
+
+
+def test_the_nightly_job_stores_every_members_rfm_once_per_period(rfm_population, as_of):
+    run = run_job_now(job="store_member_rfm", as_of=as_of, chunk_size=4)
+    assert (run.status, run.chunks_total, run.entries_written) == (JobRun.Status.DONE, 2, 6)
+    period = run.period
+    first = stored()
+    assert first == {
+        "rfm-a": (3, Decimal("300.00"), 10, period),
+        "rfm-b": (1, Decimal("500.00"), 20, period),
+        "rfm-c": (2, Decimal("20.00"), 30, period),
+        "rfm-d": (0, Decimal("0.00"), None, period),
+        "rfm-e": (0, Decimal("0.00"), None, period),
+        "rfm-f": (1, Decimal("60.00"), 5, period),
+    }
+    purchase(rfm_population["d"], "80", occurred_at=as_of)
+    again = run_job_now(job="store_member_rfm", as_of=as_of)
+    assert again.pk == run.pk and JobRun.objects.filter(job="store_member_rfm").count() == 1
+    assert stored() == first  # the period is done: nothing is written twice
+    next_day = run_job_now(job="store_member_rfm", as_of=as_of + timedelta(days=1))
+    assert next_day.pk != run.pk
+    assert stored()["rfm-d"][:3] == (1, Decimal("80.00"), 1)
+    assert stored()["rfm-a"][2] == 11
+
+
+def test_campaigns_target_a_quadrant_of_the_stored_values(rfm_population, as_of):
+    run_job_now(job="store_member_rfm", as_of=as_of)
+    high = members_in_quadrant(
+        quadrant=rfm.HIGH_SPEND_LOW_FREQUENCY, cut_frequency=Decimal(1), cut_monetary=Decimal(40)
+    )
+    assert sorted(high.values_list("external_id", flat=True)) == ["rfm-b", "rfm-f"]
+    low = members_in_quadrant(quadrant=rfm.LOW_SPEND_LOW_FREQUENCY, cut_frequency=Decimal(1), cut_monetary=Decimal(40))
+    assert sorted(low.values_list("external_id", flat=True)) == ["rfm-d", "rfm-e"]
