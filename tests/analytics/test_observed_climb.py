@@ -1,7 +1,10 @@
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import call_command
 
 from loyalty.analytics.report import forecast_report
 from loyalty.models import TierChange
@@ -35,3 +38,14 @@ def test_the_report_forecasts_the_three_default_personas_from_day_one(program, a
     growth = [p.forecast["growth_per_day"] for p in report.personas]
     assert growth[0] > growth[1] > growth[2] > 0
     assert all(p.forecast["days_to_tier"]["normal"] == 1 for p in report.personas)
+
+
+def test_the_worked_example_program_imports_and_its_personas_climb_as_documented(program):
+    """docs/examples/platform-a.json and the days to 钻石 that docs/seed-method.md quotes."""
+    call_command("program", "import", str(Path(__file__).parents[2] / "docs" / "examples" / "platform-a.json"))
+    report = forecast_report(None, datetime.combine(date(2026, 11, 26), time(12), tzinfo=ZoneInfo("Asia/Shanghai")))
+    assert [(p.name, p.forecast["days_to_tier"]["diamond"]) for p in report.personas] == [
+        ("A: does everything", 71),
+        ("B: does some", 331),
+        ("C: does the minimum", None),
+    ]
