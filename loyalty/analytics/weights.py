@@ -10,7 +10,8 @@ from decimal import Decimal
 from .distribution import share
 
 # A rule whose completion share varies by no more than this across the tiers that have members does
-# not tell the tiers apart.
+# not tell the tiers apart. A rule no tier uses more than this is too rare to compare (deductions
+# such as complaints should be).
 FLAT_SPREAD = Decimal("0.05")
 
 
@@ -36,7 +37,7 @@ class RuleColumn:
     code: str
     name: str
     unused: bool
-    flat: bool  # used, but the share hardly differs between tiers
+    flat: bool  # used by more than FLAT_SPREAD of some tier, but the share hardly differs between tiers
     spread: Decimal
 
 
@@ -64,7 +65,6 @@ def weight_matrix(
         shares = [cells[(tier, rule_code)].share for tier in populated]
         used = any(cells[(tier, rule_code)].members for tier, _name, _m in tiers)
         spread = max(shares) - min(shares) if shares else Decimal(0)
-        columns.append(
-            RuleColumn(rule_code, rule_name, not used, used and len(shares) > 1 and spread <= flat_spread, spread)
-        )
+        comparable = len(shares) > 1 and max(shares) > flat_spread
+        columns.append(RuleColumn(rule_code, rule_name, not used, comparable and spread <= flat_spread, spread))
     return WeightMatrix(tiers, columns, cells)

@@ -55,3 +55,13 @@ def test_the_report_reads_rule_hits_of_the_period_by_the_members_current_tier(ti
     assert cells[("normal", "review")].average_growth == Decimal("10.00")
     unused = {rule.code for rule in report.matrix.rules if rule.unused}
     assert "login" in unused and "check_in" not in unused
+
+
+def test_a_rule_too_rare_in_every_tier_is_not_called_flat():
+    uses = [RuleUse("normal", "review", 0, 0), RuleUse("bronze", "review", 0, 0), RuleUse("normal", "login", 0, 0)]
+    tiers = [("normal", "Normal", 100), ("bronze", "Bronze", 50)]
+    matrix = weight_matrix(
+        tiers, RULES, [*uses, RuleUse("normal", "check_in", 4, 20), RuleUse("bronze", "check_in", 1, 5)]
+    )
+    check_in = next(rule for rule in matrix.rules if rule.code == "check_in")
+    assert (check_in.unused, check_in.flat, check_in.spread) == (False, False, Decimal("0.02"))  # 4% and 2%
