@@ -818,9 +818,10 @@ def test_setup_schedules_is_idempotent(program):
         "loyalty: recalculate_tiers",
         "loyalty: release_expired_holds",
         "loyalty: release_pending_points",
+        "loyalty: store_member_rfm",
     ]
-    assert PeriodicTask.objects.count() == 8
-    assert CrontabSchedule.objects.count() == 8
+    assert PeriodicTask.objects.count() == 9
+    assert CrontabSchedule.objects.count() == 9
     for task in tasks:
         job = task.name.removeprefix("loyalty: ")
         assert task.task == "loyalty.run_scheduled_job"
@@ -844,7 +845,7 @@ def test_setup_schedules_keeps_schedules_edited_in_the_admin(program):
     call_command("setup_schedules", stdout=StringIO())
 
     assert PeriodicTask.objects.get(name="loyalty: expire_points").enabled is False
-    assert PeriodicTask.objects.count() == 8
+    assert PeriodicTask.objects.count() == 9
 
 
 # --- concurrency (PostgreSQL) -----------------------------------------------------------------------
