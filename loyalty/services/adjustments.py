@@ -49,7 +49,9 @@ def _check_request(kind, amount, reason, note, points_expire_at, requested_by, m
     if not 1 <= members <= MAX_MEMBERS_PER_REQUEST:
         errors["members"] = [f"Between 1 and {MAX_MEMBERS_PER_REQUEST} members per request."]
     if errors:
-        raise InvalidInput("The adjustment is not valid: " + " ".join(m for ms in errors.values() for m in ms), fields=errors)
+        raise InvalidInput(
+            "The adjustment is not valid: " + " ".join(m for ms in errors.values() for m in ms), fields=errors
+        )
     if not requested_by.has_perm(PERMISSION_FOR_KIND[kind]):
         raise NotPermitted(f"You may not adjust {Adjustment.Kind(kind).label.lower()}.")
 
@@ -101,7 +103,11 @@ def _apply(adjustment: Adjustment, *, decided_by) -> None:
         adjustment.points_entry = adjust_points(**common, actor=decided_by, expires_at=adjustment.points_expire_at)
     else:
         adjustment.growth_entry = adjust_growth(**common, actor=decided_by)
-    adjustment.status, adjustment.decided_by, adjustment.decided_at = Adjustment.Status.APPLIED, decided_by, timezone.now()
+    adjustment.status, adjustment.decided_by, adjustment.decided_at = (
+        Adjustment.Status.APPLIED,
+        decided_by,
+        timezone.now(),
+    )
     adjustment.save()
 
 
@@ -116,7 +122,9 @@ def _lock_pending(adjustment_ids: Sequence[int], approver) -> list[Adjustment]:
     )
     not_pending = [a for a in locked if a.status != Adjustment.Status.PENDING]
     if not_pending or len(locked) != len(set(adjustment_ids)):
-        raise AdjustmentNotPending(f"{len(not_pending) or 'Some'} of the adjustments are no longer waiting for approval.")
+        raise AdjustmentNotPending(
+            f"{len(not_pending) or 'Some'} of the adjustments are no longer waiting for approval."
+        )
     if any(a.requested_by_id == approver.pk for a in locked):
         raise NotPermitted("An adjustment must be approved by someone other than the person who asked for it.")
     return locked

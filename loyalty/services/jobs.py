@@ -65,7 +65,10 @@ def start_job_run(
     as_of = as_of or timezone.now()
     period = period_key(job, as_of)
     if dry_run:
-        run, created = JobRun.objects.create(job=job, period=period, as_of=as_of, dry_run=True, started_by=started_by), True
+        run, created = (
+            JobRun.objects.create(job=job, period=period, as_of=as_of, dry_run=True, started_by=started_by),
+            True,
+        )
     else:
         run, created = JobRun.objects.select_for_update().get_or_create(
             job=job, period=period, dry_run=False, defaults={"as_of": as_of, "started_by": started_by}
