@@ -18,10 +18,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='member',
-            index=models.Index(condition=models.Q(('phone', ''), _negated=True), fields=['phone'], name='member_phone_idx'),
+            index=models.Index(fields=['phone'], name='member_phone_idx'),
         ),
         migrations.AddIndex(
             model_name='member',
-            index=models.Index(django.db.models.functions.text.Upper('email'), condition=models.Q(('email', ''), _negated=True), name='member_email_upper_idx'),
+            index=models.Index(django.db.models.functions.text.Upper('email'), name='member_email_upper_idx'),
         ),
     ]

@@ -9,7 +9,7 @@ INDEX = "member_name_upper_prefix_idx"
 def create_index(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {INDEX} ON members_member (UPPER(name) varchar_pattern_ops) WHERE name <> ''"
+            f"CREATE INDEX IF NOT EXISTS {INDEX} ON members_member (UPPER(name) text_pattern_ops)"
         )
 
 
