@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from loyalty.models import JobRun
+from loyalty.selectors.dashboard import refresh_dashboard
 from loyalty.services.jobs import finish_chunks_here, finish_job_run, run_job_chunk, start_job_run
 
 
@@ -66,3 +67,9 @@ def run_job_chunk_task(self, chunk_id: int) -> bool:
 @shared_task(name="loyalty.finish_job_run")
 def finish_job_run_task(run_id: int) -> str:
     return finish_job_run(run_id=run_id).status
+
+
+@shared_task(name="loyalty.refresh_dashboard")
+def refresh_dashboard_task() -> None:
+    """Recompute the admin dashboard's figures so page views never wait for the aggregates."""
+    refresh_dashboard()

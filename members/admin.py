@@ -5,11 +5,9 @@ adjustments (loyalty.services.adjustments), tiers through the tier services."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,6 +15,7 @@ from django.views.decorators.http import require_POST
 from rangefilter.filters import DateRangeFilterBuilder
 
 from loyalty.backoffice.adjustments import adjust_member_view, adjust_members_action
+from loyalty.backoffice.paging import EstimatedCountPaginator
 from loyalty.errors import LoyaltyError
 from loyalty.models import Adjustment
 from loyalty.selectors.member_overview import member_overview
@@ -24,13 +23,7 @@ from loyalty.services import recalculate_tier_now
 
 from . import services
 from .models import Member
-from .selectors import estimated_count, search_members
-
-
-class EstimatedCountPaginator(Paginator):
-    @cached_property
-    def count(self):
-        return estimated_count(self.object_list)
+from .selectors import search_members
 
 
 class MemberProfileForm(forms.ModelForm):

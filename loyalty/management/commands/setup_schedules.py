@@ -1,5 +1,5 @@
 from django.core.management.base import BaseCommand
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from loyalty.models import ProgramSettings
 from rewards.jobs import SCHEDULES as REWARDS_SCHEDULES
@@ -12,6 +12,7 @@ SCHEDULES = [
     ("recalculate_tiers", "0", "4", "1"),
     *REWARDS_SCHEDULES,
 ]
+DASHBOARD_REFRESH_MINUTES = 5
 
 
 class Command(BaseCommand):
@@ -38,3 +39,13 @@ class Command(BaseCommand):
                         "edit its crontab in the admin if the program's time zone changed."
                     )
                 )
+        self._dashboard_refresh()
+
+    def _dashboard_refresh(self):
+        every, _ = IntervalSchedule.objects.get_or_create(
+            every=DASHBOARD_REFRESH_MINUTES, period=IntervalSchedule.MINUTES
+        )
+        task, created = PeriodicTask.objects.get_or_create(
+            name="dashboard: refresh figures", defaults={"task": "loyalty.refresh_dashboard", "interval": every}
+        )
+        self.stdout.write(f"{'Created' if created else 'Kept'} schedule {task.name}: {task.interval}")
