@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("loyalty.api.urls")),
     path("api/v1/", include("rewards.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

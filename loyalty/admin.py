@@ -1,11 +1,18 @@
 """Configuration is edited here; ledgers and events are read-only (they change only through services)."""
 
 from django.contrib import admin
+from django.db.models import Q
+from django.urls import path
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from .backoffice import approvals, program_file, tier_whatif
+from .backoffice import jobs as backoffice_jobs
+from .backoffice.paging import EstimatedCountPaginator
 from .models import (
+    Adjustment,
     EarningRule,
     Event,
     EventType,
@@ -18,11 +25,24 @@ from .models import (
     Tier,
     TierChange,
 )
+from .selectors.dashboard import members_per_tier
+from .services.jobs import JOBS
 
 
 @admin.register(ProgramSettings)
 class ProgramSettingsAdmin(admin.ModelAdmin):
     list_display = ("currency", "timezone", "point_value", "pending_days", "downgrade_policy", "growth_mode")
+    change_list_template = "admin/loyalty/programsettings/change_list.html"
+
+    def get_urls(self):
+        def view(function):
+            return self.admin_site.admin_view(lambda request: function(self, request))
+
+        return [
+            path("program-file/", view(program_file.import_view), name="loyalty_program_file"),
+            path("program-file/export/", view(program_file.export_view), name="loyalty_program_export"),
+            *super().get_urls(),
+        ]
 
     def has_add_permission(self, request):
         return not ProgramSettings.objects.exists()
@@ -33,8 +53,26 @@ class ProgramSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
-    list_display = ("rank", "code", "name", "threshold", "points_multiplier")
+    """Thresholds change on the what-if page, which previews who would move before saving."""
+
+    list_display = ("rank", "code", "name", "threshold", "points_multiplier", "member_count")
     ordering = ("rank",)
+    change_list_template = "admin/loyalty/tier/change_list.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("threshold",) if obj is not None else ()
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(lambda request: tier_whatif.whatif_view(self, request))
+        return [path("what-if/", view, name="loyalty_tier_whatif"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        self._counts = members_per_tier()
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("members"))
+    def member_count(self, tier):
+        return f"{self._counts.get(tier.pk, 0):,}"
 
 
 @admin.register(EventType)
@@ -60,6 +98,28 @@ class EarningRuleAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services, in tables of millions: newest first by primary key, estimated
+    counts, no facet counts, and a search box that matches its fields exactly (index lookups, no
+    LIKE '%x%' scans). `?member=<id>` narrows any of them to one member (the member page's links)."""
+
+    ordering = ("-id",)
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    search_help_text = _("Exact match.")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term or not self.search_fields:
+            return queryset, False
+        condition = Q()
+        for field in self.search_fields:
+            condition |= Q(**{field: term})
+        return queryset.filter(condition), False
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup == "member" or super().lookup_allowed(lookup, value, request)
+
     def has_add_permission(self, request):
         return False
 
@@ -112,29 +172,103 @@ class TierChangeAdmin(ReadOnlyAdmin):
     list_select_related = ("member", "from_tier", "to_tier")
 
 
+def _live(run, content) -> str:
+    """A cell the progress script (job_progress.js) keeps current while the run is running."""
+    return format_html('<span data-run-id="{}" data-status="{}">{}</span>', run.pk, run.status, content)
+
+
+def _live_count(run, field: str) -> str:
+    return _live(run, format_html('<span data-field="{}">{}</span>', field, f"{getattr(run, field):,}"))
+
+
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
     list_display = (
         "job",
+        "dry_run",
         "period",
-        "status",
+        "status_column",
         "progress_bar",
-        "members_changed",
-        "entries_written",
+        "members_column",
+        "entries_column",
         "as_of",
         "started_at",
         "finished_at",
     )
-    list_filter = ("job", "status")
+    list_filter = ("job", "status", "dry_run")
+    change_list_template = "admin/loyalty/jobrun/change_list.html"
+    change_form_template = "admin/loyalty/jobrun/change_form.html"
+    fields = ("job", "period", "as_of", "dry_run", "started_by", "started_at", "finished_at")
+    show_facets = admin.ShowFacets.NEVER
 
-    @admin.display(description="progress")
+    def get_urls(self):
+        return [
+            path("start/<str:job>/<str:mode>/", self.admin_site.admin_view(backoffice_jobs.start), name="jobrun_start"),
+            path("progress/", self.admin_site.admin_view(backoffice_jobs.progress), name="jobrun_progress"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"jobs": JOBS, "can_run": request.user.has_perm("loyalty.run_job")}
+        return super().changelist_view(request, extra_context={**extra, **(extra_context or {})})
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_column(self, run):
+        label = format_html(
+            '<span data-field="status" class="status status-{}">{}</span>', run.status, run.get_status_display()
+        )
+        return _live(run, label)
+
+    @admin.display(description=_("progress"))
     def progress_bar(self, run):
-        return format_html(
-            '<progress value="{}" max="{}" title="{} of {} chunks"></progress>',
+        bar = format_html(
+            '<progress class="job-progress" value="{}" max="{}"></progress> <span data-field="chunks">{}/{}</span>',
             run.chunks_done,
             max(run.chunks_total, 1),
             run.chunks_done,
             run.chunks_total,
+        )
+        return _live(run, bar)
+
+    @admin.display(description=_("members changed"), ordering="members_changed")
+    def members_column(self, run):
+        return _live_count(run, "members_changed")
+
+    @admin.display(description=_("entries written"), ordering="entries_written")
+    def entries_column(self, run):
+        return _live_count(run, "entries_written")
+
+
+@admin.register(Adjustment)
+class AdjustmentAdmin(ReadOnlyAdmin):
+    list_display = (
+        "requested_at",
+        "member",
+        "kind",
+        "signed_amount",
+        "ledger_reason",
+        "status_column",
+        "requested_by",
+        "decided_by",
+    )
+    list_filter = (approvals.PendingFirstFilter, "kind", "reason")
+    search_fields = ("member__external_id",)
+    list_select_related = ("member", "requested_by", "decided_by")
+    actions = (approvals.approve, approvals.reject)
+    date_hierarchy = None
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("loyalty.approve_adjustment")
+
+    @admin.display(description="amount", ordering="amount")
+    def signed_amount(self, adjustment):
+        css = "amount-plus" if adjustment.amount > 0 else "amount-minus"
+        return format_html('<span class="{}">{}</span>', css, f"{adjustment.amount:+,}")
+
+    @admin.display(description="status", ordering="status")
+    def status_column(self, adjustment):
+        return format_html(
+            '<span class="status status-{}">{}</span>', adjustment.status, adjustment.get_status_display()
         )
 
 

@@ -68,3 +68,13 @@ class SpendNotFound(LoyaltyError):
 
 class RefundExceedsSpend(LoyaltyError):
     code = "refund_exceeds_spend"
+
+
+class NotPermitted(LoyaltyError):
+    code = "permission_denied"
+    http_status = 403
+
+
+class AdjustmentNotPending(LoyaltyError):
+    code = "adjustment_not_pending"
+    http_status = 409

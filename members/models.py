@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 
@@ -45,6 +46,12 @@ class Member(models.Model):
         indexes = [
             models.Index(fields=["tier", "growth_value"]),
             models.Index(fields=["last_activity_at"]),
+            models.Index(fields=["joined_at"]),
+            # The admin's search: exact phone, case-insensitive exact email (the name prefix index is
+            # PostgreSQL-only, migration 0005). Not partial: "phone = x" does not prove "phone <> ''"
+            # to the planner.
+            models.Index(fields=["phone"], name="member_phone_idx"),
+            models.Index(Upper("email"), name="member_email_upper_idx"),
             models.Index(fields=["referrer"], condition=models.Q(referrer__isnull=False), name="member_referrer_idx"),
         ]
         constraints = [

@@ -22,7 +22,7 @@ PROFILE_FIELDS = ("name", "email", "phone", "birthday")
 _MAX_LENGTHS = {"name": 200, "email": 254, "phone": 32}
 
 
-def _clean_profile(changes: Mapping[str, Any]) -> dict[str, Any]:
+def clean_profile(changes: Mapping[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
     for name in set(changes) - set(PROFILE_FIELDS):
@@ -89,7 +89,7 @@ def enrol_member(
     if not isinstance(external_id, str) or not external_id.strip() or len(external_id.strip()) > 64:
         raise InvalidInput("external_id is required.", fields={"external_id": ["A string of 1-64 characters."]})
     external_id = external_id.strip()
-    profile = _clean_profile({"name": name, "email": email, "phone": phone, "birthday": birthday})
+    profile = clean_profile({"name": name, "email": email, "phone": phone, "birthday": birthday})
     referrer_member = None
     if referrer not in (None, ""):
         if not isinstance(referrer, str):
@@ -132,7 +132,7 @@ def enrol_member(
 @transaction.atomic
 def update_member(*, member: Member, changes: Mapping[str, Any]) -> Member:
     """Change profile fields (name, email, phone, birthday); other fields are refused."""
-    cleaned = _clean_profile(changes)
+    cleaned = clean_profile(changes)
     member = lock_member(member_id=member.pk)
     for name, value in cleaned.items():
         setattr(member, name, value)

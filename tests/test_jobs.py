@@ -820,8 +820,14 @@ def test_setup_schedules_is_idempotent(program):
         "loyalty: release_pending_points",
         "loyalty: store_member_rfm",
     ]
-    assert PeriodicTask.objects.count() == 9
+    assert PeriodicTask.objects.count() == 10  # the jobs and the dashboard refresh
     assert CrontabSchedule.objects.count() == 9
+    refresh = PeriodicTask.objects.get(name="dashboard: refresh figures")
+    assert (refresh.task, refresh.interval.every, refresh.interval.period) == (
+        "loyalty.refresh_dashboard",
+        5,
+        "minutes",
+    )
     for task in tasks:
         job = task.name.removeprefix("loyalty: ")
         assert task.task == "loyalty.run_scheduled_job"
@@ -845,7 +851,7 @@ def test_setup_schedules_keeps_schedules_edited_in_the_admin(program):
     call_command("setup_schedules", stdout=StringIO())
 
     assert PeriodicTask.objects.get(name="loyalty: expire_points").enabled is False
-    assert PeriodicTask.objects.count() == 9
+    assert PeriodicTask.objects.count() == 10
 
 
 # --- concurrency (PostgreSQL) -----------------------------------------------------------------------

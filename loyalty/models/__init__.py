@@ -1,3 +1,4 @@
+from .adjustments import Adjustment, AdjustmentReason
 from .events import Event, EventType, RuleHit
 from .jobs import JobChunk, JobRun
 from .ledgers import GrowthAllocation, GrowthEntry, PointsAllocation, PointsEntry
@@ -7,6 +8,8 @@ from .storefronts import Storefront, StorefrontAPIKey
 from .tiers import Tier, TierChange
 
 __all__ = [
+    "Adjustment",
+    "AdjustmentReason",
     "EarningRule",
     "Event",
     "EventType",

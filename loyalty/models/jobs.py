@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -23,10 +24,22 @@ class JobRun(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    dry_run = models.BooleanField(
+        default=False, help_text="Each chunk's work is done and rolled back: the counts say what would change."
+    )
+    summary = models.JSONField(default=list, blank=True, help_text="Dry runs: what would change, in words.")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["job", "period"], name="job_run_once_per_period")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "period"], condition=Q(dry_run=False), name="job_run_once_per_period"
+            )
+        ]
+        permissions = [("run_job", "Can start jobs and dry runs from the admin")]
 
     def __str__(self):
         return f"{self.job} {self.period} ({self.status})"

@@ -71,6 +71,14 @@ class ProgramSettings(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Points held for an order are released if not captured within this many minutes.",
     )
+    approval_limit_points = models.PositiveIntegerField(
+        default=1000,
+        help_text="Manual points adjustments larger than this (either sign) wait for a second person's approval.",
+    )
+    approval_limit_growth = models.PositiveIntegerField(
+        default=500,
+        help_text="Manual growth adjustments larger than this (either sign) wait for a second person's approval.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     # Set to a new random value by database triggers (migration 0008) whenever these settings, the
     # tiers, the earning rules or the event types change; loyalty.config caches by it.

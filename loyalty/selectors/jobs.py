@@ -15,7 +15,7 @@ from members.models import Member
 def preview_job(*, job: str, as_of: datetime) -> list[str]:
     """What running `job` as of `as_of` would change. A run that already exists for the period is
     resumed with its own as_of, and a finished one changes nothing, so the preview says the same."""
-    run = JobRun.objects.filter(job=job, period=period_key(job, as_of)).first()
+    run = JobRun.objects.filter(job=job, period=period_key(job, as_of), dry_run=False).first()
     if run is not None:
         if run.status == JobRun.Status.DONE:
             return [

@@ -4,7 +4,7 @@ from .event_batch import record_events
 from .events import EventOutcome, record_event, record_event_body
 from .growth import adjust_growth, expire_growth
 from .points import adjust_points, expire_points, refund_spend, release_pending_points, spend_points
-from .tiers import change_tier_manually, recalculate_member_tier
+from .tiers import change_tier_manually, recalculate_member_tier, recalculate_tier_now
 
 __all__ = [
     "EventOutcome",
@@ -14,6 +14,7 @@ __all__ = [
     "expire_growth",
     "expire_points",
     "recalculate_member_tier",
+    "recalculate_tier_now",
     "record_event",
     "record_event_body",
     "record_events",

@@ -58,14 +58,24 @@ def chunk_ranges(chunk_size: int) -> list[tuple[int, int]]:
 
 
 @transaction.atomic
-def start_job_run(*, job: str, as_of: datetime | None = None, chunk_size: int | None = None) -> JobRun:
+def start_job_run(
+    *, job: str, as_of: datetime | None = None, chunk_size: int | None = None, dry_run: bool = False, started_by=None
+) -> JobRun:
     """The run of `job` for the period of `as_of` (default now), created with its chunks on first call.
-    Calling it again for the same period returns the same run (and its as_of) to be resumed."""
+    Calling it again for the same period returns the same run (and its as_of) to be resumed.
+    A dry run is always a new run of its own: its chunks do the work and roll it back."""
     check_job_name(job)
     as_of = as_of or timezone.now()
-    run, created = JobRun.objects.select_for_update().get_or_create(
-        job=job, period=period_key(job, as_of), defaults={"as_of": as_of}
-    )
+    period = period_key(job, as_of)
+    if dry_run:
+        run, created = (
+            JobRun.objects.create(job=job, period=period, as_of=as_of, dry_run=True, started_by=started_by),
+            True,
+        )
+    else:
+        run, created = JobRun.objects.select_for_update().get_or_create(
+            job=job, period=period, dry_run=False, defaults={"as_of": as_of, "started_by": started_by}
+        )
     if created:
         ranges = chunk_ranges(chunk_size or settings.LOYALTY_JOB_CHUNK_SIZE)
         JobChunk.objects.bulk_create(JobChunk(run=run, first_member_id=a, last_member_id=b) for a, b in ranges)
@@ -96,6 +106,21 @@ def _without_jit() -> None:
             cursor.execute("SET LOCAL jit = off")
 
 
+class _RolledBack(Exception):
+    """Leaves a dry run's chunk transaction, undoing what the chunk wrote."""
+
+    def __init__(self, result: bulk.ChunkResult):
+        self.result = result
+
+
+def _execute_and_roll_back(run: JobRun, chunk: JobChunk) -> bulk.ChunkResult:
+    try:
+        with transaction.atomic():
+            raise _RolledBack(_execute(run, chunk))
+    except _RolledBack as rolled_back:
+        return rolled_back.result
+
+
 def run_job_chunk(*, chunk_id: int) -> bool:
     """Do one chunk in one transaction; a chunk already done is skipped. Returns whether it is done.
     A failure is recorded on the chunk and re-raised; nothing of the chunk is written."""
@@ -107,7 +132,8 @@ def run_job_chunk(*, chunk_id: int) -> bool:
             if chunk.done:
                 return True
             _without_jit()
-            result = _execute(chunk.run, chunk)
+            execute = _execute_and_roll_back if chunk.run.dry_run else _execute
+            result = execute(chunk.run, chunk)
             chunk.done, chunk.finished_at = True, timezone.now()
             chunk.members_changed, chunk.entries_written = result.members_changed, result.entries_written
             chunk.attempts += 1
@@ -138,14 +164,25 @@ def finish_job_run(*, run_id: int) -> JobRun:
         )
     else:
         run.status, run.error = JobRun.Status.DONE, ""
+        if run.dry_run:
+            from loyalty.selectors.jobs import preview_job  # the selector imports this module
+
+            run.summary = preview_job(job=run.job, as_of=run.as_of)
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "finished_at"])
+    run.save(update_fields=["status", "error", "finished_at", "summary"])
     return run
 
 
-def run_job_now(*, job: str, as_of: datetime | None = None, chunk_size: int | None = None) -> JobRun:
+def run_job_now(
+    *, job: str, as_of: datetime | None = None, chunk_size: int | None = None, dry_run: bool = False
+) -> JobRun:
     """Run (or resume) a job in this process, chunk after chunk: the demo and `run_job --sync`."""
-    run = start_job_run(job=job, as_of=as_of, chunk_size=chunk_size)
+    run = start_job_run(job=job, as_of=as_of, chunk_size=chunk_size, dry_run=dry_run)
+    return finish_chunks_here(run=run)
+
+
+def finish_chunks_here(*, run: JobRun) -> JobRun:
+    """Do a run's pending chunks in this process, then finish it."""
     for chunk_id in run.chunks.filter(done=False).values_list("id", flat=True):
         try:
             run_job_chunk(chunk_id=chunk_id)

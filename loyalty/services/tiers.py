@@ -86,3 +86,24 @@ def change_tier_manually(*, member: Member, tier: Tier, actor, reason: str) -> T
     change = move_tier(member, to=tier, reason=TierChange.Reason.MANUAL, at=timezone.now(), actor=actor, note=reason)
     member.save(update_fields=["tier", "tier_since", "updated_at"])
     return change
+
+
+@transaction.atomic
+def recalculate_tier_now(*, member: Member, actor) -> TierChange | None:
+    """Apply the downgrade policy and missed upgrades to one member now, outside the monthly run
+    (no period, so the scheduled recalculation still considers the member)."""
+    member = lock_member(member_id=member.pk)
+    policy = ProgramSettings.current().downgrade_policy
+    target = recalculated_tier(ladder(), member.tier, member.growth_value, policy)
+    if target.pk == member.tier_id:
+        return None
+    change = move_tier(
+        member,
+        to=target,
+        reason=TierChange.Reason.RECALCULATION,
+        at=timezone.now(),
+        actor=actor,
+        note="Recalculated from the admin",
+    )
+    member.save(update_fields=["tier", "tier_since", "updated_at"])
+    return change

@@ -1,5 +1,5 @@
 from django.core.management.base import BaseCommand
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from campaigns.jobs import SCHEDULES as CAMPAIGNS_SCHEDULES
 from loyalty.models import ProgramSettings
@@ -14,6 +14,7 @@ SCHEDULES = [
     *REWARDS_SCHEDULES,
     *CAMPAIGNS_SCHEDULES,
 ]
+DASHBOARD_REFRESH_MINUTES = 5
 
 
 class Command(BaseCommand):
@@ -40,3 +41,13 @@ class Command(BaseCommand):
                         "edit its crontab in the admin if the program's time zone changed."
                     )
                 )
+        self._dashboard_refresh()
+
+    def _dashboard_refresh(self):
+        every, _ = IntervalSchedule.objects.get_or_create(
+            every=DASHBOARD_REFRESH_MINUTES, period=IntervalSchedule.MINUTES
+        )
+        task, created = PeriodicTask.objects.get_or_create(
+            name="dashboard: refresh figures", defaults={"task": "loyalty.refresh_dashboard", "interval": every}
+        )
+        self.stdout.write(f"{'Created' if created else 'Kept'} schedule {task.name}: {task.interval}")

@@ -1,0 +1,90 @@
+"""Manual adjustments by staff. Every one is recorded here with who asked, why and who decided; an
+adjustment above the program's approval limit waits for a second person (maker-checker) and touches
+the ledger only when approved."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class AdjustmentReason(models.TextChoices):
+    GOODWILL = "goodwill", _("Goodwill gesture")
+    COMPLAINT = "complaint", _("Complaint compensation")
+    CORRECTION = "correction", _("Correction of a wrong entry")
+    MISSING_ORDER = "missing_order", _("Order missing from the storefront")
+    MIGRATION = "migration", _("Balance migrated from another system")
+    FRAUD = "fraud", _("Fraud or abuse")
+    OTHER = "other", _("Other (explain in the note)")
+
+
+class Adjustment(models.Model):
+    class Kind(models.TextChoices):
+        POINTS = "points", _("Points")
+        GROWTH = "growth", _("Growth value")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPLIED = "applied", _("Applied")
+        REJECTED = "rejected", _("Rejected")
+
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="adjustments")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    amount = models.IntegerField(_("amount"), help_text=_("Signed: positive adds, negative takes away."))
+    reason = models.CharField(_("reason"), max_length=20, choices=AdjustmentReason.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    points_expire_at = models.DateTimeField(
+        _("points expire at"), null=True, blank=True, help_text=_("Added points only; empty = the program's rule.")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    batch = models.UUIDField(_("batch"), help_text=_("Adjustments asked for together (one bulk action)."))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=200, blank=True)
+    points_entry = models.OneToOneField(
+        "loyalty.PointsEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="adjustment"
+    )
+    growth_entry = models.OneToOneField(
+        "loyalty.GrowthEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="adjustment"
+    )
+
+    class Meta:
+        verbose_name = _("adjustment")
+        verbose_name_plural = _("adjustments")
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(fields=["status"], condition=Q(status="pending"), name="adjustment_pending_idx"),
+            models.Index(fields=["member", "-requested_at"], name="adjustment_member_idx"),
+            models.Index(fields=["batch"], name="adjustment_batch_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="adjustment_amount_not_zero"),
+            models.CheckConstraint(
+                condition=Q(points_expire_at__isnull=True) | Q(kind="points", amount__gt=0),
+                name="adjustment_expiry_only_for_added_points",
+            ),
+        ]
+        permissions = [
+            ("adjust_points", _("Can adjust a member's points")),
+            ("adjust_growth", _("Can adjust a member's growth value")),
+            ("approve_adjustment", _("Can approve or reject adjustments above the approval limit")),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount:+d} → {self.member.external_id}"
+
+    @property
+    def ledger_reason(self) -> str:
+        label = AdjustmentReason(self.reason).label
+        return f"{label}: {self.note}" if self.note else str(label)

@@ -1,0 +1,135 @@
+"""The operations admin in a real browser, step by step as an operator works: the dashboard, finding
+a member, adjusting points, maker-checker approval, the tier what-if, a dry run, Chinese."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+from playwright.sync_api import expect
+
+from loyalty.demo import generate_demo_data
+from loyalty.models import Adjustment, JobRun, PointsEntry, Tier
+from members.models import Member
+from tests.factories import UserFactory
+from tests.helpers import ensure_default_program
+
+PASSWORD = "a-long-test-password"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def population():
+    ensure_default_program()
+    generate_demo_data(members=40, seed=7, chunk_size=40)
+    member = Member.objects.exclude(phone="").order_by("id").first()
+    return member
+
+
+def staff(username: str, *permissions: str, superuser: bool = False):
+    user = UserFactory(username=username, is_superuser=superuser)
+    user.set_password(PASSWORD)
+    user.save()
+    for name in permissions:
+        app_label, codename = name.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return user
+
+
+def log_in(page, live_server, username: str):
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#user-tools")).to_contain_text(username)
+
+
+def log_out(page):
+    page.click("#logout-form button")
+
+
+def test_an_operator_day(page, live_server, shoot, population):
+    staff("operator", superuser=True)
+    approver = staff("approver", "loyalty.approve_adjustment", "loyalty.view_adjustment", "members.view_member")
+    member = population
+    points_before = member.points_available
+
+    log_in(page, live_server, "operator")
+    charts = page.evaluate("() => Object.keys(window.loyaltyCharts || {}).sort()")
+    assert charts == ["events", "expiring", "movements", "pyramid"]
+    pyramid_bars = page.evaluate("() => window.loyaltyCharts.pyramid.getDatasetMeta(0).data.length")
+    assert pyramid_bars == Tier.objects.count()
+    expect(page.locator('[data-kpi="members_total"]')).to_have_text(f"{Member.objects.count():,}")
+    shoot(page, "01-dashboard")
+
+    page.goto(f"{live_server.url}/admin/members/member/")
+    page.fill("#searchbar", member.phone)
+    page.press("#searchbar", "Enter")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    shoot(page, "02-member-found-by-phone")
+    page.click(f"#result_list a:text-is('{member.external_id}')")
+    expect(page.locator("#panel-points")).to_be_visible()
+    shoot(page, "03-member-360")
+
+    page.click("text=Adjust points")
+    page.fill("#id_amount", "200")
+    page.select_option("#id_reason", "goodwill")
+    page.fill("#id_note", "Late parcel")
+    shoot(page, "04-adjust-points-form")
+    page.click("#adjust-form input[type=submit]")
+    expect(page.locator(".messagelist")).to_contain_text("applied")
+    expect(page.locator('[data-testid="points-available"]')).to_contain_text(f"{points_before + 200:,}")
+    expect(page.locator("#points-ledger tbody tr").first).to_contain_text("+200")
+    expect(page.locator("#points-ledger tbody tr").first).to_contain_text("Late parcel")
+    shoot(page, "05-adjusted-ledger-and-balance")
+
+    page.click("text=Adjust points")
+    page.fill("#id_amount", "5000")
+    page.select_option("#id_reason", "complaint")
+    page.click("#adjust-form input[type=submit]")
+    expect(page.locator(".messagelist")).to_contain_text("waits for approval")
+    expect(page.locator('[data-testid="points-available"]')).to_contain_text(f"{points_before + 200:,}")
+    shoot(page, "06-large-adjustment-pending")
+    log_out(page)
+
+    log_in(page, live_server, approver.username)
+    page.goto(f"{live_server.url}/admin/loyalty/adjustment/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    page.check("#result_list tbody tr input.action-select")
+    page.select_option("select[name=action]", "approve")
+    shoot(page, "07-approval-queue")
+    page.click("button[name=index]")
+    expect(page.locator(".messagelist")).to_contain_text("approved and applied")
+    shoot(page, "08-approved")
+    member.refresh_from_db()
+    assert member.points_available == points_before + 5200
+    approved = Adjustment.objects.get(amount=5000)
+    assert (approved.status, approved.decided_by, approved.points_entry.amount) == ("applied", approver, 5000)
+    log_out(page)
+
+    log_in(page, live_server, "operator")
+    page.goto(f"{live_server.url}/admin/loyalty/tier/")
+    page.click("text=Change thresholds (what-if preview)")
+    page.fill("#id_bronze", "1")
+    page.click("button[value=preview]")
+    expect(page.locator("#whatif-result")).to_contain_text("would move up")
+    expect(page.locator("#whatif-pyramid tbody tr")).to_have_count(Tier.objects.count())
+    shoot(page, "09-tier-what-if")
+    assert Tier.objects.get(code="bronze").threshold == 500  # a preview writes nothing
+
+    expired_before = PointsEntry.objects.filter(kind="expire").count()
+    page.goto(f"{live_server.url}/admin/loyalty/jobrun/")
+    page.click('button[data-job="expire_points"][data-mode="dry-run"]')
+    expect(page.locator("#run-progress")).to_have_attribute("data-status", "done", timeout=30_000)
+    expect(page.locator('#run-progress [data-field="summary"]')).to_contain_text("would expire")
+    shoot(page, "10-dry-run-finished")
+    run = JobRun.objects.get(job="expire_points")
+    assert run.dry_run and run.chunks_done == run.chunks_total
+    assert PointsEntry.objects.filter(kind="expire").count() == expired_before
+
+    page.select_option("#language-select", "zh-hans")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    expect(page.locator("#site-name")).to_contain_text("会员")
+    page.goto(f"{live_server.url}/admin/")
+    expect(page.locator("body")).to_contain_text(re.compile("会员总数|会员"))
+    shoot(page, "11-dashboard-zh-hans")
