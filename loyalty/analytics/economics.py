@@ -68,6 +68,13 @@ def reward_value(*, code: str, name: str, units: int, points: int, unit_cash: De
     return RewardValue(code, name, units, points, cash, per_point, per_point is not None and per_point > budget)
 
 
+def every_month(flows: list[MonthFlow], first: date, count: int) -> list[MonthFlow]:
+    """`count` months from `first` (a first of the month), months without entries as zeros."""
+    found = {flow.month: flow for flow in flows}
+    months = [date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1) for i in range(count)]
+    return [found.get(month, MonthFlow(month, 0, 0, 0, 0, 0)) for month in months]
+
+
 def breakage(flows: list[MonthFlow]) -> Decimal | None:
     """Expired over earned across the months given (the last 12 in the report)."""
     return ratio(sum(flow.expired for flow in flows), sum(flow.earned for flow in flows))

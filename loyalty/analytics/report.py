@@ -185,10 +185,10 @@ def forecast_report(personas: list[forecast.Persona] | None, as_of: datetime) ->
 def economics_report(as_of: datetime) -> EconomicsReport:
     settings = current_config().settings
     zone = settings.zone
-    this_month = local_day(as_of, zone).replace(day=1)
-    since = start_of_day(this_month - relativedelta(months=ECONOMICS_MONTHS - 1), zone)
+    first_month = local_day(as_of, zone).replace(day=1) - relativedelta(months=ECONOMICS_MONTHS - 1)
+    since = start_of_day(first_month, zone)
     available, pending = economics_reads.points_balances()
-    months = economics_reads.monthly_points(since, zone)
+    months = economics.every_month(economics_reads.monthly_points(since, zone), first_month, ECONOMICS_MONTHS)
     rewards = [
         economics.reward_value(
             code=code, name=name, units=units, points=points, unit_cash=cash, budget=settings.target_value_per_point

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from . import dashboard_views
+from . import dashboard_views, program_design
 
 
 class BackofficeSite(admin.AdminSite):
@@ -17,5 +17,6 @@ class BackofficeSite(admin.AdminSite):
     def get_urls(self):
         return [
             path("dashboard/refresh/", self.admin_view(dashboard_views.refresh), name="dashboard_refresh"),
+            *program_design.urls(self),
             *super().get_urls(),
         ]

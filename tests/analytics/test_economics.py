@@ -20,6 +20,12 @@ def test_liability_breakage_and_value_per_point_arithmetic():
         economics.MonthFlow(date(2026, 2, 1), 500, 0, 300, 0, 0),
     ]
     assert economics.breakage(months) == Decimal("0.2")
+    assert [m.month for m in economics.every_month(months[1:], date(2025, 12, 1), 3)] == [
+        date(2025, 12, 1),
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+    ]
+    assert economics.every_month(months[1:], date(2025, 12, 1), 3)[2] == months[1]
     assert economics.breakage([]) is None
     coupon = economics.reward_value(code="c", name="C", units=4, points=1200, unit_cash=Decimal("3"), budget=POINT)
     voucher = economics.reward_value(code="v", name="V", units=1, points=500, unit_cash=Decimal("10"), budget=POINT)
@@ -52,6 +58,7 @@ def test_the_report_sums_the_points_ledger_per_month(program, give_points, as_of
     spend_points(member=first, amount=200, reason="mall", source="test")
     report = economics_report(as_of)
     assert (report.liability.available, report.liability.pending, report.liability.cash) == (1300, 0, Decimal("13.00"))
+    assert len(report.months) == 12
     assert sum(m.earned for m in report.months) == 1500
     assert sum(m.spent for m in report.months) == 200
     assert sum(m.expired for m in report.months) == 300
