@@ -168,7 +168,7 @@ def _calibration(request) -> dict:
     targets = form.cleaned_data["targets"] if form.is_valid() else None
     if not form.is_bound:
         defaults = calibration.default_targets(len(ladder))
-        form = CalibrationForm(initial={"targets": "/".join(f"{share * 100:g}" for share in defaults)})
+        form = CalibrationForm(initial={"targets": "/".join(f"{(share * 100).normalize():f}" for share in defaults)})
     result = report.calibration_report(targets)
     whatif = (
         reverse("admin:loyalty_tier_whatif")
