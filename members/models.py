@@ -52,6 +52,8 @@ class Member(models.Model):
             # to the planner.
             models.Index(fields=["phone"], name="member_phone_idx"),
             models.Index(Upper("email"), name="member_email_upper_idx"),
+            # The admin's status filter: frozen and closed members are few; a scan would read them all.
+            models.Index(fields=["status"], condition=~Q(status="active"), name="member_not_active_idx"),
             models.Index(fields=["referrer"], condition=models.Q(referrer__isnull=False), name="member_referrer_idx"),
         ]
         constraints = [

@@ -63,9 +63,19 @@ def whatif_view(model_admin, request):
         "title": _("Tier thresholds: what if?"),
         "form": form,
         "preview": preview,
+        "chart": _chart(preview) if preview else None,
         "changed": form.is_bound and form.is_valid() and any(form.thresholds()[t.code] != t.threshold for t in tiers),
     }
     return TemplateResponse(request, "admin/loyalty/tier/whatif.html", context)
+
+
+def _chart(preview) -> dict:
+    return {
+        "tiers": [tier.name for tier, _, _ in preview.pyramid],
+        "now": [now for _, now, _ in preview.pyramid],
+        "after": [after for _, _, after in preview.pyramid],
+        "labels": {"now": _("Now"), "after": _("After")},
+    }
 
 
 def _apply(thresholds: dict[str, int]) -> list[str]:

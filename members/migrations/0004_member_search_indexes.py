@@ -24,4 +24,8 @@ class Migration(migrations.Migration):
             model_name='member',
             index=models.Index(django.db.models.functions.text.Upper('email'), name='member_email_upper_idx'),
         ),
+        migrations.AddIndex(
+            model_name='member',
+            index=models.Index(condition=models.Q(('status', 'active'), _negated=True), fields=['status'], name='member_not_active_idx'),
+        ),
     ]

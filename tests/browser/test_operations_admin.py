@@ -114,6 +114,7 @@ def test_an_operator_day(page, live_server, shoot, population):
     page.click("button[value=preview]")
     expect(page.locator("#whatif-result")).to_contain_text("would move up")
     expect(page.locator("#whatif-pyramid tbody tr")).to_have_count(Tier.objects.count())
+    assert page.evaluate("() => window.whatifChart.data.datasets.length") == 2
     shoot(page, "09-tier-what-if")
     assert Tier.objects.get(code="bronze").threshold == 500  # a preview writes nothing
 
