@@ -36,13 +36,13 @@ TASKS_PER_MEMBER = 4
 
 def _sql(cursor, label: str, statement: str, params=None) -> None:
     started = time.perf_counter()
-    cursor.execute(statement, params or [])
+    cursor.execute(statement, params)
     print(f"  {label}: {cursor.rowcount:,} rows in {time.perf_counter() - started:.1f}s", flush=True)
 
 
 def add_behaviour(members: int) -> None:
-    """Purchases (with their purchase rule hits) and task events (check-ins, reviews, logins with their
-    hits) over the last 365 days, a redemption per 20 members and a month of benefit grants."""
+    """Purchases and task events (check-ins, reviews, logins) over the last 365 days with their rule
+    hits, then the mall's rows (add_mall)."""
     from django.db import connection
 
     from loyalty.models import Tier
@@ -91,6 +91,15 @@ def add_behaviour(members: int) -> None:
                       r.points + (r.points_per_unit * COALESCE(e.amount, 0))::int
                FROM loyalty_event AS e JOIN loyalty_earningrule AS r ON r.event_type_id = e.event_type_id""",
         )
+    add_mall(ladder)
+
+
+def add_mall(ladder) -> None:
+    """A redemption per 20 members over the last 300 days and this month's benefit grants to the
+    upper half of the ladder."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
         cursor.execute("SELECT id, points_cost FROM rewards_reward WHERE is_active ORDER BY id LIMIT 1")
         reward_id, cost = cursor.fetchone()
         _sql(
