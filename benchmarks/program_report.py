@@ -213,6 +213,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.pop("REDIS_URL", None)
     generation, reused = prepare(args.members, args.reuse_data)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)  # the kept data may predate the latest migrations
 
     from loyalty.analytics.report import ReportOptions, build_report
 

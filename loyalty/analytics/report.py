@@ -21,6 +21,7 @@ from .selectors import economics as economics_reads
 from .selectors import forecast as forecast_reads
 from .selectors import rfm as rfm_reads
 from .selectors import weights as weights_reads
+from .selectors.sql import report_transaction
 
 DEFAULT_RFM_WINDOW_DAYS = 365
 DEFAULT_WEIGHTS_DAYS = 90
@@ -108,15 +109,16 @@ def build_report(options: ReportOptions) -> ProgramReport:
         seconds[name] = round(time.perf_counter() - started, 3)
         return result
 
-    report = ProgramReport(
-        as_of=as_of,
-        distribution=timed("distribution", lambda: distribution_report(options)),
-        calibration=timed("calibration", lambda: calibration_report(options.target_shares)),
-        rfm=timed("rfm", lambda: rfm_report(options, as_of)),
-        weights=timed("weights", lambda: weights_report(options.weights_days, as_of)),
-        forecast=timed("forecast", lambda: forecast_report(options.personas, as_of)),
-        economics=timed("economics", lambda: economics_report(as_of)),
-    )
+    with report_transaction():
+        report = ProgramReport(
+            as_of=as_of,
+            distribution=timed("distribution", lambda: distribution_report(options)),
+            calibration=timed("calibration", lambda: calibration_report(options.target_shares)),
+            rfm=timed("rfm", lambda: rfm_report(options, as_of)),
+            weights=timed("weights", lambda: weights_report(options.weights_days, as_of)),
+            forecast=timed("forecast", lambda: forecast_report(options.personas, as_of)),
+            economics=timed("economics", lambda: economics_report(as_of)),
+        )
     report.seconds = seconds
     return report
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from loyalty.analytics import calibration, csv_export, forecast, report
 from loyalty.analytics.report import ReportOptions
+from loyalty.analytics.selectors.sql import report_transaction
 from loyalty.config import current_config
 
 # Program design reads the whole program and every member's figures in aggregate: whoever may view
@@ -121,7 +122,8 @@ def index(site, request):
 def report_page(site, request, slug: str):
     page = _page(slug)
     context = {**site.each_context(request), "title": page.title, "page": page, "pages": _pages()}
-    context.update(BUILDERS[slug](request))
+    with report_transaction():
+        context.update(BUILDERS[slug](request))
     context["csv_url"] = reverse("admin:program_design_csv", args=[slug]) + (
         "?" + request.GET.urlencode() if request.GET else ""
     )
@@ -130,7 +132,8 @@ def report_page(site, request, slug: str):
 
 def report_csv(site, request, slug: str):
     _page(slug)
-    text = CSV[slug](BUILDERS[slug](request)["report"])
+    with report_transaction():
+        text = CSV[slug](BUILDERS[slug](request)["report"])
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="program-design-{slug}.csv"'
     return response

@@ -3,12 +3,30 @@ that gives the same numbers (the tests run on both)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from members.models import Member
+
+# The reports aggregate millions of rows into a million groups (per-member RFM, medians, distinct
+# members per tier and rule); Debian's default 4 MB of work_mem sends those sorts and hashes to disk.
+REPORT_WORK_MEM = "256MB"
+
+
+@contextmanager
+def report_transaction() -> Iterator[None]:
+    """One read transaction for a report, on PostgreSQL with the memory its aggregates need and JIT
+    off (it compiles for longer than these statements gain)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+                cursor.execute("SET LOCAL jit = off")
+        yield
 
 
 def population() -> QuerySet[Member]:
