@@ -220,6 +220,12 @@ def main() -> None:
     from loyalty.analytics.report import ReportOptions, build_report
 
     sizes = table_sizes()
+    from django.db import connection
+
+    from benchmarks.monthly_run import server_settings
+
+    with connection.cursor() as cursor:
+        settings = server_settings(cursor)
     timings: list[dict[str, float]] = []
     for run in range(args.runs):
         started = time.perf_counter()
@@ -227,22 +233,21 @@ def main() -> None:
         total = time.perf_counter() - started
         timings.append({**report.seconds, "total": total})
         print(f"  run {run + 1}: {total:.2f} s {report.seconds}", flush=True)
-    write_results(args, generation, reused, sizes, timings)
+    write_results(args, generation, reused, sizes, settings, timings)
 
 
-def write_results(args, generation, reused, sizes, timings) -> None:
+def write_results(args, generation, reused, sizes, settings, timings) -> None:
     best = min(timings, key=lambda t: t["total"])
     rows = "\n".join(f"| {part} | {seconds:.2f} s |" for part, seconds in best.items() if part != "total")
     counts = ", ".join(f"{table} {count:,}" for table, count in sizes.items())
     body = f"""
-## Program design report
-
 Command: `.venv/bin/python benchmarks/program_report.py --members {args.members} --runs {args.runs}\
 {" --reuse-data" if args.reuse_data else ""}` (the same as `manage.py program_report --json`, timed in-process)
 
 Data: the monthly_run data set plus a year of purchases and task events with their rule hits, a
 redemption per 20 members and a month of benefit grants: {counts}. Made in {generation:.0f} s
-({"cloned from the kept copy" if reused else "generated for this run"}).
+({"cloned from the kept copy" if reused else "generated for this run"}). PostgreSQL server settings: {settings};
+each report runs in one transaction with `work_mem` 256MB and JIT off.
 
 Best of {args.runs} runs, **{best["total"]:.2f} s** for the whole report (target < 10 s); all runs:
 {", ".join(f"{t['total']:.2f} s" for t in timings)}.

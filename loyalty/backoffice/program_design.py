@@ -131,9 +131,11 @@ def report_page(site, request, slug: str):
 
 
 def report_csv(site, request, slug: str):
-    _page(slug)
+    if slug not in CSV:
+        raise Http404
+    page_slug, write = CSV[slug]
     with report_transaction():
-        text = CSV[slug](BUILDERS[slug](request)["report"])
+        text = write(BUILDERS[page_slug](request)["report"])
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="program-design-{slug}.csv"'
     return response
@@ -288,11 +290,13 @@ BUILDERS = {
     "forecast": _forecast,
     "economics": _economics,
 }
+# Download name -> (the page whose report it writes, the writer).
 CSV = {
-    "distribution": csv_export.distribution_csv,
-    "calibration": csv_export.calibration_csv,
-    "rfm": csv_export.rfm_csv,
-    "weights": csv_export.weights_csv,
-    "forecast": csv_export.forecast_csv,
-    "economics": csv_export.economics_csv,
+    "distribution": ("distribution", csv_export.distribution_csv),
+    "calibration": ("calibration", csv_export.calibration_csv),
+    "rfm": ("rfm", csv_export.rfm_csv),
+    "weights": ("weights", csv_export.weights_csv),
+    "forecast": ("forecast", csv_export.forecast_csv),
+    "economics": ("economics", csv_export.economics_csv),
+    "benefits": ("economics", csv_export.benefits_csv),
 }

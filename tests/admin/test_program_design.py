@@ -78,6 +78,13 @@ def test_personas_are_editable_and_the_table_follows(admin_client, tiers):
 
 
 @pytest.mark.django_db
+def test_benefits_per_tier_have_their_own_download(admin_client, program):
+    text = admin_client.get(reverse("admin:program_design_csv", args=["benefits"])).content.decode()
+    assert text.startswith("month,tier,grants,coupons,points,value,tier_spend,value_to_spend")
+    assert admin_client.get(reverse("admin:program_design_csv", args=["nonsense"])).status_code == 404
+
+
+@pytest.mark.django_db
 def test_the_csv_download_escapes_operator_text(admin_client, tiers):
     Tier.objects.filter(code="gold").update(name="@SUM(1+1)")
     text = admin_client.get(reverse("admin:program_design_csv", args=["distribution"])).content.decode()
