@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
 
@@ -6,12 +7,14 @@ class Storefront(models.Model):
     """A client of the storefront API (web shop, app, POS, mini-program). Its code is the `source` of
     the events it sends, so event ids are scoped to it and survive key rotation."""
 
-    code = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=128)
-    created_at = models.DateTimeField(auto_now_add=True)
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=128)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["code"]
+        verbose_name = _("storefront")
+        verbose_name_plural = _("storefronts")
 
     def __str__(self):
         return self.name or self.code
@@ -20,8 +23,10 @@ class Storefront(models.Model):
 class StorefrontAPIKey(AbstractAPIKey):
     """Hashed API key of a storefront; a storefront may hold several while rotating them."""
 
-    storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="api_keys")
+    storefront = models.ForeignKey(
+        Storefront, on_delete=models.PROTECT, related_name="api_keys", verbose_name=_("storefront")
+    )
 
     class Meta(AbstractAPIKey.Meta):
-        verbose_name = "storefront API key"
-        verbose_name_plural = "storefront API keys"
+        verbose_name = _("storefront API key")
+        verbose_name_plural = _("storefront API keys")
