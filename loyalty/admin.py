@@ -230,7 +230,7 @@ class AdjustmentAdmin(ReadOnlyAdmin):
         "member",
         "kind",
         "signed_amount",
-        "ledger_reason",
+        "reason_column",
         "status_column",
         "requested_by",
         "decided_by",
@@ -244,12 +244,16 @@ class AdjustmentAdmin(ReadOnlyAdmin):
     def has_approve_permission(self, request):
         return request.user.has_perm("loyalty.approve_adjustment")
 
-    @admin.display(description="amount", ordering="amount")
+    @admin.display(description=_("amount"), ordering="amount")
     def signed_amount(self, adjustment):
         css = "amount-plus" if adjustment.amount > 0 else "amount-minus"
         return format_html('<span class="{}">{}</span>', css, f"{adjustment.amount:+,}")
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("reason"), ordering="reason")
+    def reason_column(self, adjustment):
+        return adjustment.reason_display()
+
+    @admin.display(description=_("status"), ordering="status")
     def status_column(self, adjustment):
         return format_html(
             '<span class="status status-{}">{}</span>', adjustment.status, adjustment.get_status_display()
