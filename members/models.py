@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Member(models.Model):
@@ -16,7 +17,7 @@ class Member(models.Model):
     external_id = models.CharField(
         _("external id"), max_length=64, unique=True, help_text=_("The storefront's id for this member.")
     )
-    name = models.CharField(_("name"), max_length=200, blank=True)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=200, blank=True)
     email = models.EmailField(_("email"), blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)

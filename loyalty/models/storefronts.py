@@ -30,3 +30,24 @@ class StorefrontAPIKey(AbstractAPIKey):
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("storefront API key")
         verbose_name_plural = _("storefront API keys")
+
+
+def _name_library_fields(model, texts: dict) -> None:
+    """The library names its fields in English only (and words their help texts for developers);
+    these replace them on the model's own copies of the fields, so the admin speaks the operator's
+    language."""
+    for name, (verbose_name, help_text) in texts.items():
+        field = model._meta.get_field(name)
+        field.verbose_name, field.help_text = verbose_name, help_text
+
+
+_name_library_fields(
+    StorefrontAPIKey,
+    {
+        "prefix": (_("prefix"), ""),
+        "created": (_("created at"), ""),
+        "name": (_("name"), _("Which storefront and what for, e.g. 'web shop 2026'. Need not be unique.")),
+        "revoked": (_("revoked"), _("A revoked key stops working at once. Revoking cannot be undone.")),
+        "expiry_date": (_("expires at"), _("Clients cannot use the key after this moment.")),
+    },
+)

@@ -33,7 +33,9 @@ class Benefit(models.Model):
         related_name="benefits",
         verbose_name=_("coupon template"),
     )
-    coupon_quantity = models.PositiveSmallIntegerField(_("coupons"), default=0, help_text=_("Coupons per grant."))
+    coupon_quantity = models.PositiveSmallIntegerField(
+        _("coupon quantity"), default=0, help_text=_("Coupons per grant.")
+    )
     points = models.PositiveIntegerField(_("points"), default=0, help_text=_("Birthday gift: points."))
     growth = models.PositiveIntegerField(_("growth value"), default=0, help_text=_("Birthday gift: growth value."))
     rebate_percent = models.DecimalField(
@@ -98,7 +100,7 @@ class BenefitGrant(models.Model):
         verbose_name=_("tier"),
         help_text=_("Tier at grant."),
     )
-    coupon_count = models.PositiveSmallIntegerField(_("coupons"), default=0)
+    coupon_count = models.PositiveSmallIntegerField(_("coupons issued"), default=0)
     points = models.PositiveIntegerField(_("points"), default=0)
     growth = models.PositiveIntegerField(_("growth value"), default=0)
     job_run = models.ForeignKey(
