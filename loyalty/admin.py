@@ -1,6 +1,6 @@
 """Configuration is edited here; ledgers and events are read-only (they change only through services)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Q
 from django.urls import path
 from django.utils.html import format_html
@@ -261,7 +261,7 @@ class AdjustmentAdmin(ReadOnlyAdmin):
         "member",
         "kind",
         "signed_amount",
-        "ledger_reason",
+        "reason_column",
         "status_column",
         "requested_by",
         "decided_by",
@@ -275,12 +275,16 @@ class AdjustmentAdmin(ReadOnlyAdmin):
     def has_approve_permission(self, request):
         return request.user.has_perm("loyalty.approve_adjustment")
 
-    @admin.display(description="amount", ordering="amount")
+    @admin.display(description=_("amount"), ordering="amount")
     def signed_amount(self, adjustment):
         css = "amount-plus" if adjustment.amount > 0 else "amount-minus"
         return format_html('<span class="{}">{}</span>', css, f"{adjustment.amount:+,}")
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("reason"), ordering="reason")
+    def reason_column(self, adjustment):
+        return adjustment.reason_display()
+
+    @admin.display(description=_("status"), ordering="status")
     def status_column(self, adjustment):
         return format_html(
             '<span class="status status-{}">{}</span>', adjustment.status, adjustment.get_status_display()
@@ -297,8 +301,27 @@ class StorefrontAdmin(admin.ModelAdmin):
 class StorefrontAPIKeyAdmin(APIKeyModelAdmin):
     """Create and revoke storefront keys; the key is shown once, on creation."""
 
-    list_display = (*APIKeyModelAdmin.list_display, "storefront")
+    list_display = ("prefix", "name", "created", "expiry_date", "expired_column", "revoked", "storefront")
     list_filter = ("storefront", "revoked")
+
+    @admin.display(description=_("expired"), boolean=True)
+    def expired_column(self, key):
+        return key.has_expired
+
+    def save_model(self, request, obj, form, change):
+        """As the library's, with a message that can be translated (the library formats its own
+        before translating it)."""
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key = self.model.objects.assign_key(obj)
+        obj.save()
+        self.message_user(
+            request,
+            _("The API key for %(name)s is: %(key)s. Store it somewhere safe: it will not be shown again.")
+            % {"name": obj.name, "key": key},
+            messages.WARNING,
+        )
 
 
 admin.site.unregister(APIKey)  # the library's own key model is unused; storefront keys replace it

@@ -4,45 +4,59 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Member(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        FROZEN = "frozen", "Frozen"
-        CLOSED = "closed", "Closed"
+        ACTIVE = "active", _("Active")
+        FROZEN = "frozen", _("Frozen")
+        CLOSED = "closed", _("Closed")
 
-    external_id = models.CharField(max_length=64, unique=True, help_text="The storefront's id for this member.")
-    name = models.CharField(max_length=200, blank=True)
-    email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=32, blank=True)
-    birthday = models.DateField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    joined_at = models.DateTimeField(default=timezone.now)
+    external_id = models.CharField(
+        _("external id"), max_length=64, unique=True, help_text=_("The storefront's id for this member.")
+    )
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=200, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
     # Both foreign keys are indexed in Meta: referrer partially (mostly empty), tier by (tier, growth_value).
     referrer = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals", db_index=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="referrals",
+        db_index=False,
+        verbose_name=_("referrer"),
     )
 
-    tier = models.ForeignKey("loyalty.Tier", on_delete=models.PROTECT, related_name="members", db_index=False)
-    tier_since = models.DateTimeField(default=timezone.now)
+    tier = models.ForeignKey(
+        "loyalty.Tier", on_delete=models.PROTECT, related_name="members", db_index=False, verbose_name=_("tier")
+    )
+    tier_since = models.DateTimeField(_("tier since"), default=timezone.now)
 
     # Cached balances: derived from the ledgers, rebuilt by loyalty_audit --rebuild-caches, checked by loyalty_audit.
-    growth_value = models.IntegerField(default=0)
-    points_available = models.IntegerField(default=0)
-    points_pending = models.IntegerField(default=0)
+    growth_value = models.IntegerField(_("growth value"), default=0)
+    points_available = models.IntegerField(_("points available"), default=0)
+    points_pending = models.IntegerField(_("points pending"), default=0)
 
     # Behaviour summary kept current by the services; segmentation reads it.
-    last_activity_at = models.DateTimeField(null=True, blank=True)
-    last_purchase_at = models.DateTimeField(null=True, blank=True)
-    purchase_count = models.PositiveIntegerField(default=0)
-    purchase_amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True)
+    purchase_count = models.PositiveIntegerField(_("purchases"), default=0)
+    purchase_amount = models.DecimalField(_("purchase amount"), max_digits=14, decimal_places=2, default=Decimal("0"))
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["id"]
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
         indexes = [
             models.Index(fields=["tier", "growth_value"]),
             models.Index(fields=["last_activity_at"]),

@@ -9,6 +9,8 @@ from django.db import models
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from loyalty.admin import ReadOnlyAdmin
 from loyalty.errors import LoyaltyError
@@ -20,7 +22,8 @@ from .selectors import pool_stock
 
 
 def _run_action(modeladmin, request, queryset, action, done: str) -> None:
-    """Apply a service to each selected row; refusals are shown, the others still go through."""
+    """Apply a service to each selected row; refusals are shown, the others still go through. `done` is
+    the message for the rows that went through, with an `%(n)d` for their count."""
     changed = 0
     for row in queryset:
         try:
@@ -28,7 +31,7 @@ def _run_action(modeladmin, request, queryset, action, done: str) -> None:
             changed += 1
         except LoyaltyError as exc:
             modeladmin.message_user(request, f"{row}: {exc.message}", messages.WARNING)
-    modeladmin.message_user(request, f"{changed} {done}.")
+    modeladmin.message_user(request, done % {"n": changed})
 
 
 @admin.register(CouponTemplate)
@@ -39,7 +42,10 @@ class CouponTemplateAdmin(admin.ModelAdmin):
 
 
 class ImportCodesForm(forms.Form):
-    file = forms.FileField(help_text="CSV, one code per line in the first column; a header named 'code' is skipped.")
+    file = forms.FileField(
+        label=gettext_lazy("File"),
+        help_text=gettext_lazy("CSV, one code per line in the first column; a header named 'code' is skipped."),
+    )
 
 
 @admin.register(CodePool)
@@ -51,13 +57,15 @@ class CodePoolAdmin(admin.ModelAdmin):
         self._stock = pool_stock(pool_ids=list(CodePool.objects.values_list("pk", flat=True)))
         return super().get_queryset(request)
 
-    @admin.display(description="available")
+    @admin.display(description=gettext_lazy("available"))
     def available_codes(self, pool):
         return self._stock.get(pool.pk, 0)
 
     @admin.display(description="")
     def import_link(self, pool):
-        return format_html('<a href="{}">Import codes…</a>', reverse("admin:rewards_codepool_import", args=[pool.pk]))
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:rewards_codepool_import", args=[pool.pk]), _("Import codes…")
+        )
 
     def get_urls(self):
         return [
@@ -79,12 +87,14 @@ class CodePoolAdmin(admin.ModelAdmin):
                 text = form.cleaned_data["file"].read().decode("utf-8-sig")
                 result = services.import_pool_codes(pool=pool, text=text)
             except UnicodeDecodeError:
-                form.add_error("file", "The file must be UTF-8 text.")
+                form.add_error("file", _("The file must be UTF-8 text."))
             except LoyaltyError as exc:
                 form.add_error("file", [exc.message, *(m for ms in exc.fields.values() for m in ms)])
             else:
                 self.message_user(
-                    request, f"Imported {result.added} codes into {pool}; {result.duplicates} duplicates."
+                    request,
+                    _("Imported %(added)d codes into %(pool)s; %(duplicates)d duplicates.")
+                    % {"added": result.added, "pool": pool, "duplicates": result.duplicates},
                 )
                 return redirect("admin:rewards_codepool_changelist")
         context = {
@@ -92,7 +102,7 @@ class CodePoolAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "pool": pool,
             "form": form,
-            "title": f"Import codes into {pool}",
+            "title": _("Import codes into %(pool)s") % {"pool": pool},
         }
         return render(request, "admin/rewards/codepool/import_codes.html", context)
 
@@ -135,25 +145,29 @@ class RewardAdmin(admin.ModelAdmin):
         target = getattr(self, "_target", None) or ProgramSettings.current().target_value_per_point
         return calculations.exceeds_budget(reward.cash_value, reward.points_cost, target)
 
-    @admin.display(description="value / point")
+    @admin.display(description=gettext_lazy("value / point"))
     def value_per_point_display(self, reward):
         if self._over_budget(reward):
             return format_html(
-                '<strong style="color:#ba2121" title="over the budget">⚠ {}</strong>', reward.value_per_point
+                '<strong style="color:#ba2121" title="{}">⚠ {}</strong>', _("over the budget"), reward.value_per_point
             )
         return reward.value_per_point
 
-    @admin.display(description="left")
+    @admin.display(description=gettext_lazy("left"))
     def stock_left_display(self, reward):
         return "∞" if reward.stock_left is None else reward.stock_left
 
-    @admin.display(description="cost guard")
+    @admin.display(description=gettext_lazy("cost guard"))
     def cost_guard(self, reward):
         if reward.pk is None or not reward.points_cost:
             return "-"
         target = ProgramSettings.current().target_value_per_point
-        verdict = "over the budget" if self._over_budget(reward) else "within the budget"
-        return f"{reward.value_per_point} per point, target {target}: {verdict}"
+        verdict = _("over the budget") if self._over_budget(reward) else _("within the budget")
+        return _("%(value)s per point, target %(target)s: %(verdict)s") % {
+            "value": reward.value_per_point,
+            "target": target,
+            "verdict": verdict,
+        }
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -161,8 +175,11 @@ class RewardAdmin(admin.ModelAdmin):
         if calculations.exceeds_budget(obj.cash_value, obj.points_cost, target):
             self.message_user(
                 request,
-                f"{obj.code} gives {obj.value_per_point} per point, more than the target of {target} per point "
-                "(Program settings): every redemption costs more than the points are budgeted for.",
+                _(
+                    "%(reward)s gives %(value)s per point, more than the target of %(target)s per point "
+                    "(Program settings): every redemption costs more than the points are budgeted for."
+                )
+                % {"reward": obj.code, "value": obj.value_per_point, "target": target},
                 messages.WARNING,
             )
 
@@ -188,7 +205,7 @@ class BenefitAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tiers")
 
-    @admin.display(description="tiers")
+    @admin.display(description=gettext_lazy("tiers"))
     def tier_list(self, benefit):
         return ", ".join(tier.code for tier in benefit.tiers.all())
 
@@ -219,9 +236,9 @@ class CouponAdmin(ReadOnlyAdmin):
     list_select_related = ("member", "template")
     actions = ("void",)
 
-    @admin.action(description="Void selected coupons (unused ones only)")
+    @admin.action(description=gettext_lazy("Void selected coupons (unused ones only)"))
     def void(self, request, queryset):
-        _run_action(self, request, queryset, lambda c: services.void_coupon(coupon=c), "coupon(s) voided")
+        _run_action(self, request, queryset, lambda c: services.void_coupon(coupon=c), _("%(n)d coupon(s) voided."))
 
 
 @admin.register(Redemption)
@@ -232,27 +249,27 @@ class RedemptionAdmin(ReadOnlyAdmin):
     list_select_related = ("member", "reward")
     actions = ("mark_shipped", "mark_delivered", "cancel")
 
-    @admin.action(description="Goods: mark shipped")
+    @admin.action(description=gettext_lazy("Goods: mark shipped"))
     def mark_shipped(self, request, queryset):
         _run_action(
             self,
             request,
             queryset,
             lambda r: services.move_fulfilment(redemption_id=r.pk, status=Redemption.Status.SHIPPED),
-            "redemption(s) shipped",
+            _("%(n)d redemption(s) shipped."),
         )
 
-    @admin.action(description="Goods: mark delivered")
+    @admin.action(description=gettext_lazy("Goods: mark delivered"))
     def mark_delivered(self, request, queryset):
         _run_action(
             self,
             request,
             queryset,
             lambda r: services.move_fulfilment(redemption_id=r.pk, status=Redemption.Status.DELIVERED),
-            "redemption(s) delivered",
+            _("%(n)d redemption(s) delivered."),
         )
 
-    @admin.action(description="Cancel: refund the points, restore the stock")
+    @admin.action(description=gettext_lazy("Cancel: refund the points, restore the stock"))
     def cancel(self, request, queryset):
         user = request.user
         _run_action(
@@ -260,7 +277,7 @@ class RedemptionAdmin(ReadOnlyAdmin):
             request,
             queryset,
             lambda r: services.cancel_redemption(redemption_id=r.pk, reason=f"cancelled by {user}", actor=user),
-            "redemption(s) cancelled",
+            _("%(n)d redemption(s) cancelled."),
         )
 
 
@@ -282,6 +299,12 @@ class PointsHoldAdmin(ReadOnlyAdmin):
     list_select_related = ("member",)
     actions = ("release",)
 
-    @admin.action(description="Release: give the points back")
+    @admin.action(description=gettext_lazy("Release: give the points back"))
     def release(self, request, queryset):
-        _run_action(self, request, queryset, lambda h: services.release_hold(hold_id=h.pk), "hold(s) released")
+        _run_action(
+            self,
+            request,
+            queryset,
+            lambda h: services.release_hold(hold_id=h.pk),
+            _("%(n)d hold(s) released."),
+        )

@@ -156,6 +156,7 @@ def adjust_members_action(model_admin, request, queryset, kind: str):
         "count": count,
         "more": max(count - LISTED_MEMBERS, 0),
         "confirming": confirming,
+        "reason": AdjustmentReason(form.cleaned_data["reason"]).label if confirming else None,
         "amount": amount,
         "total": amount * count if amount is not None else None,
         "needs_approval": amount is not None and needs_approval(kind=kind, amount=amount, members=count),

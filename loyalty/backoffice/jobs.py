@@ -27,7 +27,8 @@ def start(request, job: str, mode: str):
         messages.info(request, _("%(job)s is already done for %(period)s.") % {"job": job, "period": run.period})
     else:
         dispatch_run(run)
-        messages.success(request, _("%(job)s started (%(mode)s).") % {"job": job, "mode": mode})
+        started = _("%(job)s dry run started.") if run.dry_run else _("%(job)s started.")
+        messages.success(request, started % {"job": job})
     return redirect(reverse("admin:loyalty_jobrun_change", args=[run.pk]))
 
 

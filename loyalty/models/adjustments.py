@@ -5,6 +5,7 @@ the ledger only when approved."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 
@@ -28,7 +29,9 @@ class Adjustment(models.Model):
         APPLIED = "applied", _("Applied")
         REJECTED = "rejected", _("Rejected")
 
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="adjustments")
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="adjustments", verbose_name=_("member")
+    )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     amount = models.IntegerField(_("amount"), help_text=_("Signed: positive adds, negative takes away."))
     reason = models.CharField(_("reason"), max_length=20, choices=AdjustmentReason.choices)
@@ -53,10 +56,20 @@ class Adjustment(models.Model):
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.CharField(_("decision note"), max_length=200, blank=True)
     points_entry = models.OneToOneField(
-        "loyalty.PointsEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="adjustment"
+        "loyalty.PointsEntry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="adjustment",
+        verbose_name=_("points entry"),
     )
     growth_entry = models.OneToOneField(
-        "loyalty.GrowthEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="adjustment"
+        "loyalty.GrowthEntry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="adjustment",
+        verbose_name=_("growth entry"),
     )
 
     class Meta:
@@ -84,7 +97,13 @@ class Adjustment(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount:+d} → {self.member.external_id}"
 
+    def reason_display(self) -> str:
+        label = self.get_reason_display()
+        return f"{label}: {self.note}" if self.note else label
+
     @property
     def ledger_reason(self) -> str:
-        label = AdjustmentReason(self.reason).label
-        return f"{label}: {self.note}" if self.note else str(label)
+        """Written to the ledger, which the storefronts read too: in the site's language, whatever
+        language the staff member who applies it works in."""
+        with translation.override(settings.LANGUAGE_CODE):
+            return self.reason_display()

@@ -1,6 +1,7 @@
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class EventType(models.Model):
@@ -10,13 +11,15 @@ class EventType(models.Model):
     PURCHASE = "purchase"
     RETURN = "return"
 
-    code = models.SlugField(max_length=64, primary_key=True)
-    name = models.CharField(max_length=128)
-    is_builtin = models.BooleanField(default=False, editable=False)
-    description = models.TextField(blank=True)
+    code = models.SlugField(_("code"), max_length=64, primary_key=True)
+    name = models.CharField(_("name"), max_length=128)
+    is_builtin = models.BooleanField(_("built-in"), default=False, editable=False)
+    description = models.TextField(_("description"), blank=True)
 
     class Meta:
         ordering = ["code"]
+        verbose_name = _("event type")
+        verbose_name_plural = _("event types")
 
     def __str__(self):
         return self.code
@@ -25,25 +28,35 @@ class EventType(models.Model):
 class Event(models.Model):
     """Every accepted event, stored once per (source, event_id), with the result it produced."""
 
-    source = models.CharField(max_length=64, help_text="Which storefront (API key) or tool sent it.")
-    event_id = models.CharField(max_length=128)
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="events")
-    event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, related_name="events")
-    occurred_at = models.DateTimeField()
-    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    order_id = models.CharField(max_length=128, blank=True)
-    original_order_id = models.CharField(max_length=128, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    fingerprint = models.CharField(max_length=64, help_text="Hash of the request body, to spot conflicting replays.")
+    source = models.CharField(_("source"), max_length=64, help_text=_("Which storefront (API key) or tool sent it."))
+    event_id = models.CharField(_("event id"), max_length=128)
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="events", verbose_name=_("member")
+    )
+    event_type = models.ForeignKey(
+        EventType, on_delete=models.PROTECT, related_name="events", verbose_name=_("event type")
+    )
+    occurred_at = models.DateTimeField(_("occurred at"))
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, null=True, blank=True)
+    order_id = models.CharField(_("order id"), max_length=128, blank=True)
+    original_order_id = models.CharField(_("original order id"), max_length=128, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    fingerprint = models.CharField(
+        _("fingerprint"), max_length=64, help_text=_("Hash of the request body, to spot conflicting replays.")
+    )
 
-    growth_delta = models.IntegerField(default=0)
-    points_delta = models.IntegerField(default=0)
-    tier_after = models.ForeignKey("loyalty.Tier", on_delete=models.PROTECT, related_name="+")
-    tier_changed = models.BooleanField(default=False)
-    recorded_at = models.DateTimeField(default=timezone.now)
+    growth_delta = models.IntegerField(_("growth"), default=0)
+    points_delta = models.IntegerField(_("points"), default=0)
+    tier_after = models.ForeignKey(
+        "loyalty.Tier", on_delete=models.PROTECT, related_name="+", verbose_name=_("tier after")
+    )
+    tier_changed = models.BooleanField(_("tier changed"), default=False)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         indexes = [
             models.Index(fields=["member", "-occurred_at"]),
             models.Index(
@@ -66,14 +79,18 @@ class Event(models.Model):
 class RuleHit(models.Model):
     """One counted application of a rule to an event; the daily and lifetime limits count these."""
 
-    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="rule_hits")
-    rule = models.ForeignKey("loyalty.EarningRule", on_delete=models.PROTECT, related_name="hits")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
-    local_day = models.DateField(help_text="The event's day in the program time zone.")
-    growth = models.IntegerField()
-    points = models.IntegerField()
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="rule_hits", verbose_name=_("event"))
+    rule = models.ForeignKey(
+        "loyalty.EarningRule", on_delete=models.PROTECT, related_name="hits", verbose_name=_("earning rule")
+    )
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
+    local_day = models.DateField(_("local day"), help_text=_("The event's day in the program time zone."))
+    growth = models.IntegerField(_("growth"))
+    points = models.IntegerField(_("points"))
 
     class Meta:
+        verbose_name = _("rule hit")
+        verbose_name_plural = _("rule hits")
         indexes = [models.Index(fields=["member", "rule", "local_day"])]
         constraints = [models.UniqueConstraint(fields=["event", "rule"], name="rule_hit_once_per_event")]
 

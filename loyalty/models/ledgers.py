@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 ADJUST = "adjust"
 
@@ -50,10 +52,14 @@ def _ledger_indexes(prefix: str) -> list:
 
 
 class LedgerEntry(models.Model):
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+", db_index=False)
-    amount = models.IntegerField(help_text="Signed: positive credits, negative debits.")
-    remaining = models.IntegerField(null=True, blank=True, help_text="Lots only: what is still held.")
-    expires_at = models.DateTimeField(null=True, blank=True, help_text="Lots only; empty = never.")
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("member")
+    )
+    amount = models.IntegerField(_("amount"), help_text=_("Signed: positive credits, negative debits."))
+    remaining = models.IntegerField(
+        _("remaining"), null=True, blank=True, help_text=_("Lots only: what is still held.")
+    )
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, help_text=_("Lots only; empty = never."))
     expired_lot = models.ForeignKey(  # indexed by the unique "expire once per lot" constraint
         "self",
         null=True,
@@ -61,20 +67,41 @@ class LedgerEntry(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
-        help_text="Expire entries: the lot that expired.",
+        verbose_name=_("expired lot"),
+        help_text=_("Expire entries: the lot that expired."),
     )
     event = models.ForeignKey(
-        "loyalty.Event", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        "loyalty.Event",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("event"),
     )
     rule = models.ForeignKey(
-        "loyalty.EarningRule", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        "loyalty.EarningRule",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("earning rule"),
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("actor"),
     )
-    reason = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, help_text="When the entry takes effect.")
-    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    created_at = models.DateTimeField(
+        _("effective at"), default=timezone.now, help_text=_("When the entry takes effect.")
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now, editable=False)
 
     class Meta:
         abstract = True
@@ -87,37 +114,47 @@ class LedgerEntry(models.Model):
 
 class GrowthEntry(LedgerEntry):
     class Kind(models.TextChoices):
-        EARN = "earn", "Earned"
-        DEDUCT = "deduct", "Deducted"
-        REVERSE = "reverse", "Reversed (return)"
-        EXPIRE = "expire", "Expired"
-        ADJUST = ADJUST, "Manual adjustment"
+        EARN = "earn", _("Earned")
+        DEDUCT = "deduct", _("Deducted")
+        REVERSE = "reverse", _("Reversed (return)")
+        EXPIRE = "expire", _("Expired")
+        ADJUST = ADJUST, _("Manual adjustment")
 
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
 
     class Meta(LedgerEntry.Meta):
-        verbose_name_plural = "growth entries"
+        verbose_name = _("growth entry")
+        verbose_name_plural = _("growth entries")
         constraints = _ledger_constraints("growth", ("earn",), ("deduct", "reverse", "expire"))
         indexes = _ledger_indexes("growth")
 
     def __str__(self):
-        return f"growth {self.kind} {self.amount:+d} for member {self.member_id}"
+        return gettext("Growth value %(amount)+d (%(kind)s) for member %(member)s") % {
+            "kind": self.get_kind_display(),
+            "amount": self.amount,
+            "member": self.member_id,
+        }
 
 
 class PointsEntry(LedgerEntry):
     class Kind(models.TextChoices):
-        EARN = "earn", "Earned"
-        REFUND = "refund", "Refund of a spend"
-        SPEND = "spend", "Spent"
-        DEDUCT = "deduct", "Deducted"
-        REVERSE = "reverse", "Reversed (return)"
-        EXPIRE = "expire", "Expired"
-        ADJUST = ADJUST, "Manual adjustment"
+        EARN = "earn", _("Earned")
+        REFUND = "refund", _("Refund of a spend")
+        SPEND = "spend", _("Spent")
+        DEDUCT = "deduct", _("Deducted")
+        REVERSE = "reverse", _("Reversed (return)")
+        EXPIRE = "expire", _("Expired")
+        ADJUST = ADJUST, _("Manual adjustment")
 
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    available_at = models.DateTimeField(null=True, blank=True, help_text="Lots only: spendable from then on.")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    available_at = models.DateTimeField(
+        _("available at"), null=True, blank=True, help_text=_("Lots only: spendable from then on.")
+    )
     released_at = models.DateTimeField(
-        null=True, blank=True, help_text="Lots only: when the lot stopped being pending (empty = still pending)."
+        _("released at"),
+        null=True,
+        blank=True,
+        help_text=_("Lots only: when the lot stopped being pending (empty = still pending)."),
     )
     refunded_spend = models.ForeignKey(
         "self",
@@ -126,13 +163,17 @@ class PointsEntry(LedgerEntry):
         on_delete=models.PROTECT,
         related_name="refunds",
         db_index=False,
-        help_text="Refund entries: the spend they give back.",
+        verbose_name=_("refunded spend"),
+        help_text=_("Refund entries: the spend they give back."),
     )
-    source = models.CharField(max_length=64, blank=True, help_text="Spends: who asked for it.")
-    reference = models.CharField(max_length=128, blank=True, help_text="Spends: the caller's idempotency key.")
+    source = models.CharField(_("source"), max_length=64, blank=True, help_text=_("Spends: who asked for it."))
+    reference = models.CharField(
+        _("reference"), max_length=128, blank=True, help_text=_("Spends: the caller's idempotency key.")
+    )
 
     class Meta(LedgerEntry.Meta):
-        verbose_name_plural = "points entries"
+        verbose_name = _("points entry")
+        verbose_name_plural = _("points entries")
         constraints = _ledger_constraints("points", ("earn", "refund"), ("spend", "deduct", "reverse", "expire")) + [
             models.CheckConstraint(
                 condition=Q(amount__lt=0) | Q(available_at__isnull=False), name="points_lot_has_available_at"
@@ -155,13 +196,17 @@ class PointsEntry(LedgerEntry):
         ]
 
     def __str__(self):
-        return f"points {self.kind} {self.amount:+d} for member {self.member_id}"
+        return gettext("Points %(amount)+d (%(kind)s) for member %(member)s") % {
+            "kind": self.get_kind_display(),
+            "amount": self.amount,
+            "member": self.member_id,
+        }
 
 
 class Allocation(models.Model):
     """The debit side is indexed by the unique (debit, lot) constraint."""
 
-    amount = models.PositiveIntegerField()
+    amount = models.PositiveIntegerField(_("amount"))
 
     class Meta:
         abstract = True
@@ -170,10 +215,14 @@ class Allocation(models.Model):
 class GrowthAllocation(Allocation):
     """How much a debit took from one growth lot."""
 
-    debit = models.ForeignKey(GrowthEntry, on_delete=models.PROTECT, related_name="allocations", db_index=False)
-    lot = models.ForeignKey(GrowthEntry, on_delete=models.PROTECT, related_name="consumed_by")
+    debit = models.ForeignKey(
+        GrowthEntry, on_delete=models.PROTECT, related_name="allocations", db_index=False, verbose_name=_("debit")
+    )
+    lot = models.ForeignKey(GrowthEntry, on_delete=models.PROTECT, related_name="consumed_by", verbose_name=_("lot"))
 
     class Meta:
+        verbose_name = _("growth allocation")
+        verbose_name_plural = _("growth allocations")
         constraints = [
             models.UniqueConstraint(fields=["debit", "lot"], name="growth_allocation_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="growth_allocation_positive"),
@@ -186,10 +235,14 @@ class GrowthAllocation(Allocation):
 class PointsAllocation(Allocation):
     """How much a debit took from one points lot."""
 
-    debit = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="allocations", db_index=False)
-    lot = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="consumed_by")
+    debit = models.ForeignKey(
+        PointsEntry, on_delete=models.PROTECT, related_name="allocations", db_index=False, verbose_name=_("debit")
+    )
+    lot = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="consumed_by", verbose_name=_("lot"))
 
     class Meta:
+        verbose_name = _("points allocation")
+        verbose_name_plural = _("points allocations")
         constraints = [
             models.UniqueConstraint(fields=["debit", "lot"], name="points_allocation_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="points_allocation_positive"),

@@ -4,30 +4,31 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ExpiryPolicy(models.TextChoices):
-    ROLLING_MONTHS = "rolling_months", "Rolling months after earning"
-    CALENDAR_YEAR = "calendar_year", "Earning year plus the next calendar year"
-    NEVER = "never", "Never"
+    ROLLING_MONTHS = "rolling_months", _("Rolling months after earning")
+    CALENDAR_YEAR = "calendar_year", _("Earning year plus the next calendar year")
+    NEVER = "never", _("Never")
 
 
 class DowngradePolicy(models.TextChoices):
-    NEVER = "never", "Never downgrade"
-    ONE_TIER = "one_tier", "At most one tier per recalculation"
-    TO_QUALIFYING = "to_qualifying", "Straight to the qualifying tier"
+    NEVER = "never", _("Never downgrade")
+    ONE_TIER = "one_tier", _("At most one tier per recalculation")
+    TO_QUALIFYING = "to_qualifying", _("Straight to the qualifying tier")
 
 
 class GrowthMode(models.TextChoices):
-    TWO_WAY = "two_way", "Earned and deducted"
-    ONE_WAY = "one_way", "Only earned (deductions ignored)"
+    TWO_WAY = "two_way", _("Earned and deducted")
+    ONE_WAY = "one_way", _("Only earned (deductions ignored)")
 
 
 def validate_timezone(value: str) -> None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"Unknown time zone {value!r}.") from exc
+        raise ValidationError(_("Unknown time zone %(zone)r.") % {"zone": value}) from exc
 
 
 class ProgramSettings(models.Model):
@@ -35,64 +36,71 @@ class ProgramSettings(models.Model):
 
     SINGLETON_PK = 1
 
-    currency = models.CharField(max_length=3, default="CNY")
-    timezone = models.CharField(max_length=64, default="Asia/Shanghai", validators=[validate_timezone])
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    timezone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai", validators=[validate_timezone])
     point_value = models.DecimalField(
+        _("point value"),
         max_digits=10,
         decimal_places=4,
         default=Decimal("0.01"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Cash value of one point, in the program currency.",
+        help_text=_("Cash value of one point, in the program currency."),
     )
     pending_days = models.PositiveSmallIntegerField(
-        default=0, help_text="Purchase points stay pending this many days (the return window)."
+        _("pending days"), default=0, help_text=_("Purchase points stay pending this many days (the return window).")
     )
     points_expiry_policy = models.CharField(
-        max_length=20, choices=ExpiryPolicy.choices, default=ExpiryPolicy.ROLLING_MONTHS
+        _("points expiry"), max_length=20, choices=ExpiryPolicy.choices, default=ExpiryPolicy.ROLLING_MONTHS
     )
-    points_expiry_months = models.PositiveSmallIntegerField(default=12)
+    points_expiry_months = models.PositiveSmallIntegerField(_("points expiry months"), default=12)
     growth_window_policy = models.CharField(
-        max_length=20, choices=ExpiryPolicy.choices, default=ExpiryPolicy.ROLLING_MONTHS
+        _("growth value window"), max_length=20, choices=ExpiryPolicy.choices, default=ExpiryPolicy.ROLLING_MONTHS
     )
-    growth_window_months = models.PositiveSmallIntegerField(default=12)
+    growth_window_months = models.PositiveSmallIntegerField(_("growth value window months"), default=12)
     downgrade_policy = models.CharField(
-        max_length=20, choices=DowngradePolicy.choices, default=DowngradePolicy.ONE_TIER
+        _("downgrade policy"), max_length=20, choices=DowngradePolicy.choices, default=DowngradePolicy.ONE_TIER
     )
-    growth_mode = models.CharField(max_length=10, choices=GrowthMode.choices, default=GrowthMode.TWO_WAY)
+    growth_mode = models.CharField(
+        _("growth mode"), max_length=10, choices=GrowthMode.choices, default=GrowthMode.TWO_WAY
+    )
     target_value_per_point = models.DecimalField(
+        _("target value per point"),
         max_digits=10,
         decimal_places=4,
         default=Decimal("0.01"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Budget: the most a reward may pay per point (cash value / points cost); the admin warns above.",
+        help_text=_("Budget: the most a reward may pay per point (cash value / points cost); the admin warns above."),
     )
     hold_minutes = models.PositiveIntegerField(
+        _("hold minutes"),
         default=30,
         validators=[MinValueValidator(1)],
-        help_text="Points held for an order are released if not captured within this many minutes.",
+        help_text=_("Points held for an order are released if not captured within this many minutes."),
     )
     approval_limit_points = models.PositiveIntegerField(
+        _("approval limit (points)"),
         default=1000,
-        help_text="Manual points adjustments larger than this (either sign) wait for a second person's approval.",
+        help_text=_("Manual points adjustments larger than this (either sign) wait for a second person's approval."),
     )
     approval_limit_growth = models.PositiveIntegerField(
+        _("approval limit (growth value)"),
         default=500,
-        help_text="Manual growth adjustments larger than this (either sign) wait for a second person's approval.",
+        help_text=_("Manual growth adjustments larger than this (either sign) wait for a second person's approval."),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # Set to a new random value by database triggers (migration 0008) whenever these settings, the
     # tiers, the earning rules or the event types change; loyalty.config caches by it.
-    config_version = models.BigIntegerField(default=0, editable=False)
+    config_version = models.BigIntegerField(_("configuration version"), default=0, editable=False)
 
     class Meta:
-        verbose_name = "program settings"
-        verbose_name_plural = "program settings"
+        verbose_name = _("program settings")
+        verbose_name_plural = _("program settings")
         constraints = [
             models.CheckConstraint(condition=models.Q(id=1), name="program_settings_singleton"),
         ]
 
     def __str__(self):
-        return "Program settings"
+        return str(_("Program settings"))
 
     @classmethod
     def current(cls) -> "ProgramSettings":

@@ -10,6 +10,7 @@ from django.db.models import Case, Count, IntegerField, Value, When
 
 from loyalty.calculations import recalculated_tier
 from loyalty.models import ProgramSettings, Tier
+from loyalty.models.program import DowngradePolicy
 from members.models import Member
 
 
@@ -30,6 +31,10 @@ class WhatIf:
     moves: list[Move]
     now: list[tuple[Tier, int]]
     after: list[tuple[Tier, int]]
+
+    @property
+    def policy_label(self) -> str:
+        return DowngradePolicy(self.policy).label
 
     @property
     def moving_up(self) -> int:

@@ -1,6 +1,8 @@
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from rewards import calculations
 
@@ -9,29 +11,41 @@ class Redemption(models.Model):
     """Points exchanged for a reward: one spend in the points ledger, once per (source, idempotency_key)."""
 
     class Status(models.TextChoices):
-        COMPLETED = calculations.COMPLETED, "Completed"
-        PENDING = calculations.PENDING, "Pending fulfilment"
-        SHIPPED = calculations.SHIPPED, "Shipped"
-        DELIVERED = calculations.DELIVERED, "Delivered"
-        CANCELLED = calculations.CANCELLED, "Cancelled"
+        COMPLETED = calculations.COMPLETED, _("Completed")
+        PENDING = calculations.PENDING, _("Pending fulfilment")
+        SHIPPED = calculations.SHIPPED, _("Shipped")
+        DELIVERED = calculations.DELIVERED, _("Delivered")
+        CANCELLED = calculations.CANCELLED, _("Cancelled")
 
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="redemptions", db_index=False)
-    reward = models.ForeignKey("rewards.Reward", on_delete=models.PROTECT, related_name="redemptions")
-    quantity = models.PositiveSmallIntegerField()
-    points_spent = models.PositiveIntegerField()
-    spend = models.OneToOneField("loyalty.PointsEntry", on_delete=models.PROTECT, related_name="+")
-    balance_after = models.IntegerField(help_text="The member's available points right after the spend.")
-    status = models.CharField(max_length=10, choices=Status.choices)
-    source = models.CharField(max_length=64, help_text="The storefront (or tool) that asked for it.")
-    idempotency_key = models.CharField(max_length=128)
-    fingerprint = models.CharField(max_length=64)
-    shipping_address = models.TextField(blank=True)
-    note = models.CharField(max_length=255, blank=True, help_text="Why it was cancelled, tracking number, ...")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="redemptions", db_index=False, verbose_name=_("member")
+    )
+    reward = models.ForeignKey(
+        "rewards.Reward", on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("reward")
+    )
+    quantity = models.PositiveSmallIntegerField(_("quantity"))
+    points_spent = models.PositiveIntegerField(_("points spent"))
+    spend = models.OneToOneField(
+        "loyalty.PointsEntry", on_delete=models.PROTECT, related_name="+", verbose_name=_("spend entry")
+    )
+    balance_after = models.IntegerField(
+        _("balance after"), help_text=_("The member's available points right after the spend.")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    source = models.CharField(_("source"), max_length=64, help_text=_("The storefront (or tool) that asked for it."))
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64)
+    shipping_address = models.TextField(_("shipping address"), blank=True)
+    note = models.CharField(
+        _("note"), max_length=255, blank=True, help_text=_("Why it was cancelled, tracking number, ...")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
         indexes = [models.Index(fields=["member", "reward", "created_at"], name="redemption_limit_idx")]
         constraints = [
             models.UniqueConstraint(fields=["source", "idempotency_key"], name="redemption_idempotent"),
@@ -39,4 +53,8 @@ class Redemption(models.Model):
         ]
 
     def __str__(self):
-        return f"redemption {self.pk} of {self.reward_id} by member {self.member_id}"
+        return gettext("Redemption %(id)s of %(reward)s by member %(member)s") % {
+            "id": self.pk,
+            "reward": self.reward_id,
+            "member": self.member_id,
+        }
