@@ -89,3 +89,10 @@ def test_the_csv_download_escapes_operator_text(admin_client, tiers):
     Tier.objects.filter(code="gold").update(name="@SUM(1+1)")
     text = admin_client.get(reverse("admin:program_design_csv", args=["distribution"])).content.decode()
     assert "'@SUM(1+1)" in text
+
+
+@pytest.mark.django_db
+def test_the_section_speaks_chinese_to_a_chinese_browser(admin_client, tiers):
+    html = admin_client.get(page("forecast"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "会员体系设计" in html and "A：参与全部项目" in html and "达到各等级所需天数" in html
+    assert "Days to each tier" not in html
