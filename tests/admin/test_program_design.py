@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from loyalty.backoffice.program_design import VIEW_PERMISSION
 from loyalty.models import Tier
@@ -93,6 +94,7 @@ def test_the_csv_download_escapes_operator_text(admin_client, tiers):
 
 @pytest.mark.django_db
 def test_the_section_speaks_chinese_to_a_chinese_browser(admin_client, tiers):
-    html = admin_client.get(page("forecast"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    with translation.override("en"):  # the request activates Chinese in this thread: leave it as it was
+        html = admin_client.get(page("forecast"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "会员体系设计" in html and "A：参与全部项目" in html and "达到各等级所需天数" in html
     assert "Days to each tier" not in html

@@ -1,10 +1,18 @@
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.factories import MemberFactory
 from tests.helpers import purchase, refund
+
+
+@pytest.fixture(autouse=True)
+def in_english():
+    """Findings and errors are translated; an earlier test's request may have left the thread in
+    another language."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
