@@ -41,8 +41,8 @@ def render(report: ProgramReport) -> list[str]:
     rfm = report.rfm
     lines += [
         "",
-        f"3. RFM quadrants over {rfm.window_days} days (cut at {rfm.cut.source}: frequency > {rfm.cut.frequency}, "
-        f"monetary > {rfm.cut.monetary})",
+        f"3. RFM quadrants over the {rfm.window_days} days to {rfm.as_of:%Y-%m-%d %H:%M %Z} (from the {rfm.source}; "
+        f"cut at {rfm.cut.source}: frequency > {rfm.cut.frequency}, monetary > {rfm.cut.monetary})",
     ]
     lines += [
         f"   {q.label:<28} {q.members:>10,} {percent(q.share):>6}  avg growth {q.average_growth:>9}  "

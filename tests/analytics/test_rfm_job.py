@@ -6,6 +6,7 @@ import pytest
 from campaigns.models import MemberRFM
 from campaigns.selectors import members_in_quadrant
 from loyalty.analytics import rfm
+from loyalty.analytics.report import ReportOptions, rfm_report
 from loyalty.models import JobRun
 from loyalty.services.jobs import run_job_now
 from tests.helpers import purchase
@@ -51,3 +52,13 @@ def test_campaigns_target_a_quadrant_of_the_stored_values(rfm_population, as_of)
     assert sorted(high.values_list("external_id", flat=True)) == ["rfm-b", "rfm-f"]
     low = members_in_quadrant(quadrant=rfm.LOW_SPEND_LOW_FREQUENCY, cut_frequency=Decimal(1), cut_monetary=Decimal(40))
     assert sorted(low.values_list("external_id", flat=True)) == ["rfm-d", "rfm-e"]
+
+
+def test_the_report_reads_the_days_store_once_it_is_done(rfm_population, as_of):
+    live = rfm_report(ReportOptions(), as_of)
+    assert live.source == "events"
+    run = run_job_now(job="store_member_rfm", as_of=as_of)
+    stored = rfm_report(ReportOptions(), as_of)
+    assert (stored.source, stored.as_of) == ("store", run.as_of)
+    assert (stored.cut, stored.quadrants) == (live.cut, live.quadrants)
+    assert rfm_report(ReportOptions(rfm_window_days=30), as_of).source == "events"  # not the stored window

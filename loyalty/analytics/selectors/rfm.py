@@ -3,9 +3,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
 
 from loyalty.analytics.rfm import Cut, QuadrantCell, quadrant_of
+from loyalty.models import JobRun
 
 from .sql import elapsed_days, medians, moment
 
@@ -37,15 +39,43 @@ def member_rfm_sql(*, closed: bool, chunk: bool) -> str:
                WHERE {members}"""
 
 
+def stored_rfm_sql() -> str:
+    """The same columns as member_rfm_sql, from the nightly store (campaigns_memberrfm); members
+    enrolled since the store ran count as having bought nothing."""
+    return """SELECT m.id AS member_id, m.tier_id, m.growth_value, COALESCE(s.frequency, 0) AS frequency,
+                     COALESCE(s.monetary, 0) AS monetary, s.last_purchase_at, s.recency_days
+              FROM members_member AS m LEFT JOIN campaigns_memberrfm AS s ON s.member_id = m.id
+              WHERE m.status <> 'closed'"""
+
+
+def stored_rfm_as_of(*, as_of: datetime, window_days: int) -> datetime | None:
+    """The as_of of the store_member_rfm run of as_of's program day when it is done and kept this
+    window; None otherwise (then the report computes from the events)."""
+    # Imported here: the job registry imports the campaigns job, which imports this module.
+    from loyalty.services.jobs import period_key
+
+    if window_days != settings.LOYALTY_RFM_WINDOW_DAYS:
+        return None
+    run = JobRun.objects.filter(
+        job="store_member_rfm", period=period_key("store_member_rfm", as_of), status=JobRun.Status.DONE
+    ).first()
+    return run.as_of if run else None
+
+
 def window_params(as_of: datetime, window_days: int) -> dict:
     return {"start": moment(as_of - timedelta(days=window_days)), "as_of": moment(as_of)}
 
 
 def quadrant_cells(
-    *, as_of: datetime, window_days: int, cut_frequency: Decimal | None = None, cut_monetary: Decimal | None = None
+    *,
+    as_of: datetime,
+    window_days: int,
+    cut_frequency: Decimal | None = None,
+    cut_monetary: Decimal | None = None,
+    stored: bool = False,
 ) -> tuple[Cut, list[QuadrantCell]]:
     """The cut (the medians over the counted members unless both values are given) and the sums per
-    (quadrant, tier), in one statement."""
+    (quadrant, tier), in one statement, from the events of the window or (`stored`) from the store."""
     operator_cut = cut_frequency is not None and cut_monetary is not None
     cut = (
         "SELECT CAST(%(cut_f)s AS NUMERIC) AS frequency, CAST(%(cut_m)s AS NUMERIC) AS monetary"
@@ -55,7 +85,8 @@ def quadrant_cells(
     params = {**window_params(as_of, window_days), "cut_f": cut_frequency, "cut_m": cut_monetary}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""WITH rfm AS ({member_rfm_sql(closed=False, chunk=False)}), cut AS ({cut})
+            f"""WITH rfm AS ({stored_rfm_sql() if stored else member_rfm_sql(closed=False, chunk=False)}),
+                     cut AS ({cut})
                 SELECT CASE WHEN rfm.monetary > COALESCE(cut.monetary, 0) THEN 1 ELSE 0 END AS high_spend,
                        CASE WHEN rfm.frequency > COALESCE(cut.frequency, 0) THEN 1 ELSE 0 END AS high_frequency,
                        tier.code, COUNT(*), SUM(rfm.growth_value), SUM(rfm.frequency), ROUND(SUM(rfm.monetary), 2),
