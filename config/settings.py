@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    # The operations admin's libraries: spreadsheet import and export (docs/admin.md).
+    "import_export",
     "members",
     "loyalty",
     "rewards",
@@ -111,6 +113,20 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# Spreadsheet import and export in the admin (docs/admin.md). The library's formula escape misses
+# "+", "-", "@" and turns XLSX numbers into text: loyalty.spreadsheets neutralises formulas instead.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+# Rows fetched per database round trip while an export walks its queryset with .iterator().
+IMPORT_EXPORT_CHUNK_SIZE = 2000
+# An export is built in memory (the library has no streaming) and XLSX is slow to write; larger
+# lists must be filtered first.
+LOYALTY_EXPORT_MAX_ROWS = int(os.environ.get("LOYALTY_EXPORT_MAX_ROWS", "100000"))
+LOYALTY_EXPORT_MAX_XLSX_ROWS = int(os.environ.get("LOYALTY_EXPORT_MAX_XLSX_ROWS", "10000"))
+# Imports run row by row through the services and preview every row before they are confirmed.
+LOYALTY_IMPORT_MAX_ROWS = int(os.environ.get("LOYALTY_IMPORT_MAX_ROWS", "10000"))
 
 # Members per scheduled-job chunk (one transaction each).
 LOYALTY_JOB_CHUNK_SIZE = int(os.environ.get("LOYALTY_JOB_CHUNK_SIZE", "10000"))

@@ -18,6 +18,8 @@ from .models import (
     Tier,
     TierChange,
 )
+from .resources import EventResource, GrowthEntryResource, PointsEntryResource, TierChangeResource
+from .spreadsheets import SpreadsheetExportMixin
 
 
 @admin.register(ProgramSettings)
@@ -71,7 +73,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
+    resource_classes = [EventResource]
     list_display = (
         "source",
         "event_id",
@@ -89,7 +92,8 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(GrowthEntry)
-class GrowthEntryAdmin(ReadOnlyAdmin):
+class GrowthEntryAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
+    resource_classes = [GrowthEntryResource]
     list_display = ("created_at", "member", "kind", "amount", "remaining", "expires_at", "reason")
     list_filter = ("kind",)
     search_fields = ("member__external_id",)
@@ -97,7 +101,8 @@ class GrowthEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(ReadOnlyAdmin):
+class PointsEntryAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
+    resource_classes = [PointsEntryResource]
     list_display = ("created_at", "member", "kind", "amount", "remaining", "available_at", "expires_at", "reason")
     list_filter = ("kind",)
     search_fields = ("member__external_id",)
@@ -105,7 +110,8 @@ class PointsEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnlyAdmin):
+class TierChangeAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
+    resource_classes = [TierChangeResource]
     list_display = ("created_at", "member", "from_tier", "to_tier", "reason", "period")
     list_filter = ("reason", "to_tier")
     search_fields = ("member__external_id",)

@@ -2,15 +2,19 @@ from django.contrib import admin, messages
 
 from loyalty.admin import ReadOnlyAdmin
 from loyalty.errors import LoyaltyError
+from loyalty.spreadsheets import SpreadsheetImportExportMixin
 
 from . import services
 from .models import Member
+from .resources import MemberExportResource, MemberImportResource
 
 
 @admin.register(Member)
-class MemberAdmin(ReadOnlyAdmin):
+class MemberAdmin(SpreadsheetImportExportMixin, ReadOnlyAdmin):
     """Read-only view of members; changes go through the services (actions below)."""
 
+    import_resource_classes = [MemberImportResource]
+    export_resource_classes = [MemberExportResource]
     list_display = (
         "external_id",
         "name",

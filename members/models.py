@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Member(models.Model):
@@ -59,6 +60,7 @@ class Member(models.Model):
             models.CheckConstraint(condition=Q(points_pending__gte=0), name="member_pending_not_negative"),
             models.CheckConstraint(condition=~Q(referrer=models.F("id")), name="member_not_own_referrer"),
         ]
+        permissions = [("export_member", _("Can export members to a spreadsheet"))]
 
     def __str__(self):
         return f"{self.external_id} {self.name}".strip()

@@ -13,9 +13,11 @@ from django.utils.html import format_html
 from loyalty.admin import ReadOnlyAdmin
 from loyalty.errors import LoyaltyError
 from loyalty.models import ProgramSettings
+from loyalty.spreadsheets import SpreadsheetImportMixin
 
 from . import calculations, services
 from .models import Benefit, BenefitGrant, CodePool, Coupon, CouponTemplate, PointsHold, PoolCode, Redemption, Reward
+from .resources import PoolCodeResource, RewardResource
 from .selectors import pool_stock
 
 
@@ -98,7 +100,8 @@ class CodePoolAdmin(admin.ModelAdmin):
 
 
 @admin.register(PoolCode)
-class PoolCodeAdmin(ReadOnlyAdmin):
+class PoolCodeAdmin(SpreadsheetImportMixin, ReadOnlyAdmin):
+    resource_classes = [PoolCodeResource]
     list_display = ("code", "pool", "status", "member", "issued_at")
     list_filter = ("pool", "status")
     search_fields = ("code", "member__external_id")
@@ -106,7 +109,8 @@ class PoolCodeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Reward)
-class RewardAdmin(admin.ModelAdmin):
+class RewardAdmin(SpreadsheetImportMixin, admin.ModelAdmin):
+    resource_classes = [RewardResource]
     list_display = (
         "sort_order",
         "code",

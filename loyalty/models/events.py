@@ -1,6 +1,7 @@
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class EventType(models.Model):
@@ -58,6 +59,7 @@ class Event(models.Model):
                 fields=["member", "order_id"], condition=Q(event_type="purchase"), name="purchase_order_unique"
             ),
         ]
+        permissions = [("export_event", _("Can export events to a spreadsheet"))]
 
     def __str__(self):
         return f"{self.source}:{self.event_id}"

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 ADJUST = "adjust"
 
@@ -97,6 +98,7 @@ class GrowthEntry(LedgerEntry):
 
     class Meta(LedgerEntry.Meta):
         verbose_name_plural = "growth entries"
+        permissions = [("export_growthentry", _("Can export the growth ledger to a spreadsheet"))]
         constraints = _ledger_constraints("growth", ("earn",), ("deduct", "reverse", "expire"))
         indexes = _ledger_indexes("growth")
 
@@ -133,6 +135,7 @@ class PointsEntry(LedgerEntry):
 
     class Meta(LedgerEntry.Meta):
         verbose_name_plural = "points entries"
+        permissions = [("export_pointsentry", _("Can export the points ledger to a spreadsheet"))]
         constraints = _ledger_constraints("points", ("earn", "refund"), ("spend", "deduct", "reverse", "expire")) + [
             models.CheckConstraint(
                 condition=Q(amount__lt=0) | Q(available_at__isnull=False), name="points_lot_has_available_at"

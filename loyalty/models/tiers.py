@@ -6,6 +6,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Tier(models.Model):
@@ -71,6 +72,7 @@ class TierChange(models.Model):
                 fields=["member", "period"], condition=~Q(period=""), name="tier_change_once_per_period"
             ),
         ]
+        permissions = [("export_tierchange", _("Can export tier changes to a spreadsheet"))]
 
     def __str__(self):
         return f"{self.member_id}: {self.from_tier_id} -> {self.to_tier_id} ({self.reason})"
