@@ -31,8 +31,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
-    # The operations admin's libraries: spreadsheet import and export (docs/admin.md).
+    # The operations admin's libraries: spreadsheet import and export, configuration history (docs/admin.md).
     "import_export",
+    "simple_history",
     "members",
     "loyalty",
     "rewards",
@@ -48,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The operations admin: records who changed the configuration (after AuthenticationMiddleware).
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -127,6 +130,9 @@ LOYALTY_EXPORT_MAX_ROWS = int(os.environ.get("LOYALTY_EXPORT_MAX_ROWS", "100000"
 LOYALTY_EXPORT_MAX_XLSX_ROWS = int(os.environ.get("LOYALTY_EXPORT_MAX_XLSX_ROWS", "10000"))
 # Imports run row by row through the services and preview every row before they are confirmed.
 LOYALTY_IMPORT_MAX_ROWS = int(os.environ.get("LOYALTY_IMPORT_MAX_ROWS", "10000"))
+
+# Configuration history is an audit trail: its admin pages show old and new values and never write.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # Members per scheduled-job chunk (one transaction each).
 LOYALTY_JOB_CHUNK_SIZE = int(os.environ.get("LOYALTY_JOB_CHUNK_SIZE", "10000"))

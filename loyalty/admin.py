@@ -5,6 +5,7 @@ from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from .admin_history import ConfigHistoryAdmin
 from .models import (
     EarningRule,
     Event,
@@ -23,7 +24,7 @@ from .spreadsheets import SpreadsheetExportMixin
 
 
 @admin.register(ProgramSettings)
-class ProgramSettingsAdmin(admin.ModelAdmin):
+class ProgramSettingsAdmin(ConfigHistoryAdmin):
     list_display = ("currency", "timezone", "point_value", "pending_days", "downgrade_policy", "growth_mode")
 
     def has_add_permission(self, request):
@@ -34,18 +35,18 @@ class ProgramSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ConfigHistoryAdmin):
     list_display = ("rank", "code", "name", "threshold", "points_multiplier")
     ordering = ("rank",)
 
 
 @admin.register(EventType)
-class EventTypeAdmin(admin.ModelAdmin):
+class EventTypeAdmin(ConfigHistoryAdmin):
     list_display = ("code", "name", "is_builtin")
 
 
 @admin.register(EarningRule)
-class EarningRuleAdmin(admin.ModelAdmin):
+class EarningRuleAdmin(ConfigHistoryAdmin):
     list_display = (
         "code",
         "event_type",
@@ -145,7 +146,7 @@ class JobRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Storefront)
-class StorefrontAdmin(admin.ModelAdmin):
+class StorefrontAdmin(ConfigHistoryAdmin):
     list_display = ("code", "name", "created_at")
     prepopulated_fields = {"code": ("name",)}
 

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from loyalty.admin import ReadOnlyAdmin
+from loyalty.admin_history import ConfigHistoryAdmin
 from loyalty.errors import LoyaltyError
 from loyalty.models import ProgramSettings
 from loyalty.spreadsheets import SpreadsheetImportMixin
@@ -34,7 +35,7 @@ def _run_action(modeladmin, request, queryset, action, done: str) -> None:
 
 
 @admin.register(CouponTemplate)
-class CouponTemplateAdmin(admin.ModelAdmin):
+class CouponTemplateAdmin(ConfigHistoryAdmin):
     list_display = ("code", "name", "kind", "value", "min_spend", "valid_days", "valid_until", "code_pool", "is_active")
     list_filter = ("kind", "is_active")
     search_fields = ("code", "name")
@@ -45,7 +46,7 @@ class ImportCodesForm(forms.Form):
 
 
 @admin.register(CodePool)
-class CodePoolAdmin(admin.ModelAdmin):
+class CodePoolAdmin(ConfigHistoryAdmin):
     list_display = ("code", "name", "available_codes", "import_link", "created_at")
     search_fields = ("code", "name")
 
@@ -109,7 +110,7 @@ class PoolCodeAdmin(SpreadsheetImportMixin, ReadOnlyAdmin):
 
 
 @admin.register(Reward)
-class RewardAdmin(SpreadsheetImportMixin, admin.ModelAdmin):
+class RewardAdmin(SpreadsheetImportMixin, ConfigHistoryAdmin):
     resource_classes = [RewardResource]
     list_display = (
         "sort_order",
@@ -172,7 +173,7 @@ class RewardAdmin(SpreadsheetImportMixin, admin.ModelAdmin):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(admin.ModelAdmin):
+class BenefitAdmin(ConfigHistoryAdmin):
     list_display = (
         "sort_order",
         "code",
