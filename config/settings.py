@@ -1,6 +1,7 @@
 """Settings read from the environment; the defaults give the zero-setup SQLite demo."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -31,9 +32,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
-    # The operations admin's libraries: spreadsheet import and export, configuration history (docs/admin.md).
+    # The operations admin's libraries: spreadsheets, configuration history, login lockout (docs/admin.md).
     "import_export",
     "simple_history",
+    "axes",
     "members",
     "loyalty",
     "rewards",
@@ -49,8 +51,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # The operations admin: records who changed the configuration (after AuthenticationMiddleware).
+    # The operations admin: who changed the configuration; the login lockout page (axes': last).
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # The admin login's brute-force lockout (django-axes) refuses locked-out logins before ModelBackend.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -133,6 +142,16 @@ LOYALTY_IMPORT_MAX_ROWS = int(os.environ.get("LOYALTY_IMPORT_MAX_ROWS", "10000")
 
 # Configuration history is an audit trail: its admin pages show old and new values and never write.
 SIMPLE_HISTORY_REVERT_DISABLED = True
+
+# Admin login brute-force protection (docs/admin.md): 5 failed logins for one username from one
+# address lock that pair out for 30 minutes; a superuser unlocks early under "Access attempts".
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=30)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "loyalty.admin_lockout.locked_out_page"
+# No startup banner on every management command; failed logins are still logged as warnings.
+AXES_VERBOSE = False
 
 # Members per scheduled-job chunk (one transaction each).
 LOYALTY_JOB_CHUNK_SIZE = int(os.environ.get("LOYALTY_JOB_CHUNK_SIZE", "10000"))
