@@ -40,10 +40,13 @@ class MemberAdmin(SpreadsheetImportExportMixin, ReadOnlyAdmin):
                 self.message_user(request, exc.message, messages.WARNING)
         self.message_user(request, f"{changed} member(s) {done}.")
 
-    @admin.action(description="Freeze selected members (no earning or spending)")
+    def has_freeze_permission(self, request):
+        return request.user.has_perm("members.freeze_member")
+
+    @admin.action(description="Freeze selected members (no earning or spending)", permissions=["freeze"])
     def freeze(self, request, queryset):
         self._apply(request, queryset, services.freeze_member, "frozen")
 
-    @admin.action(description="Unfreeze selected members")
+    @admin.action(description="Unfreeze selected members", permissions=["freeze"])
     def unfreeze(self, request, queryset):
         self._apply(request, queryset, services.unfreeze_member, "unfrozen")
