@@ -135,8 +135,8 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
 IMPORT_EXPORT_CHUNK_SIZE = 2000
 # An export is built in memory (the library has no streaming) and XLSX is slow to write; larger
 # lists must be filtered first.
-LOYALTY_EXPORT_MAX_ROWS = int(os.environ.get("LOYALTY_EXPORT_MAX_ROWS", "100000"))
-LOYALTY_EXPORT_MAX_XLSX_ROWS = int(os.environ.get("LOYALTY_EXPORT_MAX_XLSX_ROWS", "10000"))
+LOYALTY_EXPORT_MAX_ROWS = int(os.environ.get("LOYALTY_EXPORT_MAX_ROWS", "50000"))
+LOYALTY_EXPORT_MAX_XLSX_ROWS = int(os.environ.get("LOYALTY_EXPORT_MAX_XLSX_ROWS", "20000"))
 # Imports run row by row through the services and preview every row before they are confirmed.
 LOYALTY_IMPORT_MAX_ROWS = int(os.environ.get("LOYALTY_IMPORT_MAX_ROWS", "10000"))
 
