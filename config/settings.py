@@ -137,8 +137,8 @@ IMPORT_EXPORT_CHUNK_SIZE = 2000
 # lists must be filtered first.
 LOYALTY_EXPORT_MAX_ROWS = int(os.environ.get("LOYALTY_EXPORT_MAX_ROWS", "50000"))
 LOYALTY_EXPORT_MAX_XLSX_ROWS = int(os.environ.get("LOYALTY_EXPORT_MAX_XLSX_ROWS", "20000"))
-# Imports run row by row through the services and preview every row before they are confirmed.
-LOYALTY_IMPORT_MAX_ROWS = int(os.environ.get("LOYALTY_IMPORT_MAX_ROWS", "10000"))
+# Imports run row by row through the services, once for the preview and once when confirmed.
+LOYALTY_IMPORT_MAX_ROWS = int(os.environ.get("LOYALTY_IMPORT_MAX_ROWS", "2000"))
 
 # Configuration history is an audit trail: its admin pages show old and new values and never write.
 SIMPLE_HISTORY_REVERT_DISABLED = True

@@ -43,18 +43,23 @@ SPREADSHEET_FORMATS = [base_formats.CSV, base_formats.XLSX]
 
 
 class CodeWidget(widgets.ForeignKeyWidget):
-    """A reference by code (tier, coupon template, code pool); an unknown code is a row error."""
+    """A reference by code (tier, coupon template, code pool); an unknown code is a row error. Each
+    code is looked up once per import: a resource copies its widgets for every import it runs."""
 
     def __init__(self, model, **kwargs):
         super().__init__(model, field="code", **kwargs)
+        self._found: dict[Any, Any] = {}
 
     def clean(self, value, row=None, **kwargs):
-        try:
-            return super().clean(value, row, **kwargs)
-        except ObjectDoesNotExist:
-            raise ValueError(
-                gettext("No %(model)s with code %(code)r.") % {"model": self.model._meta.verbose_name, "code": value}
-            ) from None
+        if value not in self._found:
+            try:
+                self._found[value] = super().clean(value, row, **kwargs)
+            except ObjectDoesNotExist:
+                raise ValueError(
+                    gettext("No %(model)s with code %(code)r.")
+                    % {"model": self.model._meta.verbose_name, "code": value}
+                ) from None
+        return self._found[value]
 
 
 class CalendarDateWidget(widgets.DateWidget):
