@@ -5,8 +5,8 @@
   leading "=" only, so "==1+1" stays a formula and "+", "-", "@" pass untouched; it also turns every
   XLSX cell into text (numbers become strings, empty cells "None").
 - Exports are capped (LOYALTY_EXPORT_MAX_ROWS, LOYALTY_EXPORT_MAX_XLSX_ROWS): the library reads the
-  queryset in chunks (.iterator()) but builds the whole file in memory, and openpyxl writes about a
-  thousand 15-column rows a second (docs/admin.md has the measurements).
+  queryset in chunks (.iterator()) but builds the whole file in memory within one request, and
+  openpyxl writes XLSX slowly (figures in docs/benchmarks.md).
 - Imports are capped at LOYALTY_IMPORT_MAX_ROWS rows, run row by row through the resources' services,
   and always show the library's dry-run preview before anything is written.
 """
@@ -94,27 +94,26 @@ class SpreadsheetResource(resources.ModelResource):
         table's max id) is skipped: on a live system it can hand out an id that is already in use."""
 
 
-class _ExportLimit:
-    def get_export_data(self, file_format, request, queryset, **kwargs):
-        limit = settings.LOYALTY_EXPORT_MAX_XLSX_ROWS if file_format.is_binary() else settings.LOYALTY_EXPORT_MAX_ROWS
-        if queryset[: limit + 1].count() > limit:
-            # The library shows a ValueError's text as an error message on the export page.
-            raise ValueError(
-                gettext(
-                    "More than %(limit)s rows for %(format)s: narrow the list with its filters or a search, "
-                    "or export CSV (up to %(csv_limit)s rows)."
-                )
-                % {"limit": limit, "format": file_format.get_title(), "csv_limit": settings.LOYALTY_EXPORT_MAX_ROWS}
-            )
-        return super().get_export_data(file_format, request, queryset, **kwargs)
-
-
-class SpreadsheetExportMixin(_ExportLimit, ExportMixin):
+class SpreadsheetExportMixin(ExportMixin):
     """Export the changelist (with its filters) as CSV or XLSX; needs the model's export permission."""
 
     formats = SPREADSHEET_FORMATS
     # With a byte order mark Excel reads a CSV as UTF-8 (Chinese names) instead of the local code page.
     to_encoding = "utf-8-sig"
+
+    def get_export_data(self, file_format, request, queryset, **kwargs):
+        xlsx = file_format.is_binary()
+        limit = settings.LOYALTY_EXPORT_MAX_XLSX_ROWS if xlsx else settings.LOYALTY_EXPORT_MAX_ROWS
+        if queryset[: limit + 1].count() > limit:
+            message = gettext("More than %(limit)s rows for %(format)s: narrow the list with its filters or a search.")
+            if xlsx:
+                message += " " + gettext("CSV takes up to %(csv_limit)s rows.")
+            # The library shows a ValueError's text as an error message on the export page.
+            raise ValueError(
+                message
+                % {"limit": limit, "format": file_format.get_title(), "csv_limit": settings.LOYALTY_EXPORT_MAX_ROWS}
+            )
+        return super().get_export_data(file_format, request, queryset, **kwargs)
 
 
 class SpreadsheetImportMixin(ImportMixin):
