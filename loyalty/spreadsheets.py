@@ -18,7 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, ValidationError
+from django.shortcuts import redirect
 from django.utils.translation import gettext
 from import_export import resources, widgets
 from import_export.admin import ExportMixin, ImportMixin
@@ -117,9 +119,26 @@ class SpreadsheetExportMixin(ExportMixin):
 
 
 class SpreadsheetImportMixin(ImportMixin):
-    """Import CSV or XLSX after a dry-run preview; needs the model's change permission."""
+    """Import CSV or XLSX after a dry-run preview; needs the model's change permission. The confirmed
+    import is all or nothing: a row refused then (the data changed since the preview) writes none."""
 
     formats = SPREADSHEET_FORMATS
+
+    def get_import_data_kwargs(self, **kwargs):
+        return {**super().get_import_data_kwargs(**kwargs), "rollback_on_validation_errors": True}
+
+    def process_result(self, result, request):
+        if result.has_errors() or result.has_validation_errors():
+            # The library would report the rolled-back rows as imported.
+            messages.error(
+                request,
+                gettext(
+                    "Nothing was imported: rows the preview accepted are refused now, as the data changed "
+                    "meanwhile. Upload the file again to see which."
+                ),
+            )
+            return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_import")
+        return super().process_result(result, request)
 
 
 class SpreadsheetImportExportMixin(SpreadsheetImportMixin, SpreadsheetExportMixin):

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from loyalty.models import PointsEntry, TierChange
@@ -229,6 +230,25 @@ def test_rewards_import_adds_and_updates_catalog_rows_by_code(marketing_clerk, c
     )
     known.refresh_from_db()
     assert (known.name, known.points_cost, known.redeemed_quantity) == ("Renamed", 200, 7)
+
+
+def test_a_confirmed_import_writes_nothing_when_a_row_is_refused_since_the_preview(marketing_clerk, client):
+    doomed = CouponTemplateFactory(code="doomed")
+    CouponTemplateFactory(code="kept")
+    preview = upload(
+        client,
+        "rewards_reward",
+        b"code,name,kind,points_cost,coupon_template\r\nfine,Fine,coupon,10,kept\r\ngone,Gone,coupon,10,doomed\r\n",
+    )
+    assert row_errors(preview) == []
+    doomed.delete()
+
+    response = confirm(client, "rewards_reward", preview)
+
+    assert response.url == reverse("admin:rewards_reward_import")
+    assert not Reward.objects.filter(code__in=["fine", "gone"]).exists()
+    messages = [str(message) for message in get_messages(response.wsgi_request)]
+    assert any(message.startswith("Nothing was imported") for message in messages)
 
 
 def test_a_reward_row_that_fails_validation_blocks_the_import(marketing_clerk, client):
