@@ -35,13 +35,14 @@ def test_an_admin_edit_is_recorded_with_its_user_and_shown_as_old_and_new_values
     marketer = login_as("loyalty.view_tier", "loyalty.change_tier", username="marketer")
     gold = tiers["gold"]
 
-    response = client.post(reverse("admin:loyalty_tier_change", args=[gold.pk]), tier_form(gold, threshold=6500))
+    form = tier_form(gold, points_multiplier="1.6")  # the threshold changes on the what-if page only
+    response = client.post(reverse("admin:loyalty_tier_change", args=[gold.pk]), form)
 
     assert response.status_code == 302
     latest = gold.history.latest()
-    assert (latest.history_type, latest.history_user, latest.threshold) == ("~", marketer, 6500)
+    assert (latest.history_type, latest.history_user, latest.points_multiplier) == ("~", marketer, Decimal("1.6"))
     page = " ".join(client.get(reverse("admin:loyalty_tier_history", args=[gold.pk])).content.decode().split())
-    assert "<strong>Threshold:</strong> 6000 &nbsp;&rarr;&nbsp;&nbsp;6500" in page
+    assert "&nbsp;&rarr;&nbsp;&nbsp;1.600" in page
     assert ">marketer</a>" in page
 
 

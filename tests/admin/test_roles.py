@@ -92,10 +92,9 @@ def test_marketing_edits_the_program_and_the_catalog_but_not_members_or_balances
     assert set(changelists(client, *config, *catalog, "members_member").values()) == {200}
     assert set(changelists(client, *LEDGERS, "loyalty_jobrun", "rewards_redemption").values()) == {403}
     gold = tiers["gold"]
-    assert (
-        client.post(reverse("admin:loyalty_tier_change", args=[gold.pk]), tier_form(gold, threshold=6500)).status_code
-        == 302
-    )
+    thresholds = {tier.code: tier.threshold for tier in tiers.values()}
+    applied = client.post(reverse("admin:loyalty_tier_whatif"), {**thresholds, "gold": "6500", "step": "apply"})
+    assert applied.status_code == 302
     assert Tier.objects.get(pk=gold.pk).threshold == 6500
     assert client.post(reverse("admin:loyalty_tier_delete", args=[gold.pk]), {"post": "yes"}).status_code == 403
     assert client.get(reverse("admin:rewards_reward_import")).status_code == 200
@@ -165,3 +164,36 @@ def test_the_roles_migration_runs_again_keeping_additions_and_its_reverse_remove
 
     ROLES.create_roles(apps, schema_editor)
     assert set(Group.objects.get(name="Support").permissions.all()) == granted["Support"] - {extra}
+
+
+def test_the_operations_screens_per_role(staff_in, client, tiers, configure_program):
+    """The admin's own screens: adjust (Operations), approve (Finance), what-if (Marketing), dry runs
+    (Operations); everyone else is refused on the server."""
+    configure_program(approval_limit_points=100)
+    member = MemberFactory()
+    adjust = reverse("admin:members_member_adjust", args=[member.pk, "points"])
+    whatif = reverse("admin:loyalty_tier_whatif")
+    dry_run = reverse("admin:jobrun_start", args=["expire_points", "dry-run"])
+
+    staff_in("Operations")
+    assert client.post(adjust, {"amount": "500", "reason": "goodwill"}).status_code == 302
+    assert client.get(whatif).status_code == 403
+    assert client.post(reverse("admin:members_member_status", args=[member.pk, "freeze"])).status_code == 302
+    pending = Adjustment.objects.get()
+    assert pending.status == "pending"
+
+    staff_in("Support")
+    assert client.get(adjust).status_code == 403
+    assert client.post(dry_run).status_code == 403
+    assert client.post(reverse("admin:members_member_status", args=[member.pk, "unfreeze"])).status_code == 403
+
+    staff_in("Marketing")
+    assert client.get(whatif).status_code == 200
+    assert client.post(adjust, {"amount": "5", "reason": "goodwill"}).status_code == 403
+
+    staff_in("Finance")
+    assert client.get(adjust).status_code == 403
+    client.post(reverse("admin:loyalty_adjustment_changelist"), {"action": "approve", "_selected_action": [pending.pk]})
+    pending.refresh_from_db()
+    member.refresh_from_db()
+    assert (pending.status, member.points_available, member.status) == ("applied", 500, "frozen")
