@@ -1,6 +1,7 @@
 """Settings read from the environment; the defaults give the zero-setup SQLite demo."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -32,6 +33,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "rangefilter",  # date-range filters in the admin (members joined between two dates)
+    # The operations admin's libraries: spreadsheets, configuration history, login lockout (docs/admin.md).
+    "import_export",
+    "simple_history",
+    "axes",
     "members",
     "loyalty",
     "rewards",
@@ -48,6 +53,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The operations admin: who changed the configuration; the login lockout page (axes': last).
+    "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # The admin login's brute-force lockout (django-axes) refuses locked-out logins before ModelBackend.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -116,6 +130,33 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# Spreadsheet import and export in the admin (docs/admin.md). The library's formula escape misses
+# "+", "-", "@" and turns XLSX numbers into text: loyalty.spreadsheets neutralises formulas instead.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+# Rows fetched per database round trip while an export walks its queryset with .iterator().
+IMPORT_EXPORT_CHUNK_SIZE = 2000
+# An export is built in memory (the library has no streaming) and XLSX is slow to write; larger
+# lists must be filtered first.
+LOYALTY_EXPORT_MAX_ROWS = int(os.environ.get("LOYALTY_EXPORT_MAX_ROWS", "50000"))
+LOYALTY_EXPORT_MAX_XLSX_ROWS = int(os.environ.get("LOYALTY_EXPORT_MAX_XLSX_ROWS", "20000"))
+# Imports run row by row through the services, once for the preview and once when confirmed.
+LOYALTY_IMPORT_MAX_ROWS = int(os.environ.get("LOYALTY_IMPORT_MAX_ROWS", "2000"))
+
+# Configuration history is an audit trail: its admin pages show old and new values and never write.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
+# Admin login brute-force protection (docs/admin.md): 5 failed logins for one username from one
+# address lock that pair out for 30 minutes; a superuser unlocks early under "Access attempts".
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=30)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "loyalty.admin_lockout.locked_out_page"
+# No startup banner on every management command; failed logins are still logged as warnings.
+AXES_VERBOSE = False
 
 # Members per scheduled-job chunk (one transaction each).
 LOYALTY_JOB_CHUNK_SIZE = int(os.environ.get("LOYALTY_JOB_CHUNK_SIZE", "10000"))

@@ -9,6 +9,7 @@ from rangefilter.filters import DateRangeFilterBuilder
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from .admin_history import ConfigHistoryAdmin
 from .backoffice import approvals, program_file, tier_whatif
 from .backoffice import jobs as backoffice_jobs
 from .backoffice.paging import EstimatedCountPaginator
@@ -26,12 +27,14 @@ from .models import (
     Tier,
     TierChange,
 )
+from .resources import EventResource, GrowthEntryResource, PointsEntryResource, TierChangeResource
 from .selectors.dashboard import members_per_tier
 from .services.jobs import JOBS
+from .spreadsheets import SpreadsheetExportMixin
 
 
 @admin.register(ProgramSettings)
-class ProgramSettingsAdmin(admin.ModelAdmin):
+class ProgramSettingsAdmin(ConfigHistoryAdmin):
     list_display = ("currency", "timezone", "point_value", "pending_days", "downgrade_policy", "growth_mode")
     change_list_template = "admin/loyalty/programsettings/change_list.html"
 
@@ -53,7 +56,7 @@ class ProgramSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ConfigHistoryAdmin):
     """Thresholds change on the what-if page, which previews who would move before saving."""
 
     list_display = ("rank", "code", "name", "threshold", "points_multiplier", "member_count")
@@ -77,12 +80,12 @@ class TierAdmin(admin.ModelAdmin):
 
 
 @admin.register(EventType)
-class EventTypeAdmin(admin.ModelAdmin):
+class EventTypeAdmin(ConfigHistoryAdmin):
     list_display = ("code", "name", "is_builtin")
 
 
 @admin.register(EarningRule)
-class EarningRuleAdmin(admin.ModelAdmin):
+class EarningRuleAdmin(ConfigHistoryAdmin):
     list_display = (
         "code",
         "event_type",
@@ -146,7 +149,8 @@ class StorefrontFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
+    resource_classes = [EventResource]
     list_display = (
         "source",
         "event_id",
@@ -164,7 +168,8 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(GrowthEntry)
-class GrowthEntryAdmin(ReadOnlyAdmin):
+class GrowthEntryAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
+    resource_classes = [GrowthEntryResource]
     list_display = ("created_at", "member", "kind", "amount", "remaining", "expires_at", "reason")
     list_filter = ("kind", ("created_at", DateRangeFilterBuilder()))
     search_fields = ("member__external_id",)
@@ -172,7 +177,8 @@ class GrowthEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(ReadOnlyAdmin):
+class PointsEntryAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
+    resource_classes = [PointsEntryResource]
     list_display = ("created_at", "member", "kind", "amount", "remaining", "available_at", "expires_at", "reason")
     list_filter = ("kind", ("created_at", DateRangeFilterBuilder()))
     search_fields = ("member__external_id",)
@@ -180,7 +186,8 @@ class PointsEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnlyAdmin):
+class TierChangeAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
+    resource_classes = [TierChangeResource]
     list_display = ("created_at", "member", "from_tier", "to_tier", "reason", "period")
     list_filter = ("reason", "to_tier", ("created_at", DateRangeFilterBuilder()))
     search_fields = ("member__external_id",)
@@ -292,7 +299,7 @@ class AdjustmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Storefront)
-class StorefrontAdmin(admin.ModelAdmin):
+class StorefrontAdmin(ConfigHistoryAdmin):
     list_display = ("code", "name", "created_at")
     prepopulated_fields = {"code": ("name",)}
 

@@ -20,9 +20,11 @@ from loyalty.errors import LoyaltyError
 from loyalty.models import Adjustment
 from loyalty.selectors.member_overview import member_overview
 from loyalty.services import recalculate_tier_now
+from loyalty.spreadsheets import SpreadsheetImportExportMixin
 
 from . import services
 from .models import Member
+from .resources import MemberExportResource, MemberImportResource
 from .selectors import search_members
 
 
@@ -49,8 +51,10 @@ def tier_badge(tier):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
     form = MemberProfileForm
+    import_resource_classes = [MemberImportResource]
+    export_resource_classes = [MemberExportResource]
     list_display = (
         "external_id",
         "name",
@@ -105,6 +109,7 @@ class MemberAdmin(admin.ModelAdmin):
             "can_adjust_points": request.user.has_perm("loyalty.adjust_points"),
             "can_adjust_growth": request.user.has_perm("loyalty.adjust_growth"),
             "can_change": self.has_change_permission(request, member),
+            "can_freeze": self.has_freeze_permission(request),
             "Status": Member.Status,
             "Adjustment": Adjustment,
         }
@@ -135,7 +140,9 @@ class MemberAdmin(admin.ModelAdmin):
         return require_POST(self._status)(request, member_id, change)
 
     def _status(self, request, member_id, change):
-        member = self._changeable_member(request, member_id)
+        member = get_object_or_404(Member, pk=member_id)
+        if not self.has_freeze_permission(request):
+            raise PermissionDenied
         service = {"freeze": services.freeze_member, "unfreeze": services.unfreeze_member}.get(change)
         if service is None:
             raise PermissionDenied
@@ -175,11 +182,14 @@ class MemberAdmin(admin.ModelAdmin):
     def has_adjust_growth_permission(self, request):
         return request.user.has_perm("loyalty.adjust_growth")
 
-    @admin.action(description=gettext_lazy("Freeze selected members (no earning or spending)"), permissions=["change"])
+    def has_freeze_permission(self, request):
+        return request.user.has_perm("members.freeze_member")
+
+    @admin.action(description=gettext_lazy("Freeze selected members (no earning or spending)"), permissions=["freeze"])
     def freeze(self, request, queryset):
         self._each(request, queryset, services.freeze_member, _("frozen"))
 
-    @admin.action(description=gettext_lazy("Unfreeze selected members"), permissions=["change"])
+    @admin.action(description=gettext_lazy("Unfreeze selected members"), permissions=["freeze"])
     def unfreeze(self, request, queryset):
         self._each(request, queryset, services.unfreeze_member, _("unfrozen"))
 

@@ -76,6 +76,10 @@ class Member(models.Model):
             models.CheckConstraint(condition=Q(points_pending__gte=0), name="member_pending_not_negative"),
             models.CheckConstraint(condition=~Q(referrer=models.F("id")), name="member_not_own_referrer"),
         ]
+        permissions = [
+            ("export_member", _("Can export members to a spreadsheet")),
+            ("freeze_member", _("Can freeze and unfreeze members")),
+        ]
 
     def __str__(self):
         return f"{self.external_id} {self.name}".strip()

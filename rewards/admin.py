@@ -13,11 +13,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty.admin import ReadOnlyAdmin
+from loyalty.admin_history import ConfigHistoryAdmin
 from loyalty.errors import LoyaltyError
 from loyalty.models import ProgramSettings
+from loyalty.spreadsheets import SpreadsheetImportMixin
 
 from . import calculations, services
 from .models import Benefit, BenefitGrant, CodePool, Coupon, CouponTemplate, PointsHold, PoolCode, Redemption, Reward
+from .resources import PoolCodeResource, RewardResource
 from .selectors import pool_stock
 
 
@@ -35,7 +38,7 @@ def _run_action(modeladmin, request, queryset, action, done: str) -> None:
 
 
 @admin.register(CouponTemplate)
-class CouponTemplateAdmin(admin.ModelAdmin):
+class CouponTemplateAdmin(ConfigHistoryAdmin):
     list_display = ("code", "name", "kind", "value", "min_spend", "valid_days", "valid_until", "code_pool", "is_active")
     list_filter = ("kind", "is_active")
     search_fields = ("code", "name")
@@ -49,7 +52,7 @@ class ImportCodesForm(forms.Form):
 
 
 @admin.register(CodePool)
-class CodePoolAdmin(admin.ModelAdmin):
+class CodePoolAdmin(ConfigHistoryAdmin):
     list_display = ("code", "name", "available_codes", "import_link", "created_at")
     search_fields = ("code", "name")
 
@@ -108,7 +111,8 @@ class CodePoolAdmin(admin.ModelAdmin):
 
 
 @admin.register(PoolCode)
-class PoolCodeAdmin(ReadOnlyAdmin):
+class PoolCodeAdmin(SpreadsheetImportMixin, ReadOnlyAdmin):
+    resource_classes = [PoolCodeResource]
     list_display = ("code", "pool", "status", "member", "issued_at")
     list_filter = ("pool", "status")
     search_fields = ("code", "member__external_id")
@@ -116,7 +120,8 @@ class PoolCodeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Reward)
-class RewardAdmin(admin.ModelAdmin):
+class RewardAdmin(SpreadsheetImportMixin, ConfigHistoryAdmin):
+    resource_classes = [RewardResource]
     list_display = (
         "sort_order",
         "code",
@@ -185,7 +190,7 @@ class RewardAdmin(admin.ModelAdmin):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(admin.ModelAdmin):
+class BenefitAdmin(ConfigHistoryAdmin):
     list_display = (
         "sort_order",
         "code",

@@ -1,3 +1,4 @@
+from . import history  # noqa: F401  registers the configuration history
 from .adjustments import Adjustment, AdjustmentReason
 from .events import Event, EventType, RuleHit
 from .jobs import JobChunk, JobRun

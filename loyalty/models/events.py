@@ -71,6 +71,7 @@ class Event(models.Model):
                 fields=["member", "order_id"], condition=Q(event_type="purchase"), name="purchase_order_unique"
             ),
         ]
+        permissions = [("export_event", _("Can export events to a spreadsheet"))]
 
     def __str__(self):
         return f"{self.source}:{self.event_id}"

@@ -125,6 +125,7 @@ class GrowthEntry(LedgerEntry):
     class Meta(LedgerEntry.Meta):
         verbose_name = _("growth entry")
         verbose_name_plural = _("growth entries")
+        permissions = [("export_growthentry", _("Can export the growth ledger to a spreadsheet"))]
         constraints = _ledger_constraints("growth", ("earn",), ("deduct", "reverse", "expire"))
         indexes = _ledger_indexes("growth")
 
@@ -174,6 +175,7 @@ class PointsEntry(LedgerEntry):
     class Meta(LedgerEntry.Meta):
         verbose_name = _("points entry")
         verbose_name_plural = _("points entries")
+        permissions = [("export_pointsentry", _("Can export the points ledger to a spreadsheet"))]
         constraints = _ledger_constraints("points", ("earn", "refund"), ("spend", "deduct", "reverse", "expire")) + [
             models.CheckConstraint(
                 condition=Q(amount__lt=0) | Q(available_at__isnull=False), name="points_lot_has_available_at"

@@ -94,6 +94,7 @@ class TierChange(models.Model):
                 fields=["member", "period"], condition=~Q(period=""), name="tier_change_once_per_period"
             ),
         ]
+        permissions = [("export_tierchange", _("Can export tier changes to a spreadsheet"))]
 
     def __str__(self):
         return f"{self.member_id}: {self.from_tier_id} -> {self.to_tier_id} ({self.get_reason_display()})"

@@ -102,8 +102,11 @@ def _apply_tiers(wanted: list[dict[str, Any]], changes: list[str]) -> None:
             Tier.objects.create(**item)
             changes.append(f"tier {item['code']}: created (rank {item['rank']}, threshold {item['threshold']})")
             continue
-        _diff(f"tier {item['code']}", tier, item, changes)
-        tier.save()
+        if _diff(f"tier {item['code']}", tier, item, changes):
+            tier.save()
+        else:
+            # Back from its parked rank and threshold, unchanged: nothing for the configuration history.
+            tier.save_without_historical_record()
 
 
 def _remove_tiers(unwanted: list[Tier], changes: list[str]) -> None:

@@ -1,3 +1,4 @@
+from . import history  # noqa: F401  registers the configuration history
 from .benefits import Benefit, BenefitGrant
 from .catalog import Reward
 from .coupons import CodePool, Coupon, CouponTemplate, PoolCode

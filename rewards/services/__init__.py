@@ -2,10 +2,11 @@
 
 from .coupons import release_coupon, use_coupon, void_coupon
 from .holds import capture_hold, hold_points, release_hold
-from .pools import import_pool_codes
+from .pools import add_pool_code, import_pool_codes
 from .redemptions import cancel_redemption, move_fulfilment, redeem
 
 __all__ = [
+    "add_pool_code",
     "cancel_redemption",
     "capture_hold",
     "hold_points",

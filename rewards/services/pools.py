@@ -21,6 +21,10 @@ class PoolImport:
     duplicates: int  # already in the pool or repeated in the file
 
 
+def _is_code(value: str) -> bool:
+    return 0 < len(value) <= MAX_CODE_LENGTH and value.isprintable()
+
+
 def parse_codes(text: str) -> list[str]:
     """The first column of each CSV row, trimmed; blank rows and a header row are skipped."""
     codes, problems = [], []
@@ -28,7 +32,7 @@ def parse_codes(text: str) -> list[str]:
         value = row[0].strip() if row else ""
         if not value or (number == 1 and value.lower() in HEADER_NAMES):
             continue
-        if len(value) > MAX_CODE_LENGTH or not value.isprintable():
+        if not _is_code(value):
             problems.append(f"line {number}: not a code (printable, at most {MAX_CODE_LENGTH} characters)")
         codes.append(value)
     if problems:
@@ -51,3 +55,17 @@ def import_pool_codes(*, pool: CodePool, text: str) -> PoolImport:
     PoolCode.objects.bulk_create((PoolCode(pool=pool, code=code) for code in unique), ignore_conflicts=True)
     added = PoolCode.objects.filter(pool=pool).count() - before
     return PoolImport(added=added, duplicates=len(codes) - added)
+
+
+@transaction.atomic
+def add_pool_code(*, pool: CodePool, code: str) -> PoolCode:
+    """One code into the pool as available (the admin's spreadsheet import calls this per row).
+    Refused when it is not a code, is in the pool already, or is some member's coupon already."""
+    code = code.strip()
+    if not _is_code(code):
+        raise InvalidInput("Not a code.", fields={"code": [f"Printable, 1 to {MAX_CODE_LENGTH} characters."]})
+    if PoolCode.objects.filter(pool=pool, code=code).exists():
+        raise InvalidInput(f"{code} is in the pool already.", fields={"code": ["Already in the pool."]})
+    if Coupon.objects.filter(code=code).exists():
+        raise InvalidInput(f"{code} is an issued coupon already.", fields={"code": ["Already an issued coupon."]})
+    return PoolCode.objects.create(pool=pool, code=code)

@@ -1,6 +1,7 @@
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -11,6 +12,7 @@ from members.models import Member
 from rewards import demo as mall
 
 DEMO_ADMIN = "admin"
+DEMO_APPROVER = "finance"  # a second person, to approve adjustments above the limit (maker-checker)
 DEMO_STOREFRONT = "demo shop"
 
 
@@ -38,12 +40,14 @@ class Command(BaseCommand):
             self.stdout.write(f"Points mall: {mall.make_redemptions(count=40, seed=seed)} demo redemptions.")
         call_command("loyalty_audit", limit=5)
         password = self._reset_admin()
+        approver_password = self._reset_approver()
         key = self._fresh_api_key()
         example = Member.objects.order_by("-growth_value").values_list("external_id", flat=True).first()
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nDemo ready.\n"
                 f"  Admin:    http://{addrport}/admin/   user: {DEMO_ADMIN}   password: {password}\n"
+                f"  Approver: user: {DEMO_APPROVER}   password: {approver_password}   (the Finance role)\n"
                 f"  API docs: http://{addrport}/api/docs/\n"
                 f"  API key:  {key}\n"
                 f'  Try:      curl -H "Authorization: Api-Key {key}" http://{addrport}/api/v1/members/{example}/\n'
@@ -59,6 +63,15 @@ class Command(BaseCommand):
         admin.is_staff = admin.is_superuser = True
         admin.set_password(password)
         admin.save()
+        return password
+
+    def _reset_approver(self) -> str:
+        password = secrets.token_urlsafe(9)
+        approver, _ = get_user_model().objects.get_or_create(username=DEMO_APPROVER)
+        approver.is_staff = True
+        approver.set_password(password)
+        approver.save()
+        approver.groups.add(Group.objects.get(name="Finance"))
         return password
 
     def _fresh_api_key(self) -> str:
