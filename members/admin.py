@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -64,8 +65,8 @@ class MemberAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
         "growth_value",
         "points_available",
         "points_pending",
-        "joined_at",
-        "last_activity_at",
+        "joined_column",
+        "last_activity_column",
     )
     list_display_links = ("external_id", "name")
     list_filter = ("tier", "status", ("joined_at", DateRangeFilterBuilder(title=gettext_lazy("joined"))))
@@ -97,6 +98,16 @@ class MemberAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_column(self, member):
         return format_html('<span class="status status-{}">{}</span>', member.status, member.get_status_display())
+
+    @admin.display(description=gettext_lazy("joined"), ordering="joined_at")
+    def joined_column(self, member):
+        return date_format(timezone.localtime(member.joined_at), "Y-m-d")
+
+    @admin.display(description=gettext_lazy("last activity"), ordering="last_activity_at")
+    def last_activity_column(self, member):
+        if member.last_activity_at is None:
+            return "—"
+        return date_format(timezone.localtime(member.last_activity_at), "Y-m-d H:i")
 
     def save_model(self, request, obj, form, change):
         services.update_member(member=obj, changes={name: form.cleaned_data[name] for name in form.changed_data})

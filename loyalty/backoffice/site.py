@@ -10,6 +10,8 @@ class BackofficeSite(admin.AdminSite):
     site_title = _("Loyalty back office")
     index_title = _("Dashboard")
     index_template = "admin/dashboard.html"
+    # The changelists need the width more than a second copy of the dashboard's app list.
+    enable_nav_sidebar = False
 
     def index(self, request, extra_context=None):
         return super().index(request, extra_context={**dashboard_views.context(request), **(extra_context or {})})
