@@ -175,7 +175,13 @@ class RewardAdmin(SpreadsheetImportMixin, ConfigHistoryAdmin):
         }
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        if change:
+            # Only what was edited: redemptions move redeemed_quantity meanwhile, and writing back the
+            # value read with the form would undo them.
+            if form.changed_data:
+                obj.save(update_fields=form.changed_data)
+        else:
+            super().save_model(request, obj, form, change)
         target = ProgramSettings.current().target_value_per_point
         if calculations.exceeds_budget(obj.cash_value, obj.points_cost, target):
             self.message_user(

@@ -142,3 +142,24 @@ def test_coupon_void_and_hold_release_actions(staff_client, rich_member, make_re
 def test_ledger_like_tables_are_read_only(staff_client):
     for model in ("redemption", "coupon", "benefitgrant", "pointshold", "poolcode"):
         assert staff_client.get(reverse(f"admin:rewards_{model}_add")).status_code == 403
+
+
+def test_saving_a_reward_keeps_redemptions_made_while_the_form_was_open(rf, make_reward):
+    from django.contrib import admin as django_admin
+
+    from rewards.admin import RewardAdmin
+
+    reward = make_reward()
+    reward_admin = RewardAdmin(Reward, django_admin.site)
+    request = rf.post("/")
+    request.user = get_user_model().objects.create_superuser("editor", "editor@example.com", "pw")
+    request._messages = type("Messages", (), {"add": lambda *args, **kwargs: None})()
+    loaded = Reward.objects.get(pk=reward.pk)  # what the form was built from
+    Reward.objects.filter(pk=reward.pk).update(redeemed_quantity=7)  # a redemption meanwhile
+    loaded.name = "Renamed"
+    form = type("Form", (), {"changed_data": ["name"]})()
+
+    reward_admin.save_model(request, loaded, form, change=True)
+
+    saved = Reward.objects.get(pk=reward.pk)
+    assert (saved.name, saved.redeemed_quantity) == ("Renamed", 7)
