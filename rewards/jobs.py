@@ -17,6 +17,7 @@ class ScheduledJob:
     period_format: str  # strftime of as_of in the program time zone: one run per period
     run_chunk: Callable[..., ChunkResult]  # (first_id, last_id, as_of, *, period, run_id)
     preview: Callable[[datetime], list[str]]  # for run_job --dry-run
+    on_finish: Callable[..., None] | None = None  # (*, run) in the transaction that marks a run done
 
 
 JOBS = {

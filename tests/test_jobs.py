@@ -819,9 +819,10 @@ def test_setup_schedules_is_idempotent(program):
         "loyalty: release_expired_holds",
         "loyalty: release_pending_points",
         "loyalty: store_member_rfm",
+        "loyalty: store_report_summaries",
     ]
-    assert PeriodicTask.objects.count() == 10  # the jobs and the dashboard refresh
-    assert CrontabSchedule.objects.count() == 9
+    assert PeriodicTask.objects.count() == 11  # the jobs and the dashboard refresh
+    assert CrontabSchedule.objects.count() == 10
     refresh = PeriodicTask.objects.get(name="dashboard: refresh figures")
     assert (refresh.task, refresh.interval.every, refresh.interval.period) == (
         "loyalty.refresh_dashboard",
@@ -851,7 +852,7 @@ def test_setup_schedules_keeps_schedules_edited_in_the_admin(program):
     call_command("setup_schedules", stdout=StringIO())
 
     assert PeriodicTask.objects.get(name="loyalty: expire_points").enabled is False
-    assert PeriodicTask.objects.count() == 10
+    assert PeriodicTask.objects.count() == 11
 
 
 # --- concurrency (PostgreSQL) -----------------------------------------------------------------------

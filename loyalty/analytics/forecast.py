@@ -203,3 +203,18 @@ def default_personas(rules_by_event_type: Mapping[str, Sequence[RuleTerms]]) -> 
         Persona(DEFAULT_DAILY_SPEND["some"], dict.fromkeys(tasks, 1), _("B: does some")),
         Persona(DEFAULT_DAILY_SPEND["minimum"], habits, _("C: does the minimum")),
     ]
+
+
+def median_of_counts(counts: Sequence[tuple[int, int]]) -> Decimal | None:
+    """The median of values given as (value, how many times), as PostgreSQL's percentile_cont(0.5)
+    gives it: the middle value, or the mean of the two middle ones for an even count; None for none."""
+    total = sum(times for _value, times in counts)
+    if total == 0:
+        return None
+    wanted = {(total - 1) // 2, total // 2}  # the 0-based positions of the middle value(s)
+    middle: list[int] = []
+    seen = 0
+    for value, times in sorted(counts):
+        middle += [value for position in wanted if seen <= position < seen + times]
+        seen += times
+    return Decimal(sum(middle)) / len(middle)

@@ -20,6 +20,7 @@ from .selectors import distribution as distribution_reads
 from .selectors import economics as economics_reads
 from .selectors import forecast as forecast_reads
 from .selectors import rfm as rfm_reads
+from .selectors import summaries as summary_reads
 from .selectors import weights as weights_reads
 from .selectors.sql import report_transaction
 
@@ -76,6 +77,7 @@ class ForecastReport:
     personas: list[PersonaForecast]
     observed_median_days: dict[str, Decimal | None]  # per tier above the lowest
     observed_members: dict[str, int]
+    observed_as_of: datetime  # the nightly summary's as_of, or the report's when read from the history
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ def forecast_report(personas: list[forecast.Persona] | None, as_of: datetime) ->
     program = forecast_reads.growth_program()
     start = local_day(as_of, program.zone)
     chosen = personas or forecast.default_personas(program.rules_by_event_type)
-    observed = forecast_reads.observed_climb()
+    observed, observed_as_of = forecast_reads.observed_climb(as_of)
     upper = [code for code, threshold in program.ladder if threshold > 0]
     return ForecastReport(
         start=start,
@@ -193,6 +195,7 @@ def forecast_report(personas: list[forecast.Persona] | None, as_of: datetime) ->
         ],
         observed_median_days={code: observed[code][0] if code in observed else None for code in upper},
         observed_members={code: observed[code][1] if code in observed else 0 for code in upper},
+        observed_as_of=observed_as_of,
     )
 
 
@@ -202,14 +205,15 @@ def economics_report(as_of: datetime) -> EconomicsReport:
     first_month = local_day(as_of, zone).replace(day=1) - relativedelta(months=ECONOMICS_MONTHS - 1)
     since = start_of_day(first_month, zone)
     available, pending = economics_reads.points_balances()
-    months = economics.every_month(economics_reads.monthly_points(since, zone), first_month, ECONOMICS_MONTHS)
+    run = summary_reads.latest_summary_run(as_of)
+    months = economics.every_month(economics_reads.monthly_points(since, zone, run), first_month, ECONOMICS_MONTHS)
     rewards = [
         economics.reward_value(
             code=code, name=name, units=units, points=points, unit_cash=cash, budget=settings.target_value_per_point
         )
         for code, name, units, points, cash in economics_reads.redeemed_rewards(since)
     ]
-    spend = economics_reads.spend_by_tier(since, zone)
+    spend = economics_reads.spend_by_tier(since, zone, run)
     costs: dict[tuple[date, str], list] = {}
     for month, tier, kind, face, grants, coupons, points in economics_reads.benefit_grants(since, zone):
         face_value = face if kind == "amount_off" else Decimal(0)

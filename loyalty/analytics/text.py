@@ -68,7 +68,7 @@ def render(report: ProgramReport) -> list[str]:
             f"      {code:<12} {_days(days):>12}  {_money(result['spend_to_tier'][code]):>14}"
             for code, days in result["days_to_tier"].items()
         ]
-    lines += ["   observed: median days from joining"]
+    lines += [f"   observed: median days from joining, as of {fc.observed_as_of:%Y-%m-%d %H:%M %Z}"]
     lines += [
         f"      {code:<12} {'—' if days is None else days:>8}  ({fc.observed_members[code]:,} members)"
         for code, days in fc.observed_median_days.items()

@@ -6,11 +6,13 @@ from .ledgers import GrowthAllocation, GrowthEntry, PointsAllocation, PointsEntr
 from .program import ExpiryPolicy, ProgramSettings
 from .rules import EarningRule
 from .storefronts import Storefront, StorefrontAPIKey
+from .summaries import ClimbSummary, PointsFlowSummary, SpendSummary
 from .tiers import Tier, TierChange
 
 __all__ = [
     "Adjustment",
     "AdjustmentReason",
+    "ClimbSummary",
     "EarningRule",
     "Event",
     "EventType",
@@ -21,8 +23,10 @@ __all__ = [
     "JobRun",
     "PointsAllocation",
     "PointsEntry",
+    "PointsFlowSummary",
     "ProgramSettings",
     "RuleHit",
+    "SpendSummary",
     "Storefront",
     "StorefrontAPIKey",
     "Tier",

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from campaigns.jobs import JOBS as CAMPAIGNS_JOBS
+from loyalty.analytics.jobs import JOBS as ANALYTICS_JOBS
 from loyalty.errors import InvalidInput
 from loyalty.models import JobChunk, JobRun, ProgramSettings
 from rewards.jobs import JOBS as REWARDS_JOBS
@@ -19,7 +20,7 @@ from rewards.jobs import JOBS as REWARDS_JOBS
 from . import bulk
 
 # Jobs of other apps on this machinery: each a period format, a chunk function and a preview.
-APP_JOBS = {**REWARDS_JOBS, **CAMPAIGNS_JOBS}
+APP_JOBS = {**REWARDS_JOBS, **CAMPAIGNS_JOBS, **ANALYTICS_JOBS}
 JOBS = ("release_pending_points", "expire_points", "expire_growth", "recalculate_tiers", *APP_JOBS)
 
 
@@ -168,6 +169,8 @@ def finish_job_run(*, run_id: int) -> JobRun:
             from loyalty.selectors.jobs import preview_job  # the selector imports this module
 
             run.summary = preview_job(job=run.job, as_of=run.as_of)
+        elif run.job in APP_JOBS and APP_JOBS[run.job].on_finish:
+            APP_JOBS[run.job].on_finish(run=run)
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "error", "finished_at", "summary"])
     return run

@@ -3,13 +3,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Case, Count, DecimalField, F, Q, Sum, When
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
 
 from loyalty.analytics.economics import MonthFlow
-from loyalty.models import Event, PointsEntry
+from loyalty.models import JobRun, PointsEntry, Tier
 from members.models import Member
 from rewards.models import BenefitGrant, Redemption
+
+from . import summaries
 
 Kind = PointsEntry.Kind
 
@@ -20,17 +22,12 @@ def points_balances() -> tuple[int, int]:
     return totals["available"] or 0, totals["pending"] or 0
 
 
-def monthly_points(since: datetime, zone) -> list[MonthFlow]:
-    """Points entries from `since` on, summed per program-time-zone month and kind."""
-    rows = (
-        PointsEntry.objects.filter(created_at__gte=since)
-        .annotate(month=TruncMonth("created_at", tzinfo=zone))
-        .values_list("month", "kind")
-        .annotate(total=Sum("amount"))
-    )
+def monthly_points(since: datetime, zone, run: JobRun | None) -> list[MonthFlow]:
+    """Points entries in effect from `since` on, summed per program-time-zone month and kind: the
+    summary run's totals plus what was recorded since it (see summaries.points_flow)."""
     months: dict[date, dict[str, int]] = {}
-    for month, kind, total in rows:
-        months.setdefault(_day(month), {})[kind] = total
+    for month, kind, total in summaries.points_flow(since=since, zone=zone, run=run):
+        months.setdefault(month, {})[kind] = int(total)
     return [
         MonthFlow(
             month=month,
@@ -72,23 +69,14 @@ def benefit_grants(since: datetime, zone) -> list[tuple[date, str, str | None, D
     ]
 
 
-def spend_by_tier(since: datetime, zone) -> dict[tuple[date, str], Decimal]:
+def spend_by_tier(since: datetime, zone, run: JobRun | None) -> dict[tuple[date, str], Decimal]:
     """Net purchases (purchases less returns) per program month and the tier the member held after
-    each event."""
-    net = Sum(
-        Case(
-            When(event_type_id="purchase", then=F("amount")),
-            default=-F("amount"),
-            output_field=DecimalField(max_digits=14, decimal_places=2),
-        )
-    )
-    rows = (
-        Event.objects.filter(Q(event_type_id="purchase") | Q(event_type_id="return"), occurred_at__gte=since)
-        .annotate(month=TruncMonth("occurred_at", tzinfo=zone))
-        .values_list("month", "tier_after__code")
-        .annotate(spend=net)
-    )
-    return {(_day(month), tier): Decimal(str(spend or 0)).quantize(Decimal("0.01")) for month, tier, spend in rows}
+    each event, combined from the summary run as monthly_points is."""
+    codes = dict(Tier.objects.values_list("pk", "code"))
+    return {
+        (month, codes.get(tier_id)): Decimal(str(spend or 0)).quantize(Decimal("0.01"))
+        for month, tier_id, spend in summaries.spend(since=since, zone=zone, run=run)
+    }
 
 
 def _day(month: datetime | date) -> date:

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
-
-from loyalty.analytics.forecast import GrowthProgram
+from loyalty.analytics.forecast import GrowthProgram, median_of_counts
 from loyalty.config import current_config
+from loyalty.models import Tier
 from loyalty.models.program import GrowthMode
 
-from .sql import elapsed_days, medians_by_group
+from . import summaries
 
 
 def growth_program() -> GrowthProgram:
@@ -25,18 +25,20 @@ def growth_program() -> GrowthProgram:
     )
 
 
-def observed_climb() -> dict[str, tuple[Decimal, int]]:
-    """Per tier above the lowest: the median days members took from joining to first reaching it (or
-    a tier above it, when they skipped it) and how many members did. From the tier history."""
-    reached = f"""SELECT target.code AS grp,
-                         {elapsed_days("MIN(change.created_at)", "m.joined_at")} AS value
-                  FROM loyalty_tierchange AS change
-                  JOIN loyalty_tier AS got ON got.id = change.to_tier_id
-                  JOIN loyalty_tier AS target ON target.rank <= got.rank AND target.threshold > 0
-                  JOIN members_member AS m ON m.id = change.member_id
-                  WHERE change.reason <> 'enrolment'
-                  GROUP BY target.code, change.member_id, m.joined_at"""
-    with connection.cursor() as cursor:
-        cursor.execute(medians_by_group(reached))
-        rows = cursor.fetchall()
-    return {code: (Decimal(str(days)).quantize(Decimal("0.1")), count) for code, days, count in rows}
+def observed_climb(as_of: datetime) -> tuple[dict[str, tuple[Decimal, int]], datetime]:
+    """Per tier above the lowest: the median whole program days members took from the day they joined
+    to first reaching it (or a tier above it, when they skipped it) and how many members did; and the
+    moment that is as of. From the latest nightly summary run, or from the tier history when none
+    has finished (the history of a million members takes seconds to read)."""
+    run = summaries.latest_summary_run(as_of)
+    zone = current_config().settings.zone
+    rows = summaries.stored_climb(run) if run else summaries.live_climb(zone=zone)
+    counts: dict[int, list[tuple[int, int]]] = {}
+    for tier_id, days, members in rows:
+        counts.setdefault(tier_id, []).append((int(days), int(members)))
+    codes = dict(Tier.objects.filter(pk__in=counts).values_list("pk", "code"))
+    observed = {
+        codes[tier_id]: (median_of_counts(days).quantize(Decimal("0.1")), sum(n for _days, n in days))
+        for tier_id, days in counts.items()
+    }
+    return observed, run.as_of if run else as_of

@@ -63,13 +63,22 @@ def medians(source: str, columns: list[str]) -> str:
     )
 
 
-def medians_by_group(source: str) -> str:
-    """(grp, median of value, count) per group of the query `source`, which selects grp and value."""
+def local_date(column: str) -> str:
+    """The program day of a timestamp expression, in the time zone given as the %(zone)s parameter."""
     if connection.vendor == "postgresql":
-        return f"""SELECT grp, percentile_cont(0.5) WITHIN GROUP (ORDER BY value), COUNT(*)
-                   FROM ({source}) AS median_source GROUP BY grp"""
-    return f"""SELECT grp, AVG(value), MAX(n) FROM (
-                   SELECT grp, value, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY value) AS position,
-                          COUNT(*) OVER (PARTITION BY grp) AS n
-                   FROM ({source}) AS median_source) AS ranked
-               WHERE position IN ((n + 1) / 2, (n + 2) / 2) GROUP BY grp"""
+        return f"CAST(({column}) AT TIME ZONE %(zone)s AS DATE)"
+    return f"django_datetime_cast_date({column}, %(zone)s, 'UTC')"
+
+
+def local_month(column: str) -> str:
+    """The first day of the program month of a timestamp expression (zone as in local_date)."""
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('month', ({column}) AT TIME ZONE %(zone)s) AS DATE)"
+    return f"substr(django_datetime_cast_date({column}, %(zone)s, 'UTC'), 1, 8) || '01'"
+
+
+def days_between(later_date: str, earlier_date: str) -> str:
+    """Whole days from one date expression to another."""
+    if connection.vendor == "postgresql":
+        return f"(({later_date}) - ({earlier_date}))"
+    return f"CAST(julianday({later_date}) - julianday({earlier_date}) AS INTEGER)"

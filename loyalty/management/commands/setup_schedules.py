@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from campaigns.jobs import SCHEDULES as CAMPAIGNS_SCHEDULES
+from loyalty.analytics.jobs import SCHEDULES as ANALYTICS_SCHEDULES
 from loyalty.models import ProgramSettings
 from rewards.jobs import SCHEDULES as REWARDS_SCHEDULES
 
@@ -13,6 +14,7 @@ SCHEDULES = [
     ("recalculate_tiers", "0", "4", "1"),
     *REWARDS_SCHEDULES,
     *CAMPAIGNS_SCHEDULES,
+    *ANALYTICS_SCHEDULES,
 ]
 DASHBOARD_REFRESH_MINUTES = 5
 
