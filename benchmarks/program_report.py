@@ -42,7 +42,8 @@ def _sql(cursor, label: str, statement: str, params=None) -> None:
 
 def add_behaviour(members: int) -> None:
     """Purchases and task events (check-ins, reviews, logins) over the last 365 days with their rule
-    hits, then the mall's rows (add_mall)."""
+    hits, then the mall's rows (add_mall). Rows are written in time order, as a live system appends
+    them (the block-range indexes on the event and hit days depend on it)."""
     from django.db import connection
 
     from loyalty.models import Tier
@@ -66,7 +67,8 @@ def add_behaviour(members: int) -> None:
                                                          / 3)::int) AS k
                 CROSS JOIN LATERAL (SELECT now() - random() * interval '365 days' AS at,
                                            round((20 + power(random(), 2) * 480)::numeric, 2) AS amount
-                                    OFFSET 0 * k) AS draw""",
+                                    OFFSET 0 * k) AS draw
+                ORDER BY at""",
         )
         _sql(
             cursor,
@@ -80,7 +82,8 @@ def add_behaviour(members: int) -> None:
                 CROSS JOIN LATERAL generate_series(1, (random() * {TASKS_PER_MEMBER * 2})::int) AS k
                 CROSS JOIN LATERAL (SELECT now() - random() * interval '365 days' AS at,
                                            (ARRAY['check_in', 'login', 'review'])[1 + (random() * 2)::int] AS kind
-                                    OFFSET 0 * k) AS draw""",
+                                    OFFSET 0 * k) AS draw
+                ORDER BY at""",
         )
         _sql(
             cursor,
@@ -89,7 +92,8 @@ def add_behaviour(members: int) -> None:
                SELECT e.id, r.id, e.member_id, (e.occurred_at AT TIME ZONE 'Asia/Shanghai')::date,
                       r.growth + (r.growth_per_unit * COALESCE(e.amount, 0))::int,
                       r.points + (r.points_per_unit * COALESCE(e.amount, 0))::int
-               FROM loyalty_event AS e JOIN loyalty_earningrule AS r ON r.event_type_id = e.event_type_id""",
+               FROM loyalty_event AS e JOIN loyalty_earningrule AS r ON r.event_type_id = e.event_type_id
+               ORDER BY e.occurred_at""",
         )
     add_mall(ladder)
 

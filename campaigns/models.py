@@ -17,6 +17,13 @@ class MemberRFM(models.Model):
     recency_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="Whole days from the last purchase to computed_at; empty: none in the window."
     )
+    # The member as they were at computed_at, so the report's RFM section is one snapshot (and reads
+    # one narrow table instead of joining a million members).
+    tier = models.ForeignKey(
+        "loyalty.Tier", on_delete=models.SET_NULL, null=True, blank=True, db_index=False, related_name="+"
+    )
+    growth_value = models.PositiveIntegerField(default=0)
+    closed = models.BooleanField(default=False, help_text="The member was closed (the reports leave them out).")
     period = models.CharField(max_length=16, help_text="The job run's period (program day).")
     computed_at = models.DateTimeField(help_text="The job run's as_of: the end of the window.")
 

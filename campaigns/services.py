@@ -20,15 +20,16 @@ def store_member_rfm(first_id: int, last_id: int, as_of: datetime, *, period: st
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO campaigns_memberrfm (member_id, window_days, frequency, monetary, last_purchase_at,
-                                                 recency_days, period, computed_at)
+                                                 recency_days, tier_id, growth_value, closed, period, computed_at)
                 SELECT rfm.member_id, %(window)s, rfm.frequency, ROUND(rfm.monetary, 2), rfm.last_purchase_at,
-                       rfm.recency_days, %(period)s, %(as_of)s
+                       rfm.recency_days, rfm.tier_id, rfm.growth_value, rfm.closed, %(period)s, %(as_of)s
                 FROM ({member_rfm_sql(closed=True, chunk=True)}) AS rfm
                 WHERE 1 = 1
                 ON CONFLICT (member_id) DO UPDATE SET
                     window_days = excluded.window_days, frequency = excluded.frequency,
                     monetary = excluded.monetary, last_purchase_at = excluded.last_purchase_at,
-                    recency_days = excluded.recency_days, period = excluded.period,
+                    recency_days = excluded.recency_days, tier_id = excluded.tier_id,
+                    growth_value = excluded.growth_value, closed = excluded.closed, period = excluded.period,
                     computed_at = excluded.computed_at""",
             params,
         )

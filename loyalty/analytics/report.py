@@ -15,7 +15,6 @@ from loyalty.calculations import local_day, start_of_day
 from loyalty.config import current_config
 
 from . import calibration, distribution, economics, forecast, rfm, weights
-from .selectors import calibration as calibration_reads
 from .selectors import distribution as distribution_reads
 from .selectors import economics as economics_reads
 from .selectors import forecast as forecast_reads
@@ -114,12 +113,14 @@ def build_report(options: ReportOptions) -> ProgramReport:
         return result
 
     with report_transaction():
+        # The distribution, the calibration and the weight matrix's tier sizes share one pass.
+        counts = timed("members", distribution_reads.member_counts)
         report = ProgramReport(
             as_of=as_of,
-            distribution=timed("distribution", lambda: distribution_report(options)),
-            calibration=timed("calibration", lambda: calibration_report(options.target_shares)),
+            distribution=timed("distribution", lambda: distribution_report(options, counts)),
+            calibration=timed("calibration", lambda: calibration_report(options.target_shares, counts)),
             rfm=timed("rfm", lambda: rfm_report(options, as_of)),
-            weights=timed("weights", lambda: weights_report(options.weights_days, as_of)),
+            weights=timed("weights", lambda: weights_report(options.weights_days, as_of, counts)),
             forecast=timed("forecast", lambda: forecast_report(options.personas, as_of)),
             economics=timed("economics", lambda: economics_report(as_of)),
         )
@@ -127,20 +128,25 @@ def build_report(options: ReportOptions) -> ProgramReport:
     return report
 
 
-def distribution_report(options: ReportOptions) -> distribution.Distribution:
+def distribution_report(
+    options: ReportOptions, counts: distribution_reads.MemberCounts | None = None
+) -> distribution.Distribution:
     return distribution.tier_distribution(
-        distribution_reads.tier_counts(),
+        distribution_reads.tier_counts(counts),
         top_share_target=options.top_share_target,
         tolerance=options.top_share_tolerance,
     )
 
 
-def calibration_report(target_shares: list[Decimal] | None) -> CalibrationReport:
+def calibration_report(
+    target_shares: list[Decimal] | None, counts: distribution_reads.MemberCounts | None = None
+) -> CalibrationReport:
     ladder = [(tier.code, tier.threshold) for tier in current_config().ladder]
     targets = target_shares or calibration.default_targets(len(ladder))
     calibration.check_targets(targets, len(ladder))
-    tiers = calibration.calibrate(calibration_reads.growth_histogram(), ladder, targets)
-    moves = calibration_reads.tier_movements([tier.proposed_threshold for tier in tiers])
+    counts = distribution_reads.member_counts() if counts is None else counts
+    tiers = calibration.calibrate(distribution_reads.growth_histogram(counts), ladder, targets)
+    moves = distribution_reads.tier_movements([tier.proposed_threshold for tier in tiers], counts)
     order = {code: rank for rank, (code, _threshold) in enumerate(ladder)}
     movements = sorted(
         ((source, target, n) for (source, target), n in moves.items() if source != target),
@@ -170,13 +176,13 @@ def rfm_report(options: ReportOptions, as_of: datetime) -> RFMReport:
     )
 
 
-def weights_report(days: int, as_of: datetime) -> WeightsReport:
+def weights_report(days: int, as_of: datetime, counts: distribution_reads.MemberCounts | None = None) -> WeightsReport:
     config = current_config()
     last_day = local_day(as_of, config.settings.zone)
     first_day = last_day - timedelta(days=days - 1)
     uses = weights_reads.rule_uses(first_day, last_day)
-    counts = {count.code: count.members for count in distribution_reads.tier_counts()}
-    tiers = [(tier.code, tier.name, counts[tier.code]) for tier in config.ladder]
+    members = {count.code: count.members for count in distribution_reads.tier_counts(counts)}
+    tiers = [(tier.code, tier.name, members[tier.code]) for tier in config.ladder]
     rules = weights_reads.rule_columns({use.rule_code for use in uses})
     return WeightsReport(first_day, last_day, weights.weight_matrix(tiers, rules, uses))
 

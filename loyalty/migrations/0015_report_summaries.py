@@ -4,22 +4,26 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-# The report adds the rows recorded since the last summary run to it. The ledgers are appended in
-# time order, so a block-range index on the write time finds them by reading a few block ranges, and
-# costs an insert almost nothing (a btree index would slow every ledger write). PostgreSQL only: the
-# SQLite demo is small enough to scan.
-RECORDED_AT_BRIN = [("loyalty_pointsentry", "points_recorded_brin"), ("loyalty_event", "event_recorded_brin")]
+# The report adds the rows recorded since the last summary run to it, and the weight matrix reads the
+# rule hits of the last 90 days. These tables are appended in time order, so a block-range index on
+# the time finds those rows by reading only their block ranges, and costs an insert almost nothing (a
+# btree index would slow every ledger write). PostgreSQL only: the SQLite demo is small enough to scan.
+BRIN_INDEXES = [
+    ("loyalty_pointsentry", "recorded_at", "points_recorded_brin"),
+    ("loyalty_event", "recorded_at", "event_recorded_brin"),
+    ("loyalty_rulehit", "local_day", "rule_hit_day_brin"),
+]
 
 
 def create_brin_indexes(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        for table, name in RECORDED_AT_BRIN:
-            schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING brin (recorded_at)")
+        for table, column, name in BRIN_INDEXES:
+            schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING brin ({column})")
 
 
 def drop_brin_indexes(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        for _table, name in RECORDED_AT_BRIN:
+        for _table, _column, name in BRIN_INDEXES:
             schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 
 

@@ -9,6 +9,8 @@ from loyalty.analytics import rfm
 from loyalty.analytics.report import ReportOptions, rfm_report
 from loyalty.models import JobRun
 from loyalty.services.jobs import run_job_now
+from members.services import close_member
+from tests.factories import MemberFactory
 from tests.helpers import purchase
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +64,21 @@ def test_the_report_reads_the_days_store_once_it_is_done(rfm_population, as_of):
     assert (stored.source, stored.as_of) == ("store", run.as_of)
     assert (stored.cut, stored.quadrants) == (live.cut, live.quadrants)
     assert rfm_report(ReportOptions(rfm_window_days=30), as_of).source == "events"  # not the stored window
+
+
+def test_the_store_is_one_snapshot_of_members_their_tiers_and_their_rfm(rfm_population, as_of, give_growth):
+    close_member(member=rfm_population["e"])
+    run_job_now(job="store_member_rfm", as_of=as_of)
+    row = MemberRFM.objects.get(member=rfm_population["a"])
+    assert (row.tier_id, row.growth_value, row.closed) == (
+        rfm_population["a"].tier_id,
+        rfm_population["a"].growth_value,
+        False,
+    )
+    assert MemberRFM.objects.get(member=rfm_population["e"]).closed
+    stored = rfm_report(ReportOptions(), as_of)
+    assert sum(quadrant.members for quadrant in stored.quadrants) == 5  # the closed member left out
+
+    give_growth(rfm_population["d"], 100_000)  # after the store ran: counted from the next run on
+    MemberFactory(external_id="rfm-new")
+    assert rfm_report(ReportOptions(), as_of) == stored

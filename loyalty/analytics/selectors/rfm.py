@@ -13,15 +13,15 @@ from .sql import elapsed_days, medians, moment
 
 
 def member_rfm_sql(*, closed: bool, chunk: bool) -> str:
-    """Per member: id, tier_id, growth_value, frequency (purchases), monetary (purchases less returns,
-    not below 0), last_purchase_at and recency_days (whole days from the last purchase to as_of) over
+    """Per member: id, tier_id, growth_value, closed, frequency (purchases), monetary (purchases less
+    returns, not below 0), last_purchase_at and recency_days (whole days from the last purchase to as_of) over
     the window [%(start)s, %(as_of)s). `chunk` keeps it to members %(first)s..%(last)s; `closed`
     includes closed members. Shared by the report and the nightly job that stores it."""
     members = "m.id BETWEEN %(first)s AND %(last)s" if chunk else "1 = 1"
     events = "e.member_id BETWEEN %(first)s AND %(last)s" if chunk else "1 = 1"
     if not closed:
         members += " AND m.status <> 'closed'"
-    return f"""SELECT m.id AS member_id, m.tier_id, m.growth_value,
+    return f"""SELECT m.id AS member_id, m.tier_id, m.growth_value, (m.status = 'closed') AS closed,
                       COALESCE(p.frequency, 0) AS frequency,
                       CASE WHEN p.monetary > 0 THEN p.monetary ELSE 0 END AS monetary,
                       p.last_purchase_at,
@@ -40,12 +40,12 @@ def member_rfm_sql(*, closed: bool, chunk: bool) -> str:
 
 
 def stored_rfm_sql() -> str:
-    """The same columns as member_rfm_sql, from the nightly store (campaigns_memberrfm); members
-    enrolled since the store ran count as having bought nothing."""
-    return """SELECT m.id AS member_id, m.tier_id, m.growth_value, COALESCE(s.frequency, 0) AS frequency,
-                     COALESCE(s.monetary, 0) AS monetary, s.last_purchase_at, s.recency_days
-              FROM members_member AS m LEFT JOIN campaigns_memberrfm AS s ON s.member_id = m.id
-              WHERE m.status <> 'closed'"""
+    """The same columns as member_rfm_sql, from the nightly store (campaigns_memberrfm) alone: the
+    members, tiers and growth values as they were at the store's as_of, like their F, M and R."""
+    return """SELECT s.member_id, s.tier_id, s.growth_value, s.closed, s.frequency, s.monetary, s.last_purchase_at,
+                     s.recency_days
+              FROM campaigns_memberrfm AS s
+              WHERE NOT s.closed"""
 
 
 def stored_rfm_as_of(*, as_of: datetime, window_days: int) -> datetime | None:
