@@ -113,7 +113,8 @@ def build_report(options: ReportOptions) -> ProgramReport:
         return result
 
     with report_transaction():
-        # The distribution, the calibration and the weight matrix's tier sizes share one pass.
+        # The distribution, the calibration, the weight matrix's tier sizes and the liability share
+        # one pass over the members.
         counts = timed("members", distribution_reads.member_counts)
         report = ProgramReport(
             as_of=as_of,
@@ -122,7 +123,7 @@ def build_report(options: ReportOptions) -> ProgramReport:
             rfm=timed("rfm", lambda: rfm_report(options, as_of)),
             weights=timed("weights", lambda: weights_report(options.weights_days, as_of, counts)),
             forecast=timed("forecast", lambda: forecast_report(options.personas, as_of)),
-            economics=timed("economics", lambda: economics_report(as_of)),
+            economics=timed("economics", lambda: economics_report(as_of, counts)),
         )
     report.seconds = seconds
     return report
@@ -205,12 +206,12 @@ def forecast_report(personas: list[forecast.Persona] | None, as_of: datetime) ->
     )
 
 
-def economics_report(as_of: datetime) -> EconomicsReport:
+def economics_report(as_of: datetime, counts: distribution_reads.MemberCounts | None = None) -> EconomicsReport:
     settings = current_config().settings
     zone = settings.zone
     first_month = local_day(as_of, zone).replace(day=1) - relativedelta(months=ECONOMICS_MONTHS - 1)
     since = start_of_day(first_month, zone)
-    available, pending = economics_reads.points_balances()
+    available, pending = economics_reads.points_balances(counts)
     run = summary_reads.latest_summary_run(as_of)
     months = economics.every_month(economics_reads.monthly_points(since, zone, run), first_month, ECONOMICS_MONTHS)
     rewards = [

@@ -1,43 +1,59 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import NamedTuple
 
-from django.db.models import Count
+from django.db.models import Case, Count, Sum, Value, When
 
 from loyalty.analytics.calibration import Histogram
 from loyalty.analytics.distribution import TierCount
 from loyalty.config import current_config
+from members.models import Member
 
-from .sql import population
 
-# (tier id, growth value, members)
-MemberCounts = list[tuple[int, int, int]]
+class MemberGroup(NamedTuple):
+    tier_id: int
+    growth_value: int
+    closed: bool
+    members: int
+    points_available: int
+    points_pending: int
+
+
+MemberCounts = list[MemberGroup]
 
 
 def member_counts() -> MemberCounts:
-    """Members (closed ones left out) per tier and growth value: in one pass over the members, every
-    count the distribution, the calibration and the weight matrix need."""
-    return list(
-        population()
-        .values_list("tier_id", "growth_value")
-        .annotate(n=Count("id"))
-        .values_list("tier_id", "growth_value", "n")
+    """Members and their points per tier, growth value and closed or not: in one pass over the
+    members, every count the distribution, the calibration, the weight matrix's tier sizes and the
+    points liability need."""
+    closed = Case(When(status=Member.Status.CLOSED, then=Value(True)), default=Value(False))
+    rows = (
+        Member.objects.annotate(closed=closed)
+        .values_list("tier_id", "growth_value", "closed")
+        .annotate(n=Count("id"), available=Sum("points_available"), pending=Sum("points_pending"))
     )
+    return [MemberGroup(*row) for row in rows]
+
+
+def _counted(counts: MemberCounts | None) -> list[MemberGroup]:
+    """The groups the reports count: everyone but closed members."""
+    return [group for group in (member_counts() if counts is None else counts) if not group.closed]
 
 
 def tier_counts(counts: MemberCounts | None = None) -> list[TierCount]:
     """Members per tier of the ladder, lowest first, empty tiers too."""
     per_tier: Counter[int] = Counter()
-    for tier_id, _growth, n in member_counts() if counts is None else counts:
-        per_tier[tier_id] += n
+    for group in _counted(counts):
+        per_tier[group.tier_id] += group.members
     return [TierCount(t.code, t.name, t.rank, t.threshold, per_tier[t.pk]) for t in current_config().ladder]
 
 
 def growth_histogram(counts: MemberCounts | None = None) -> Histogram:
     """Members per growth value: one row per distinct value, so any threshold's share is exact."""
     per_growth: Counter[int] = Counter()
-    for _tier, growth, n in member_counts() if counts is None else counts:
-        per_growth[growth] += n
+    for group in _counted(counts):
+        per_growth[group.growth_value] += group.members
     return Histogram.from_counts(sorted(per_growth.items()))
 
 
@@ -46,7 +62,8 @@ def tier_movements(thresholds: list[int], counts: MemberCounts | None = None) ->
     codes = {tier.pk: tier.code for tier in current_config().ladder}
     ladder = [tier.code for tier in current_config().ladder]
     moves: Counter[tuple[str, str]] = Counter()
-    for tier_id, growth, n in member_counts() if counts is None else counts:
+    for group in _counted(counts):
+        growth = group.growth_value
         qualifying = max((rank for rank, threshold in enumerate(thresholds) if growth >= threshold), default=0)
-        moves[(codes[tier_id], ladder[qualifying])] += n
+        moves[(codes[group.tier_id], ladder[qualifying])] += group.members
     return dict(moves)

@@ -8,18 +8,18 @@ from django.db.models.functions import TruncMonth
 
 from loyalty.analytics.economics import MonthFlow
 from loyalty.models import JobRun, PointsEntry, Tier
-from members.models import Member
 from rewards.models import BenefitGrant, Redemption
 
 from . import summaries
+from .distribution import MemberCounts, member_counts
 
 Kind = PointsEntry.Kind
 
 
-def points_balances() -> tuple[int, int]:
+def points_balances(counts: MemberCounts | None = None) -> tuple[int, int]:
     """(available, pending) points of all members, from the cached balances."""
-    totals = Member.objects.aggregate(available=Sum("points_available"), pending=Sum("points_pending"))
-    return totals["available"] or 0, totals["pending"] or 0
+    groups = member_counts() if counts is None else counts
+    return sum(group.points_available for group in groups), sum(group.points_pending for group in groups)
 
 
 def monthly_points(since: datetime, zone, run: JobRun | None) -> list[MonthFlow]:

@@ -8,9 +8,6 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
-
-from members.models import Member
 
 # The reports aggregate millions of rows into a million groups (per-member RFM, medians, distinct
 # members per tier and rule); Debian's default 4 MB of work_mem sends those sorts and hashes to disk.
@@ -27,11 +24,6 @@ def report_transaction() -> Iterator[None]:
                 cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
                 cursor.execute("SET LOCAL jit = off")
         yield
-
-
-def population() -> QuerySet[Member]:
-    """The members the reports count: everyone but closed members."""
-    return Member.objects.exclude(status=Member.Status.CLOSED)
 
 
 def moment(value: datetime):
