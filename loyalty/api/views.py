@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from loyalty import selectors
 from loyalty.errors import LoyaltyError
 from loyalty.models import GrowthEntry, PointsEntry, Tier, TierChange
-from loyalty.services import EventOutcome, record_event_body, record_events
+from loyalty.services import EventOutcome, record_events, record_storefront_event
 from members.selectors import get_member
 from members.services import enrol_member, update_member
 
@@ -157,7 +157,7 @@ class EventsView(APIView):
         },
     )
     def post(self, request):
-        outcome = record_event_body(source=request.user.source, body=_body(request))
+        outcome = record_storefront_event(source=request.user.source, body=_body(request))
         code = status.HTTP_201_CREATED if outcome.applied else status.HTTP_200_OK
         return Response(s.event_result(outcome.event, "applied"), status=code)
 
