@@ -6,9 +6,10 @@ from loyalty.errors import MemberNotFound
 from .models import Member
 
 
-def get_member(*, external_id: str) -> Member:
+def get_member(*, external_id: str, with_tier: bool = True) -> Member:
+    """The member; `with_tier=False` when the caller takes the tier from the cached configuration."""
     try:
-        return Member.objects.select_related("tier").get(external_id=external_id)
+        return (Member.objects.select_related("tier") if with_tier else Member.objects).get(external_id=external_id)
     except Member.DoesNotExist:
         raise MemberNotFound(f"No member with external_id {external_id!r}.") from None
 

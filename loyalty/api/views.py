@@ -43,7 +43,7 @@ def _body(request) -> dict[str, Any]:
 
 
 def _card(member) -> dict:
-    return s.MemberCardSerializer(selectors.member_card(member=member, now=timezone.now())).data
+    return s.member_card_body(selectors.member_card(member=member, now=timezone.now()))
 
 
 class MembersView(APIView):
@@ -72,7 +72,7 @@ class MembersView(APIView):
 class MemberView(APIView):
     @extend_schema(operation_id="get_member", responses={200: s.MemberCardSerializer, **MEMBER_ERRORS})
     def get(self, request, external_id):
-        return Response(_card(get_member(external_id=external_id)))
+        return Response(_card(get_member(external_id=external_id, with_tier=False)))
 
     @extend_schema(
         operation_id="update_member",
