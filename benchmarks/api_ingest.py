@@ -80,6 +80,10 @@ def start_server(workers: int, threads: int) -> subprocess.Popen:
             "gthread" if threads > 1 else "sync",
             "--log-level",
             "warning",
+            # Import the application once, before forking: without it each worker spent its first
+            # seconds of the measured run importing Django (seen with py-spy), on a busy machine
+            # most of a 10-second phase.
+            "--preload",
         ],
         cwd=ROOT,
         env=env,
@@ -240,12 +244,14 @@ def main() -> None:
     parser.add_argument("--get-rate", type=float, default=100, help="requests/s of the open-loop GET run")
     args = parser.parse_args()
 
-    fresh_database("loyalty_bench_api")
+    fresh_database("loyalty_apiperf_bench")
     setup_django()
     key = prepare(args.members)
     HEADERS["Authorization"] = f"Api-Key {key}"
+    load = "/".join(f"{x:.2f}" for x in os.getloadavg())
     server = start_server(args.workers, args.threads)
     try:
+        member_gets(args.members, args.clients, 2)  # warm-up, not measured: every worker's first requests
         factory = EventFactory(args.members)
         single = single_events(factory, args.clients, args.seconds)
         batch = batches(factory, max(2, args.clients // 4), args.seconds, args.batch_size)
@@ -255,14 +261,14 @@ def main() -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait()
     floor_seconds = floor(len(single[0]))
-    report(args, single, batch, gets, paced_gets, floor_seconds)
+    report(args, single, batch, gets, paced_gets, floor_seconds, load)
 
 
 def _ms(latencies: list[float], share: float) -> str:
     return f"{percentile(latencies, share) * 1000:,.1f}"
 
 
-def report(args, single, batch, gets, paced_gets, floor_seconds) -> None:
+def report(args, single, batch, gets, paced_gets, floor_seconds, load: str) -> None:
     single_latencies, single_errors, single_elapsed = single
     batch_latencies, batch_errors, batch_elapsed, batch_events = batch
     get_latencies, get_errors, get_elapsed = gets
@@ -280,8 +286,9 @@ def report(args, single, batch, gets, paced_gets, floor_seconds) -> None:
 Command: {command}
 
 Data: {args.members:,} members, default program; traffic 50% purchases (log-normal amounts), 35% check-ins,
-15% reviews of random members. gunicorn ({args.workers} workers x {args.threads} threads) on PostgreSQL;
-the load generator (asyncio + httpx) runs on the same machine.
+15% reviews of random members. gunicorn (`--preload`, {args.workers} workers x {args.threads} threads) on
+PostgreSQL, warmed up by 2 s of card GETs before the measured phases; the load generator (asyncio +
+httpx) runs on the same machine. Load average before the run (1/5/15 min): {load}.
 
 | measure | result | target |
 |---|---|---|

@@ -159,6 +159,9 @@ AXES_LOCKOUT_CALLABLE = "loyalty.admin_lockout.locked_out_page"
 AXES_VERBOSE = False
 
 # Members per scheduled-job chunk (one transaction each).
+# How long a process trusts an API key it has verified; revocation takes effect within this time.
+API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))
+
 LOYALTY_JOB_CHUNK_SIZE = int(os.environ.get("LOYALTY_JOB_CHUNK_SIZE", "10000"))
 # The window of the RFM values the nightly store_member_rfm job keeps per member (campaign targeting).
 LOYALTY_RFM_WINDOW_DAYS = int(os.environ.get("LOYALTY_RFM_WINDOW_DAYS", "365"))

@@ -6,6 +6,7 @@ generator and the set-based jobs) without one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -47,7 +48,12 @@ def expiry_at(policy: str, months: int, earned_at: datetime, zone: ZoneInfo) -> 
     """
     if policy == NEVER:
         return None
-    day = local_day(earned_at, zone)
+    return _expiry_for_day(policy, months, local_day(earned_at, zone), zone)
+
+
+@functools.lru_cache(maxsize=4096)
+def _expiry_for_day(policy: str, months: int, day: date, zone: ZoneInfo) -> datetime:
+    """expiry_at depends only on the local day: a batch earns thousands of lots on a few days."""
     if policy == ROLLING_MONTHS:
         return start_of_day(day + relativedelta(months=months) + timedelta(days=1), zone)
     if policy == CALENDAR_YEAR:

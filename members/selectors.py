@@ -6,11 +6,19 @@ from loyalty.errors import MemberNotFound
 from .models import Member
 
 
-def get_member(*, external_id: str) -> Member:
-    try:
-        return Member.objects.select_related("tier").get(external_id=external_id)
-    except Member.DoesNotExist:
-        raise MemberNotFound(f"No member with external_id {external_id!r}.") from None
+def get_member(*, external_id: str, with_tier: bool = True) -> Member:
+    """The member. `with_tier=False` when the caller takes the tier from the cached configuration:
+    then plain SQL, since compiling the ORM's query cost more than running it (every card GET)."""
+    if with_tier:
+        try:
+            return Member.objects.select_related("tier").get(external_id=external_id)
+        except Member.DoesNotExist:
+            raise MemberNotFound(f"No member with external_id {external_id!r}.") from None
+    rows = Member.objects.raw(f"SELECT * FROM {Member._meta.db_table} WHERE external_id = %s", [external_id])
+    member = next(iter(rows), None)
+    if member is None:
+        raise MemberNotFound(f"No member with external_id {external_id!r}.")
+    return member
 
 
 def lock_member(*, member_id: int | None = None, external_id: str | None = None) -> Member:

@@ -60,6 +60,45 @@ class MemberCardSerializer(serializers.Serializer):
         return MemberBenefitSerializer(member_benefits(member=card.member, now=timezone.now()), many=True).data
 
 
+_datetime = serializers.DateTimeField()
+_date = serializers.DateField()
+
+
+def member_card_body(card) -> dict:
+    """A MemberCardSerializer body, built directly: the serializer's per-request field copies cost
+    more than the card's queries. tests/api/test_members_api.py pins it to the serializer's output."""
+    member, next_tier = card.member, card.next_tier
+    tier = member.tier
+    return {
+        "external_id": member.external_id,
+        "name": member.name,
+        "email": member.email,
+        "phone": member.phone,
+        "birthday": _date.to_representation(member.birthday) if member.birthday is not None else None,
+        "status": member.status,
+        "joined_at": _datetime.to_representation(member.joined_at),
+        "tier": {"code": tier.code, "name": tier.name, "rank": tier.rank},
+        "growth": {
+            "value": member.growth_value,
+            "next_tier": (
+                {"code": next_tier.code, "name": next_tier.name, "threshold": next_tier.threshold}
+                if next_tier is not None
+                else None
+            ),
+            "to_next": card.to_next,
+        },
+        "points": {
+            "available": member.points_available,
+            "pending": member.points_pending,
+            "expiring": [
+                {"amount": lot.amount, "expires_at": _datetime.to_representation(lot.expires_at)}
+                for lot in card.expiring
+            ],
+        },
+        "benefits": MemberBenefitSerializer(member_benefits(member=member, now=timezone.now()), many=True).data,
+    }
+
+
 def event_result(event, status: str) -> dict:
     """An EventResultSerializer body, built directly: batches return up to 1,000 of them and a DRF
     serializer per event cost more than recording the event."""

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from loyalty import selectors
 from loyalty.errors import LoyaltyError
 from loyalty.models import GrowthEntry, PointsEntry, Tier, TierChange
-from loyalty.services import EventOutcome, record_event_body, record_events
+from loyalty.services import EventOutcome, record_events, record_storefront_event
 from members.selectors import get_member
 from members.services import enrol_member, update_member
 
@@ -43,7 +43,7 @@ def _body(request) -> dict[str, Any]:
 
 
 def _card(member) -> dict:
-    return s.MemberCardSerializer(selectors.member_card(member=member, now=timezone.now())).data
+    return s.member_card_body(selectors.member_card(member=member, now=timezone.now()))
 
 
 class MembersView(APIView):
@@ -72,7 +72,7 @@ class MembersView(APIView):
 class MemberView(APIView):
     @extend_schema(operation_id="get_member", responses={200: s.MemberCardSerializer, **MEMBER_ERRORS})
     def get(self, request, external_id):
-        return Response(_card(get_member(external_id=external_id)))
+        return Response(_card(get_member(external_id=external_id, with_tier=False)))
 
     @extend_schema(
         operation_id="update_member",
@@ -157,7 +157,7 @@ class EventsView(APIView):
         },
     )
     def post(self, request):
-        outcome = record_event_body(source=request.user.source, body=_body(request))
+        outcome = record_storefront_event(source=request.user.source, body=_body(request))
         code = status.HTTP_201_CREATED if outcome.applied else status.HTTP_200_OK
         return Response(s.event_result(outcome.event, "applied"), status=code)
 

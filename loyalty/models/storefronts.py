@@ -47,7 +47,7 @@ _name_library_fields(
         "prefix": (_("prefix"), ""),
         "created": (_("created at"), ""),
         "name": (_("name"), _("Which storefront and what for, e.g. 'web shop 2026'. Need not be unique.")),
-        "revoked": (_("revoked"), _("A revoked key stops working at once. Revoking cannot be undone.")),
+        "revoked": (_("revoked"), _("A revoked key stops working within seconds. Revoking cannot be undone.")),
         "expiry_date": (_("expires at"), _("Clients cannot use the key after this moment.")),
     },
 )

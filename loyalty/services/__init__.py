@@ -1,6 +1,6 @@
 """The one way in: every change to loyalty state goes through these functions."""
 
-from .event_batch import record_events
+from .event_batch import record_events, record_storefront_event
 from .events import EventOutcome, record_event, record_event_body
 from .growth import adjust_growth, expire_growth
 from .points import adjust_points, expire_points, refund_spend, release_pending_points, spend_points
@@ -18,6 +18,7 @@ __all__ = [
     "record_event",
     "record_event_body",
     "record_events",
+    "record_storefront_event",
     "refund_spend",
     "release_pending_points",
     "spend_points",

@@ -59,3 +59,37 @@ def test_throttle_counts_per_key(api, other_api, settings):
     cache.clear()
     assert [api.get("/api/v1/tiers/").status_code for _ in range(3)] == [200, 200, 429]
     assert other_api.get("/api/v1/tiers/").status_code == 200
+
+
+def test_a_key_revoked_here_stops_at_once_even_after_use(api):
+    assert api.get("/api/v1/tiers/").status_code == 200  # verified and remembered by this process
+    revoke_api_key(prefix=StorefrontAPIKey.objects.get().prefix)
+    assert error_code(api.get("/api/v1/tiers/")) == "permission_denied"
+
+
+def test_a_key_revoked_elsewhere_stops_within_the_cache_bound(api, settings, monkeypatch):
+    """Another process revoking the key does not reach this one's memory: the key keeps working
+    for at most API_KEY_CACHE_SECONDS (docs/api.md), then the database says no."""
+    from loyalty.api import auth
+
+    settings.API_KEY_CACHE_SECONDS = 5
+    clock = [1000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    assert api.get("/api/v1/tiers/").status_code == 200
+    StorefrontAPIKey.objects.update(revoked=True)  # no signal: as if done by another process
+    clock[0] += 4.9
+    assert api.get("/api/v1/tiers/").status_code == 200
+    clock[0] += 0.2
+    assert error_code(api.get("/api/v1/tiers/")) == "permission_denied"
+
+
+def test_a_cached_key_still_expires_on_time(api, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    StorefrontAPIKey.objects.update(expiry_date=timezone.now() + timedelta(minutes=1))
+    assert api.get("/api/v1/tiers/").status_code == 200  # verified and remembered, expiry included
+    later = timezone.now() + timedelta(minutes=2)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert error_code(api.get("/api/v1/tiers/")) == "permission_denied"

@@ -184,3 +184,46 @@ def test_batch_keeps_each_members_events_in_order(api, alice):
         ("r-a", "applied", -300),
         ("r-b", "applied", -50),
     ]
+
+
+def test_an_earning_event_is_recorded_set_based_with_its_result_stored_once(api, alice):
+    """POST events/ records an earning event as a batch of one: the event row is inserted with its
+    result, never updated afterwards, and the ledgers and the member's cache agree with it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from loyalty.models import RuleHit, TierChange
+    from members.models import Member
+
+    with CaptureQueriesContext(connection) as queries:
+        response = post_event(api, **PURCHASE)
+    assert response.status_code == 201
+    assert not [q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith('UPDATE "LOYALTY_EVENT"')]
+    event = Event.objects.get(event_id="e-1")
+    assert (event.growth_delta, event.points_delta, event.tier_after.code, event.tier_changed) == (
+        520,
+        520,
+        "bronze",
+        True,
+    )
+    assert [(e.amount, e.remaining, e.event_id) for e in GrowthEntry.objects.filter(member=alice)] == [
+        (520, 520, event.pk)
+    ]
+    assert PointsEntry.objects.get(member=alice).event_id == event.pk
+    assert RuleHit.objects.get(member=alice).event_id == event.pk
+    assert TierChange.objects.get(member=alice, event=event).to_tier.code == "bronze"
+    member = Member.objects.get(pk=alice.pk)
+    assert (member.growth_value, member.points_available + member.points_pending, member.tier.code) == (
+        520,
+        520,
+        "bronze",
+    )
+    assert member.purchase_count == 1 and member.last_purchase_at == event.occurred_at
+
+
+def test_a_return_still_goes_through_the_lots(api, alice):
+    post_event(api, **PURCHASE)
+    response = post_event(api, event_id="r-1", member="alice", type="return", amount="20.00", original_order_id="o-1")
+    assert response.status_code == 201
+    assert response.json()["growth_delta"] == -20
+    assert GrowthEntry.objects.filter(member=alice, kind=GrowthEntry.Kind.REVERSE).get().amount == -20

@@ -118,3 +118,41 @@ def test_unicode_and_odd_external_ids_are_not_found_not_500(api):
     for external_id in ["会员", "a%20b", "x" * 300]:
         response = api.get(f"/api/v1/members/{external_id}/")
         assert response.status_code == 404
+
+
+def test_the_card_body_is_what_the_documented_serializer_gives(api, alice, django_user_model):
+    """The view builds the card without DRF's serializer (it cost more than the card's queries);
+    the body must stay exactly what MemberCardSerializer, the schema's description of it, gives."""
+    from datetime import date
+    from decimal import Decimal
+
+    from loyalty.api import serializers as s
+    from loyalty.models import Tier
+    from loyalty.selectors import member_card
+    from loyalty.services import adjust_points
+    from members.selectors import get_member
+    from rewards.models import Benefit
+
+    staff = django_user_model.objects.create_user("ops")
+    alice.birthday = date(1990, 2, 3)
+    alice.save(update_fields=["birthday"])
+    adjust_points(
+        member=alice, amount=25, reason="goodwill", actor=staff, expires_at=timezone.now() + timedelta(days=3)
+    )
+    record_event(source="t", event_id="p", member="alice", event_type="purchase", amount="700", order_id="o")
+    benefit = Benefit.objects.create(
+        code="rebate",
+        name="返利 Rebate",
+        entitlement=Benefit.Entitlement.REFERRAL_REBATE,
+        rebate_percent=Decimal("2.5"),
+    )
+    benefit.tiers.set(Tier.objects.all())
+    Benefit.objects.create(code="monthly", name="Monthly", entitlement=Benefit.Entitlement.NONE).tiers.set(
+        Tier.objects.all()
+    )
+    member = get_member(external_id="alice")
+    card = member_card(member=member, now=timezone.now())
+    expected = s.MemberCardSerializer(card).data
+    assert expected["points"]["expiring"] and expected["birthday"] and len(expected["benefits"]) == 2
+    assert s.member_card_body(card) == expected
+    assert api.get("/api/v1/members/alice/").json() == expected
