@@ -105,9 +105,7 @@ def points_flow(*, since: datetime, zone, run: JobRun | None) -> list[tuple[date
         run,
         since,
         zone,
-        stored="""SELECT s.month, s.kind, SUM(s.total) FROM loyalty_pointsflowsummary AS s
-                  JOIN loyalty_jobchunk AS c ON c.id = s.chunk_id
-                  WHERE c.run_id = %(run)s AND s.month >= %(first_month)s GROUP BY 1, 2""",
+        stored=_stored_sql("loyalty_pointsflowsummary", "kind", "total"),
         live=points_flow_sql,
     )
 
@@ -118,11 +116,16 @@ def spend(*, since: datetime, zone, run: JobRun | None) -> list[tuple[date, int 
         run,
         since,
         zone,
-        stored="""SELECT s.month, s.tier_id, SUM(s.spend) FROM loyalty_spendsummary AS s
-                  JOIN loyalty_jobchunk AS c ON c.id = s.chunk_id
-                  WHERE c.run_id = %(run)s AND s.month >= %(first_month)s GROUP BY 1, 2""",
+        stored=_stored_sql("loyalty_spendsummary", "tier_id", "spend"),
         live=spend_sql,
     )
+
+
+def _stored_sql(table: str, key: str, value: str) -> str:
+    """(month, key, summed value) over the chunks of run %(run)s, from %(first_month)s on."""
+    return f"""SELECT s.month, s.{key}, SUM(s.{value}) FROM {table} AS s
+               JOIN loyalty_jobchunk AS c ON c.id = s.chunk_id
+               WHERE c.run_id = %(run)s AND s.month >= %(first_month)s GROUP BY 1, 2"""
 
 
 def _stored_plus_live(run: JobRun | None, since: datetime, zone, *, stored: str, live) -> list[tuple]:
