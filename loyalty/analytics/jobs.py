@@ -9,11 +9,13 @@ from members.models import Member
 from rewards.jobs import ScheduledJob
 
 from .selectors.summaries import SUMMARY_JOB
+from .weights import DEFAULT_WEIGHTS_DAYS
 
 
 def preview_report_summaries(as_of: datetime) -> list[str]:
     return [
-        f"The report summaries (climb to each tier, monthly points flow and spend per tier) as of "
+        f"The report summaries (climb to each tier, monthly points flow and spend per tier, the weight "
+        f"matrix of the {DEFAULT_WEIGHTS_DAYS} days before) as of "
         f"{as_of:%Y-%m-%d %H:%M %Z} would be stored for {Member.objects.count():,} members."
     ]
 

@@ -24,7 +24,7 @@ from .selectors import weights as weights_reads
 from .selectors.sql import report_transaction
 
 DEFAULT_RFM_WINDOW_DAYS = 365
-DEFAULT_WEIGHTS_DAYS = 90
+DEFAULT_WEIGHTS_DAYS = weights.DEFAULT_WEIGHTS_DAYS
 ECONOMICS_MONTHS = 12
 
 
@@ -37,7 +37,7 @@ class ReportOptions:
     rfm_window_days: int = DEFAULT_RFM_WINDOW_DAYS
     rfm_cut_frequency: Decimal | None = None  # both set: the operator's cut; otherwise the medians
     rfm_cut_monetary: Decimal | None = None
-    weights_days: int = DEFAULT_WEIGHTS_DAYS  # the period: this many program days up to as_of's day
+    weights_days: int = DEFAULT_WEIGHTS_DAYS  # program days up to as_of's day (weights_report: or the stored ones)
     personas: list[forecast.Persona] | None = None  # default: forecast.default_personas
 
 
@@ -61,6 +61,8 @@ class WeightsReport:
     first_day: date
     last_day: date
     matrix: weights.WeightMatrix
+    source: str  # "summaries": the nightly store_report_summaries run of the day; "hits": read now
+    as_of: datetime  # when the tiers and hits were read: the run's as_of, or the report's
 
 
 @dataclass(frozen=True)
@@ -178,14 +180,26 @@ def rfm_report(options: ReportOptions, as_of: datetime) -> RFMReport:
 
 
 def weights_report(days: int, as_of: datetime, counts: distribution_reads.MemberCounts | None = None) -> WeightsReport:
+    """The default period from the day's nightly summaries when they are done (the complete days
+    before the run, by the tiers at the run); any other period, or before the run, from the rule
+    hits of the `days` program days up to as_of's day."""
     config = current_config()
-    last_day = local_day(as_of, config.settings.zone)
-    first_day = last_day - timedelta(days=days - 1)
-    uses = weights_reads.rule_uses(first_day, last_day)
-    members = {count.code: count.members for count in distribution_reads.tier_counts(counts)}
-    tiers = [(tier.code, tier.name, members[tier.code]) for tier in config.ladder]
+    zone = config.settings.zone
+    run = summary_reads.latest_summary_run(as_of) if days == DEFAULT_WEIGHTS_DAYS else None
+    if run is not None and local_day(run.as_of, zone) == local_day(as_of, zone):
+        first_day, last_day = summary_reads.stored_weights_period(run.as_of, zone)
+        members, stored_uses = summary_reads.stored_weights(run)
+        uses = [weights.RuleUse(*use) for use in stored_uses]
+        source, read_at = "summaries", run.as_of
+    else:
+        last_day = local_day(as_of, zone)
+        first_day = last_day - timedelta(days=days - 1)
+        uses = weights_reads.rule_uses(first_day, last_day)
+        members = {count.code: count.members for count in distribution_reads.tier_counts(counts)}
+        source, read_at = "hits", as_of
+    tiers = [(tier.code, tier.name, members.get(tier.code, 0)) for tier in config.ladder]
     rules = weights_reads.rule_columns({use.rule_code for use in uses})
-    return WeightsReport(first_day, last_day, weights.weight_matrix(tiers, rules, uses))
+    return WeightsReport(first_day, last_day, weights.weight_matrix(tiers, rules, uses), source, read_at)
 
 
 def forecast_report(personas: list[forecast.Persona] | None, as_of: datetime) -> ForecastReport:

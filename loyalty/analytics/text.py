@@ -51,7 +51,11 @@ def render(report: ProgramReport) -> list[str]:
     ]
 
     w = report.weights
-    lines += ["", f"4. Weight completion by tier, {w.first_day} .. {w.last_day} (share of the tier / avg growth)"]
+    lines += [
+        "",
+        f"4. Weight completion by tier, {w.first_day} .. {w.last_day} (share of the tier / avg growth; "
+        f"tiers as of {w.as_of:%Y-%m-%d %H:%M %Z}, from the {w.source})",
+    ]
     lines += ["   " + " " * 12 + "".join(f"{rule.code[:14]:>16}" for rule in w.matrix.rules)]
     for code, _name, _members in w.matrix.tiers:
         cells = [w.matrix.cells[(code, rule.code)] for rule in w.matrix.rules]

@@ -13,6 +13,8 @@ from .distribution import share
 # not tell the tiers apart. A rule no tier uses more than this is too rare to compare (deductions
 # such as complaints should be).
 FLAT_SPREAD = Decimal("0.05")
+# The period the report reads by default, in program days; the nightly summaries store this one.
+DEFAULT_WEIGHTS_DAYS = 90
 
 
 @dataclass(frozen=True)

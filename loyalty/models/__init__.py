@@ -6,7 +6,7 @@ from .ledgers import GrowthAllocation, GrowthEntry, PointsAllocation, PointsEntr
 from .program import ExpiryPolicy, ProgramSettings
 from .rules import EarningRule
 from .storefronts import Storefront, StorefrontAPIKey
-from .summaries import ClimbSummary, PointsFlowSummary, SpendSummary
+from .summaries import ClimbSummary, PointsFlowSummary, RuleUseSummary, SpendSummary, TierSizeSummary
 from .tiers import Tier, TierChange
 
 __all__ = [
@@ -26,9 +26,11 @@ __all__ = [
     "PointsFlowSummary",
     "ProgramSettings",
     "RuleHit",
+    "RuleUseSummary",
     "SpendSummary",
     "Storefront",
     "StorefrontAPIKey",
     "Tier",
     "TierChange",
+    "TierSizeSummary",
 ]

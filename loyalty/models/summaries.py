@@ -66,3 +66,40 @@ class SpendSummary(SummaryRow):
 
     def __str__(self):
         return f"spend {self.spend} in {self.month:%Y-%m} on tier {self.tier_id} (chunk {self.chunk_id})"
+
+
+class TierSizeSummary(SummaryRow):
+    """How many of the chunk's members (closed ones aside) were on `tier` at the run's as_of: the
+    denominators of the stored weight matrix."""
+
+    tier = models.ForeignKey("loyalty.Tier", on_delete=models.CASCADE, related_name="+", verbose_name=_("tier"))
+    members = models.PositiveIntegerField(_("members"))
+
+    class Meta:
+        verbose_name = _("tier size summary")
+        verbose_name_plural = _("tier size summaries")
+        constraints = [models.UniqueConstraint(fields=["chunk", "tier"], name="tier_size_summary_unique")]
+
+    def __str__(self):
+        return f"{self.members} on tier {self.tier_id} (chunk {self.chunk_id})"
+
+
+class RuleUseSummary(SummaryRow):
+    """Of the chunk's members on `tier` at the run's as_of (closed ones aside), how many triggered
+    `rule` on the complete program days of the stored weights period, and the growth it gave them.
+    Distinct members add up across chunks because the chunks partition the members."""
+
+    tier = models.ForeignKey("loyalty.Tier", on_delete=models.CASCADE, related_name="+", verbose_name=_("tier"))
+    rule = models.ForeignKey(
+        "loyalty.EarningRule", on_delete=models.CASCADE, related_name="+", verbose_name=_("earning rule")
+    )
+    members = models.PositiveIntegerField(_("members"))
+    growth = models.BigIntegerField(_("growth"))
+
+    class Meta:
+        verbose_name = _("rule use summary")
+        verbose_name_plural = _("rule use summaries")
+        constraints = [models.UniqueConstraint(fields=["chunk", "tier", "rule"], name="rule_use_summary_unique")]
+
+    def __str__(self):
+        return f"{self.members} on tier {self.tier_id} used rule {self.rule_id} (chunk {self.chunk_id})"

@@ -6,14 +6,31 @@ from datetime import datetime
 
 from django.db import connection
 
-from loyalty.analytics.selectors.summaries import SUMMARY_JOB, climb_sql, points_flow_sql, spend_sql, summary_params
-from loyalty.models import ClimbSummary, JobChunk, JobRun, PointsFlowSummary, ProgramSettings, SpendSummary
+from loyalty.analytics.selectors.summaries import (
+    SUMMARY_JOB,
+    climb_sql,
+    points_flow_sql,
+    rule_use_sql,
+    spend_sql,
+    summary_params,
+    tier_size_sql,
+)
+from loyalty.models import (
+    ClimbSummary,
+    JobChunk,
+    JobRun,
+    PointsFlowSummary,
+    ProgramSettings,
+    RuleUseSummary,
+    SpendSummary,
+    TierSizeSummary,
+)
 
 from .bulk import ChunkResult
 
 
 def store_report_summaries(first_id: int, last_id: int, as_of: datetime, *, period: str, run_id: int) -> ChunkResult:
-    """The climb, points flow and spend summaries of members first_id..last_id as of the run's as_of,
+    """The climb, points flow, spend and weight matrix summaries of members first_id..last_id as of the run's as_of,
     written as rows of this chunk. Reads only: takes no member lock."""
     chunk_id = JobChunk.objects.values_list("pk", flat=True).get(run_id=run_id, first_member_id=first_id)
     params = {
@@ -26,6 +43,8 @@ def store_report_summaries(first_id: int, last_id: int, as_of: datetime, *, peri
             ("loyalty_climbsummary", "tier_id, days, members", climb_sql(chunk=True)),
             ("loyalty_pointsflowsummary", "month, kind, total", points_flow_sql(chunk=True)),
             ("loyalty_spendsummary", "month, tier_id, spend", spend_sql(chunk=True)),
+            ("loyalty_tiersizesummary", "tier_id, members", tier_size_sql(chunk=True)),
+            ("loyalty_ruleusesummary", "tier_id, rule_id, members, growth", rule_use_sql(chunk=True)),
         ):
             cursor.execute(
                 f"INSERT INTO {table} (chunk_id, {columns}) SELECT %(chunk)s, summary.* FROM ({select}) AS summary",
@@ -44,5 +63,5 @@ def prune_report_summaries(*, run: JobRun) -> None:
         run__as_of__lt=run.as_of,
         run__status__in=[JobRun.Status.DONE, JobRun.Status.FAILED],
     )
-    for model in (ClimbSummary, PointsFlowSummary, SpendSummary):
+    for model in (ClimbSummary, PointsFlowSummary, SpendSummary, TierSizeSummary, RuleUseSummary):
         model.objects.filter(chunk__in=older).delete()

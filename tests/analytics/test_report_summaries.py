@@ -5,14 +5,23 @@ import pytest
 from django.utils import timezone
 
 from loyalty.analytics.forecast import median_of_counts
-from loyalty.analytics.report import economics_report, forecast_report
+from loyalty.analytics.report import economics_report, forecast_report, weights_report
 from loyalty.analytics.selectors import economics as economics_reads
 from loyalty.analytics.selectors.summaries import SUMMARY_JOB, latest_summary_run
-from loyalty.models import ClimbSummary, JobRun, PointsFlowSummary, ProgramSettings, SpendSummary
+from loyalty.models import (
+    ClimbSummary,
+    JobRun,
+    PointsFlowSummary,
+    ProgramSettings,
+    RuleUseSummary,
+    SpendSummary,
+    TierSizeSummary,
+)
 from loyalty.services import expire_points
 from loyalty.services.jobs import run_job_now
+from members.services import close_member
 from tests.factories import MemberFactory
-from tests.helpers import purchase, refund
+from tests.helpers import purchase, record, refund
 
 
 def test_median_of_counts_is_the_middle_value_or_the_mean_of_the_two_middle_ones():
@@ -102,6 +111,8 @@ def test_the_climb_is_as_of_the_latest_run_and_a_finished_run_prunes_the_runs_be
     assert sum(members_after.values()) > sum(climbed[1].values())
     assert not ClimbSummary.objects.filter(chunk__run=first).exists()
     assert not PointsFlowSummary.objects.filter(chunk__run=first).exists()
+    assert not TierSizeSummary.objects.filter(chunk__run=first).exists()
+    assert TierSizeSummary.objects.filter(chunk__run=second).exists()
     assert SpendSummary.objects.filter(chunk__run=second).exists()
     assert latest_summary_run(second.as_of - timedelta(minutes=1)) is None  # an earlier report: the ledgers
 
@@ -112,3 +123,63 @@ def test_a_dry_run_stores_nothing(history):
     assert run.status == JobRun.Status.DONE and run.entries_written > 0
     assert not ClimbSummary.objects.exists() and not PointsFlowSummary.objects.exists()
     assert latest_summary_run(timezone.now()) is None
+
+
+@pytest.fixture
+def rule_hits(tiers, give_growth, as_of):
+    """Check-ins and reviews in and around the 90 days before as_of's day, by normal, bronze and
+    closed members."""
+    normal_a, normal_b, bronze = MemberFactory(), MemberFactory(), give_growth(MemberFactory(), 600)
+    closed = MemberFactory()
+    for days in (1, 2, 90):
+        record(normal_a, "check_in", occurred_at=as_of - timedelta(days=days))
+    record(normal_a, "review", occurred_at=as_of - timedelta(days=1))
+    record(bronze, "check_in", occurred_at=as_of - timedelta(days=3))
+    record(closed, "check_in", occurred_at=as_of - timedelta(days=3))
+    close_member(member=closed)
+    record(normal_b, "check_in", occurred_at=as_of - timedelta(days=95))  # before the period
+    return {"normal_b": normal_b, "bronze": bronze}
+
+
+def matrix_figures(report):
+    return report.first_day, report.last_day, report.matrix
+
+
+@pytest.mark.django_db
+def test_the_default_weight_matrix_comes_from_the_days_run_over_the_complete_days_before_it(rule_hits, as_of):
+    record(rule_hits["normal_b"], "review", occurred_at=as_of)  # the run's own day: not in its period
+    live_before = weights_report(90, as_of)
+    assert live_before.source == "hits"
+    assert live_before.matrix.cells[("normal", "review")].members == 2
+
+    run = summarise(as_of)
+
+    assert TierSizeSummary.objects.filter(chunk__run=run).exists()
+    assert RuleUseSummary.objects.filter(chunk__run=run).exists()
+    stored = weights_report(90, as_of)
+    assert (stored.source, stored.as_of) == ("summaries", run.as_of)
+    assert stored.last_day == live_before.last_day - timedelta(days=1)
+    # The same matrix as read from the hits of the 90 days ending the day before.
+    assert matrix_figures(stored) == matrix_figures(weights_report(90, as_of - timedelta(days=1)))
+    cells = stored.matrix.cells
+    assert cells[("normal", "check_in")].members == 1  # the closed member is not counted
+    assert cells[("normal", "review")].members == 1
+    assert [(code, members) for code, _name, members in stored.matrix.tiers[:2]] == [("normal", 2), ("bronze", 1)]
+
+
+@pytest.mark.django_db
+def test_the_stored_matrix_is_a_snapshot_of_its_run_and_other_periods_and_days_read_the_hits(
+    rule_hits, as_of, give_growth
+):
+    summarise(as_of)
+    stored = weights_report(90, as_of)
+    give_growth(rule_hits["normal_b"], 600)  # to bronze after the run
+    record(rule_hits["bronze"], "review", occurred_at=as_of - timedelta(days=2))  # delivered late
+
+    assert weights_report(90, as_of) == stored  # until the next run
+    fresh = weights_report(30, as_of)
+    assert fresh.source == "hits"
+    assert fresh.matrix.cells[("bronze", "review")].members == 1
+    assert [(code, members) for code, _name, members in fresh.matrix.tiers[:2]] == [("normal", 1), ("bronze", 2)]
+    assert weights_report(90, as_of + timedelta(days=1)).source == "hits"  # the run of an earlier day
+    assert weights_report(90, as_of - timedelta(minutes=1)).source == "hits"  # a report before the run

@@ -4,11 +4,12 @@ run has finished yet; and the reads that combine a finished run with what was re
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.db import connection
 
+from loyalty.analytics.weights import DEFAULT_WEIGHTS_DAYS
 from loyalty.models import JobRun
 
 from .sql import days_between, local_date, local_month, moment
@@ -21,9 +22,12 @@ SUMMARY_MONTHS = 13
 def summary_params(*, as_of: datetime, zone, first_id: int | None = None, last_id: int | None = None) -> dict:
     first_month = as_of.astimezone(zone).date().replace(day=1) - relativedelta(months=SUMMARY_MONTHS)
     since = datetime.combine(first_month, datetime.min.time(), tzinfo=zone)
+    weights_first, weights_last = stored_weights_period(as_of, zone)
     return {
         "as_of": moment(as_of),
         "since": moment(since),
+        "weights_first": weights_first,
+        "weights_last": weights_last,
         "zone": str(zone),
         "first": first_id,
         "last": last_id,
@@ -77,6 +81,32 @@ def spend_sql(*, chunk: bool, recorded: str = "before") -> str:
                GROUP BY 1, 2"""
 
 
+def stored_weights_period(as_of: datetime, zone) -> tuple[date, date]:
+    """The complete program days a run as of `as_of` stores the weight matrix for: the default
+    period of DEFAULT_WEIGHTS_DAYS days, ending the day before as_of's day."""
+    last_day = as_of.astimezone(zone).date() - timedelta(days=1)
+    return last_day - timedelta(days=DEFAULT_WEIGHTS_DAYS - 1), last_day
+
+
+def tier_size_sql(*, chunk: bool) -> str:
+    """(tier_id, members): the members on each tier now, closed ones aside."""
+    return f"""SELECT m.tier_id, COUNT(*) AS members FROM members_member AS m
+               WHERE m.status <> 'closed' AND {_members("m.id", chunk)}
+               GROUP BY 1"""
+
+
+def rule_use_sql(*, chunk: bool) -> str:
+    """(tier_id, rule_id, members, growth): per member's current tier (closed members aside) and rule,
+    the distinct members with a hit on a program day from %(weights_first)s to %(weights_last)s and
+    the growth those hits gave."""
+    return f"""SELECT m.tier_id, h.rule_id, COUNT(DISTINCT h.member_id) AS members, SUM(h.growth) AS growth
+               FROM loyalty_rulehit AS h
+               JOIN members_member AS m ON m.id = h.member_id
+               WHERE h.local_day BETWEEN %(weights_first)s AND %(weights_last)s AND m.status <> 'closed'
+                 AND {_members("h.member_id", chunk)}
+               GROUP BY 1, 2"""
+
+
 def latest_summary_run(as_of: datetime) -> JobRun | None:
     """The latest finished summary run (only its rows are kept), or None when its as_of is after
     `as_of`: a report as of an earlier moment cannot use rows recorded after it."""
@@ -92,6 +122,27 @@ def stored_climb(run: JobRun) -> list[tuple[int, int, int]]:
            JOIN loyalty_jobchunk AS c ON c.id = s.chunk_id WHERE c.run_id = %(run)s GROUP BY 1, 2""",
         {"run": run.pk},
     )
+
+
+def stored_weights(run: JobRun) -> tuple[dict[str, int], list[tuple[str, str, int, int]]]:
+    """The run's weight matrix inputs over its chunks: members per tier code, and (tier code, rule
+    code, members, growth)."""
+    sizes = _fetch(
+        """SELECT t.code, SUM(s.members) FROM loyalty_tiersizesummary AS s
+           JOIN loyalty_jobchunk AS c ON c.id = s.chunk_id JOIN loyalty_tier AS t ON t.id = s.tier_id
+           WHERE c.run_id = %(run)s GROUP BY 1""",
+        {"run": run.pk},
+    )
+    uses = _fetch(
+        """SELECT t.code, r.code, SUM(s.members), SUM(s.growth) FROM loyalty_ruleusesummary AS s
+           JOIN loyalty_jobchunk AS c ON c.id = s.chunk_id JOIN loyalty_tier AS t ON t.id = s.tier_id
+           JOIN loyalty_earningrule AS r ON r.id = s.rule_id
+           WHERE c.run_id = %(run)s GROUP BY 1, 2""",
+        {"run": run.pk},
+    )
+    return {code: int(members) for code, members in sizes}, [
+        (tier, rule, int(members), int(growth)) for tier, rule, members, growth in uses
+    ]
 
 
 def live_climb(*, zone) -> list[tuple[int, int, int]]:
