@@ -8,6 +8,7 @@ from django.utils import translation
 
 from loyalty.backoffice.program_design import VIEW_PERMISSION
 from loyalty.models import Tier
+from loyalty.services.jobs import run_job_now
 from tests.factories import MemberFactory
 
 SLUGS = ["distribution", "calibration", "rfm", "weights", "forecast", "economics"]
@@ -98,3 +99,14 @@ def test_the_section_speaks_chinese_to_a_chinese_browser(admin_client, tiers):
         html = admin_client.get(page("forecast"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "会员体系设计" in html and "A：参与全部项目" in html and "达到各等级所需天数" in html
     assert "Days to each tier" not in html
+
+
+@pytest.mark.django_db
+def test_the_weights_page_says_when_it_shows_the_nightly_summaries(admin_client, tiers):
+    MemberFactory.create_batch(2)
+    assert "nightly summaries" not in admin_client.get(page("weights")).content.decode()
+    run_job_now(job="store_report_summaries")
+
+    default = admin_client.get(page("weights")).content.decode()
+    assert "From the nightly summaries of" in default
+    assert "nightly summaries" not in admin_client.get(page("weights") + "?days=30").content.decode()
