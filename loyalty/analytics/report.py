@@ -186,10 +186,11 @@ def weights_report(days: int, as_of: datetime, counts: distribution_reads.Member
     config = current_config()
     zone = config.settings.zone
     run = summary_reads.latest_summary_run(as_of) if days == DEFAULT_WEIGHTS_DAYS else None
-    if run is not None and local_day(run.as_of, zone) == local_day(as_of, zone):
+    stored = run and local_day(run.as_of, zone) == local_day(as_of, zone) and summary_reads.stored_weights(run)
+    if stored:
         first_day, last_day = summary_reads.stored_weights_period(run.as_of, zone)
-        members, stored_uses = summary_reads.stored_weights(run)
-        uses = [weights.RuleUse(*use) for use in stored_uses]
+        members = stored[0]
+        uses = [weights.RuleUse(*use) for use in stored[1]]
         source, read_at = "summaries", run.as_of
     else:
         last_day = local_day(as_of, zone)

@@ -69,8 +69,8 @@ class SpendSummary(SummaryRow):
 
 
 class TierSizeSummary(SummaryRow):
-    """How many of the chunk's members (closed ones aside) were on `tier` at the run's as_of: the
-    denominators of the stored weight matrix."""
+    """How many of the chunk's members (closed ones aside) were on `tier` when the chunk was stored,
+    zero included: the denominators of the stored weight matrix."""
 
     tier = models.ForeignKey("loyalty.Tier", on_delete=models.CASCADE, related_name="+", verbose_name=_("tier"))
     members = models.PositiveIntegerField(_("members"))
@@ -85,9 +85,10 @@ class TierSizeSummary(SummaryRow):
 
 
 class RuleUseSummary(SummaryRow):
-    """Of the chunk's members on `tier` at the run's as_of (closed ones aside), how many triggered
-    `rule` on the complete program days of the stored weights period, and the growth it gave them.
-    Distinct members add up across chunks because the chunks partition the members."""
+    """Of the chunk's members on `tier` when the chunk was stored (closed ones aside), how many
+    triggered `rule` on the complete program days of the stored weights period (events recorded
+    before the run's as_of), and the growth it gave them. Distinct members add up across chunks
+    because the chunks partition the members."""
 
     tier = models.ForeignKey("loyalty.Tier", on_delete=models.CASCADE, related_name="+", verbose_name=_("tier"))
     rule = models.ForeignKey(

@@ -43,8 +43,8 @@ def store_report_summaries(first_id: int, last_id: int, as_of: datetime, *, peri
             ("loyalty_climbsummary", "tier_id, days, members", climb_sql(chunk=True)),
             ("loyalty_pointsflowsummary", "month, kind, total", points_flow_sql(chunk=True)),
             ("loyalty_spendsummary", "month, tier_id, spend", spend_sql(chunk=True)),
-            ("loyalty_tiersizesummary", "tier_id, members", tier_size_sql(chunk=True)),
-            ("loyalty_ruleusesummary", "tier_id, rule_id, members, growth", rule_use_sql(chunk=True)),
+            ("loyalty_tiersizesummary", "tier_id, members", tier_size_sql()),
+            ("loyalty_ruleusesummary", "tier_id, rule_id, members, growth", rule_use_sql()),
         ):
             cursor.execute(
                 f"INSERT INTO {table} (chunk_id, {columns}) SELECT %(chunk)s, summary.* FROM ({select}) AS summary",

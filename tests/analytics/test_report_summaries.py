@@ -10,6 +10,7 @@ from loyalty.analytics.selectors import economics as economics_reads
 from loyalty.analytics.selectors.summaries import SUMMARY_JOB, latest_summary_run
 from loyalty.models import (
     ClimbSummary,
+    Event,
     JobRun,
     PointsFlowSummary,
     ProgramSettings,
@@ -112,6 +113,8 @@ def test_the_climb_is_as_of_the_latest_run_and_a_finished_run_prunes_the_runs_be
     assert not ClimbSummary.objects.filter(chunk__run=first).exists()
     assert not PointsFlowSummary.objects.filter(chunk__run=first).exists()
     assert not TierSizeSummary.objects.filter(chunk__run=first).exists()
+    assert not RuleUseSummary.objects.filter(chunk__run=first).exists()
+    assert RuleUseSummary.objects.filter(chunk__run=second).exists()  # the purchases' rule hits
     assert TierSizeSummary.objects.filter(chunk__run=second).exists()
     assert SpendSummary.objects.filter(chunk__run=second).exists()
     assert latest_summary_run(second.as_of - timedelta(minutes=1)) is None  # an earlier report: the ledgers
@@ -122,6 +125,7 @@ def test_a_dry_run_stores_nothing(history):
     run = run_job_now(job=SUMMARY_JOB, as_of=timezone.now(), chunk_size=2, dry_run=True)
     assert run.status == JobRun.Status.DONE and run.entries_written > 0
     assert not ClimbSummary.objects.exists() and not PointsFlowSummary.objects.exists()
+    assert not TierSizeSummary.objects.exists() and not RuleUseSummary.objects.exists()
     assert latest_summary_run(timezone.now()) is None
 
 
@@ -148,19 +152,20 @@ def matrix_figures(report):
 @pytest.mark.django_db
 def test_the_default_weight_matrix_comes_from_the_days_run_over_the_complete_days_before_it(rule_hits, as_of):
     record(rule_hits["normal_b"], "review", occurred_at=as_of)  # the run's own day: not in its period
-    live_before = weights_report(90, as_of)
+    now = timezone.now()  # after every event was recorded
+    live_before = weights_report(90, now)
     assert live_before.source == "hits"
     assert live_before.matrix.cells[("normal", "review")].members == 2
 
-    run = summarise(as_of)
+    run = summarise(now)
 
     assert TierSizeSummary.objects.filter(chunk__run=run).exists()
     assert RuleUseSummary.objects.filter(chunk__run=run).exists()
-    stored = weights_report(90, as_of)
+    stored = weights_report(90, now)
     assert (stored.source, stored.as_of) == ("summaries", run.as_of)
     assert stored.last_day == live_before.last_day - timedelta(days=1)
     # The same matrix as read from the hits of the 90 days ending the day before.
-    assert matrix_figures(stored) == matrix_figures(weights_report(90, as_of - timedelta(days=1)))
+    assert matrix_figures(stored) == matrix_figures(weights_report(90, now - timedelta(days=1)))
     cells = stored.matrix.cells
     assert cells[("normal", "check_in")].members == 1  # the closed member is not counted
     assert cells[("normal", "review")].members == 1
@@ -171,15 +176,47 @@ def test_the_default_weight_matrix_comes_from_the_days_run_over_the_complete_day
 def test_the_stored_matrix_is_a_snapshot_of_its_run_and_other_periods_and_days_read_the_hits(
     rule_hits, as_of, give_growth
 ):
-    summarise(as_of)
-    stored = weights_report(90, as_of)
+    now = timezone.now()
+    summarise(now)
+    stored = weights_report(90, now)
+    assert stored.matrix.cells[("normal", "check_in")].members == 1
     give_growth(rule_hits["normal_b"], 600)  # to bronze after the run
     record(rule_hits["bronze"], "review", occurred_at=as_of - timedelta(days=2))  # delivered late
 
-    assert weights_report(90, as_of) == stored  # until the next run
-    fresh = weights_report(30, as_of)
+    assert weights_report(90, now) == stored  # until the next run
+    fresh = weights_report(30, now)
     assert fresh.source == "hits"
     assert fresh.matrix.cells[("bronze", "review")].members == 1
     assert [(code, members) for code, _name, members in fresh.matrix.tiers[:2]] == [("normal", 1), ("bronze", 2)]
-    assert weights_report(90, as_of + timedelta(days=1)).source == "hits"  # the run of an earlier day
-    assert weights_report(90, as_of - timedelta(minutes=1)).source == "hits"  # a report before the run
+    assert weights_report(90, now + timedelta(days=1)).source == "hits"  # the run of an earlier day
+    assert weights_report(90, now - timedelta(minutes=1)).source == "hits"  # a report before the run
+
+
+@pytest.mark.django_db
+def test_a_run_with_a_chunk_that_stored_no_weight_rows_is_not_read_for_the_matrix(rule_hits, as_of):
+    """A run finished or resumed by workers that predate the stored matrix."""
+    now = timezone.now()
+    run = summarise(now)
+    chunk = run.chunks.order_by("first_member_id").first()
+    TierSizeSummary.objects.filter(chunk=chunk).delete()
+    RuleUseSummary.objects.filter(chunk=chunk).delete()
+
+    report = weights_report(90, now)
+
+    assert report.source == "hits"
+    assert report.matrix.cells[("normal", "check_in")].members == 1
+
+
+@pytest.mark.django_db
+def test_hits_of_events_recorded_after_the_runs_as_of_wait_for_the_next_run(rule_hits, as_of):
+    run_as_of = timezone.now()
+    late = record(rule_hits["normal_b"], "review", occurred_at=as_of - timedelta(days=3))
+    # Delivered after the run's as_of but before its chunk read the hits.
+    Event.objects.filter(pk=late.event.pk).update(recorded_at=run_as_of + timedelta(seconds=1))
+    summarise(run_as_of)
+
+    stored = weights_report(90, run_as_of)
+
+    assert stored.source == "summaries"
+    assert stored.matrix.cells[("normal", "review")].members == 1  # normal_a's review only
+    assert weights_report(30, run_as_of).matrix.cells[("normal", "review")].members == 2

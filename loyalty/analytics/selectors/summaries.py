@@ -88,23 +88,28 @@ def stored_weights_period(as_of: datetime, zone) -> tuple[date, date]:
     return last_day - timedelta(days=DEFAULT_WEIGHTS_DAYS - 1), last_day
 
 
-def tier_size_sql(*, chunk: bool) -> str:
-    """(tier_id, members): the members on each tier now, closed ones aside."""
-    return f"""SELECT m.tier_id, COUNT(*) AS members FROM members_member AS m
-               WHERE m.status <> 'closed' AND {_members("m.id", chunk)}
-               GROUP BY 1"""
+def tier_size_sql() -> str:
+    """(tier_id, members): for every tier, zeros too, the chunk's members on it when the chunk is
+    stored, closed ones aside. A row per tier in every chunk tells a run that stored the weight
+    matrix whole from one that did not (stored_weights)."""
+    return """SELECT t.id AS tier_id, COALESCE(counted.members, 0) AS members
+              FROM loyalty_tier AS t
+              LEFT JOIN (SELECT m.tier_id, COUNT(*) AS members FROM members_member AS m
+                         WHERE m.status <> 'closed' AND m.id BETWEEN %(first)s AND %(last)s
+                         GROUP BY 1) AS counted ON counted.tier_id = t.id"""
 
 
-def rule_use_sql(*, chunk: bool) -> str:
-    """(tier_id, rule_id, members, growth): per member's current tier (closed members aside) and rule,
-    the distinct members with a hit on a program day from %(weights_first)s to %(weights_last)s and
-    the growth those hits gave."""
-    return f"""SELECT m.tier_id, h.rule_id, COUNT(DISTINCT h.member_id) AS members, SUM(h.growth) AS growth
-               FROM loyalty_rulehit AS h
-               JOIN members_member AS m ON m.id = h.member_id
-               WHERE h.local_day BETWEEN %(weights_first)s AND %(weights_last)s AND m.status <> 'closed'
-                 AND {_members("h.member_id", chunk)}
-               GROUP BY 1, 2"""
+def rule_use_sql() -> str:
+    """(tier_id, rule_id, members, growth): per member's tier (closed members aside) and rule, the
+    chunk's distinct members with a hit on a program day from %(weights_first)s to %(weights_last)s,
+    of an event recorded before %(as_of)s, and the growth those hits gave."""
+    return """SELECT m.tier_id, h.rule_id, COUNT(DISTINCT h.member_id) AS members, SUM(h.growth) AS growth
+              FROM loyalty_rulehit AS h
+              JOIN members_member AS m ON m.id = h.member_id
+              JOIN loyalty_event AS e ON e.id = h.event_id
+              WHERE h.local_day BETWEEN %(weights_first)s AND %(weights_last)s AND m.status <> 'closed'
+                AND e.recorded_at < %(as_of)s AND h.member_id BETWEEN %(first)s AND %(last)s
+              GROUP BY 1, 2"""
 
 
 def latest_summary_run(as_of: datetime) -> JobRun | None:
@@ -124,15 +129,18 @@ def stored_climb(run: JobRun) -> list[tuple[int, int, int]]:
     )
 
 
-def stored_weights(run: JobRun) -> tuple[dict[str, int], list[tuple[str, str, int, int]]]:
+def stored_weights(run: JobRun) -> tuple[dict[str, int], list[tuple[str, str, int, int]]] | None:
     """The run's weight matrix inputs over its chunks: members per tier code, and (tier code, rule
-    code, members, growth)."""
+    code, members, growth); None unless every chunk stored them (a run finished by workers that
+    predate them, or resumed by such workers, is read from the rule hits instead)."""
     sizes = _fetch(
-        """SELECT t.code, SUM(s.members) FROM loyalty_tiersizesummary AS s
+        """SELECT t.code, SUM(s.members), COUNT(DISTINCT s.chunk_id) FROM loyalty_tiersizesummary AS s
            JOIN loyalty_jobchunk AS c ON c.id = s.chunk_id JOIN loyalty_tier AS t ON t.id = s.tier_id
            WHERE c.run_id = %(run)s GROUP BY 1""",
         {"run": run.pk},
     )
+    if not sizes or any(chunks != run.chunks_total for _code, _members, chunks in sizes):
+        return None
     uses = _fetch(
         """SELECT t.code, r.code, SUM(s.members), SUM(s.growth) FROM loyalty_ruleusesummary AS s
            JOIN loyalty_jobchunk AS c ON c.id = s.chunk_id JOIN loyalty_tier AS t ON t.id = s.tier_id
@@ -140,7 +148,7 @@ def stored_weights(run: JobRun) -> tuple[dict[str, int], list[tuple[str, str, in
            WHERE c.run_id = %(run)s GROUP BY 1, 2""",
         {"run": run.pk},
     )
-    return {code: int(members) for code, members in sizes}, [
+    return {code: int(members) for code, members, _chunks in sizes}, [
         (tier, rule, int(members), int(growth)) for tier, rule, members, growth in uses
     ]
 
