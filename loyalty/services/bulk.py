@@ -87,47 +87,6 @@ def _expire(entry_table: str, reason: str, balance_sql: str, extra_columns: str,
     # Growth has no pending state: every growth lot counts as released.
     released = "lot.released_at IS NOT NULL" if entry_table == "loyalty_pointsentry" else "1 = 1"
     due = "lot.member_id BETWEEN %(first)s AND %(last)s AND lot.remaining > 0 AND lot.expires_at <= %(as_of)s"
-    columns = f"""member_id, kind, amount, remaining, expires_at, expired_lot_id, event_id, rule_id, actor_id,
-                  reason, created_at, recorded_at {extra_columns}"""
-    values = f"""member_id, 'expire', -remaining, NULL, NULL, id, NULL, NULL, NULL, %(reason)s, %(as_of)s, %(now)s
-                 {extra_values}"""
-
-    def balances(overdue_lots: str) -> str:
-        return f"""UPDATE members_member SET {balance_sql}, updated_at = %(now)s
-                   FROM (SELECT member_id, SUM(CASE WHEN is_released THEN remaining ELSE 0 END) AS released,
-                                SUM(CASE WHEN is_released THEN 0 ELSE remaining END) AS held
-                         FROM {overdue_lots} GROUP BY member_id) AS gone
-                   WHERE members_member.id = gone.member_id"""
-
-    def in_one_pass(cursor, overdue: str, params: dict) -> tuple[int, int]:
-        """PostgreSQL: one statement that reads the overdue lots once, then zeroes them, writes their
-        expire entries and lowers the balances from those same rows."""
-        cursor.execute(
-            f"""WITH overdue AS MATERIALIZED (
-                    SELECT lot.id, lot.member_id, lot.remaining, {released} AS is_released
-                    FROM {entry_table} AS lot WHERE {overdue}),
-                zeroed AS (UPDATE {entry_table} AS lot SET remaining = 0 FROM overdue WHERE lot.id = overdue.id),
-                written AS (INSERT INTO {entry_table} ({columns}) SELECT {values} FROM overdue RETURNING 1),
-                lowered AS ({balances("overdue")} RETURNING 1)
-                SELECT (SELECT COUNT(*) FROM written), (SELECT COUNT(*) FROM lowered)""",
-            params,
-        )
-        return cursor.fetchone()
-
-    def statement_by_statement(cursor, overdue: str, params: dict) -> tuple[int, int]:
-        """SQLite (no data-modifying WITH): the entries, the balances, then the lots, each statement
-        finding the overdue lots again."""
-        lots = f"SELECT lot.id, lot.member_id, lot.remaining, {released} AS is_released FROM {entry_table} AS lot"
-        cursor.execute(f"INSERT INTO {entry_table} ({columns}) SELECT {values} FROM ({lots} WHERE {overdue})", params)
-        entries = cursor.rowcount
-        cursor.execute(balances(f"({lots} WHERE {overdue}) AS overdue"), params)
-        members = cursor.rowcount
-        cursor.execute(
-            f"UPDATE {entry_table} SET remaining = 0 WHERE id IN (SELECT lot.id FROM {entry_table} AS lot "
-            f"WHERE {overdue})",
-            params,
-        )
-        return entries, members
 
     def expire(first_id: int, last_id: int, as_of: datetime) -> ChunkResult:
         with connection.cursor() as cursor:
@@ -136,8 +95,31 @@ def _expire(entry_table: str, reason: str, balance_sql: str, extra_columns: str,
             if scope is None:
                 return ChunkResult(members_changed=0, entries_written=0)
             overdue = f"{due} AND lot.member_id {scope}"
-            write = in_one_pass if connection.vendor == "postgresql" else statement_by_statement
-            entries, members = write(cursor, overdue, params)
+            cursor.execute(
+                f"""INSERT INTO {entry_table} (member_id, kind, amount, remaining, expires_at, expired_lot_id,
+                                               event_id, rule_id, actor_id, reason, created_at, recorded_at
+                                               {extra_columns})
+                    SELECT lot.member_id, 'expire', -lot.remaining, NULL, NULL, lot.id, NULL, NULL, NULL,
+                           %(reason)s, %(as_of)s, %(now)s {extra_values}
+                    FROM {entry_table} AS lot WHERE {overdue}""",
+                params,
+            )
+            entries = cursor.rowcount
+            cursor.execute(
+                f"""UPDATE members_member SET {balance_sql}, updated_at = %(now)s
+                    FROM (SELECT lot.member_id,
+                                 SUM(CASE WHEN {released} THEN lot.remaining ELSE 0 END) AS released,
+                                 SUM(CASE WHEN {released} THEN 0 ELSE lot.remaining END) AS held
+                          FROM {entry_table} AS lot WHERE {overdue} GROUP BY lot.member_id) AS gone
+                    WHERE members_member.id = gone.member_id""",
+                params,
+            )
+            members = cursor.rowcount
+            cursor.execute(
+                f"UPDATE {entry_table} SET remaining = 0 WHERE id IN (SELECT lot.id FROM {entry_table} AS lot "
+                f"WHERE {overdue})",
+                params,
+            )
         return ChunkResult(members_changed=members, entries_written=entries)
 
     return expire
