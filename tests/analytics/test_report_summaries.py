@@ -193,7 +193,7 @@ def test_the_stored_matrix_is_a_snapshot_of_its_run_and_other_periods_and_days_r
 
 
 @pytest.mark.django_db
-def test_a_run_with_a_chunk_that_stored_no_weight_rows_is_not_read_for_the_matrix(rule_hits, as_of):
+def test_a_run_with_a_chunk_that_stored_no_weight_rows_is_not_read_for_the_matrix(rule_hits):
     """A run finished or resumed by workers that predate the stored matrix."""
     now = timezone.now()
     run = summarise(now)
