@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db import connection
-
+from loyalty.db import fetch_all
 from loyalty.models import EarningRule, EventType, ProgramSettings, Tier
 
 
@@ -57,16 +56,31 @@ def current_config() -> ProgramConfig:
     return config
 
 
+def config_at_version(version: int | None) -> ProgramConfig:
+    """`current_config()` for a caller that read the settings row's config_version in a statement
+    of its own (one round trip less): the cached copy when it has that version, else a fresh read."""
+    cached = _cached
+    if cached is not None and cached.version == version:
+        return cached
+    return current_config()
+
+
+def last_config() -> ProgramConfig:
+    """The configuration last read in this process, unchecked: a guess for building a statement that
+    also reads config_version and then checks it with `config_at_version`."""
+    return _cached or current_config()
+
+
 def _stored_version() -> int | None:
     """The settings row's config_version alone: the check every API request makes costs a tenth of
     reading the whole row through the ORM. None when there is no row yet."""
     meta = ProgramSettings._meta
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT config_version FROM {meta.db_table} WHERE {meta.pk.column} = %s", [ProgramSettings.SINGLETON_PK]
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
+    rows = fetch_all(
+        f"SELECT config_version FROM {meta.db_table} WHERE {meta.pk.column} = %s",
+        [ProgramSettings.SINGLETON_PK],
+        prepare=True,
+    )
+    return rows[0][0] if rows else None
 
 
 def _settings_row() -> ProgramSettings:

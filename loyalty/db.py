@@ -4,9 +4,13 @@ Django's PostgreSQL cursors bind parameters client-side: arrays are quoted into 
 element in Python, which for the arrays of a 1,000-event batch cost as much as running the
 statement. `fetch_all` runs a statement through a psycopg cursor on Django's own connection (so
 inside its transaction) with server-side binding, and `%b` placeholders send parameters in binary.
-It never prepares statements (`prepare=False`), so connection poolers in transaction mode and
-schema changes behave as with Django's cursors. Statements still go into Django's query log, so
-tests that count queries see them. Other databases (the SQLite demo) use Django's cursor.
+With `prepare=True` the statement is prepared on its first run on a connection and later runs skip
+parsing and planning: for the API's per-request statements, planning cost several times running
+them. Only statements with a fixed text should be prepared (psycopg keeps the 100 most recent per
+connection). Preparing is off when the database OPTIONS say `prepare_threshold: None` (Django's
+default, for connection poolers without prepared-statement support; config/settings.py turns it on
+unless DATABASE_PREPARED_STATEMENTS=0). Statements still go into Django's query log, so tests
+that count queries see them. Other databases (the SQLite demo) use Django's cursor.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import psycopg
 from django.db import connection
 
 
-def fetch_all(sql: str, params: list[Any]) -> list[tuple]:
+def fetch_all(sql: str, params: list[Any], *, prepare: bool = False) -> list[tuple]:
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql.replace("%b", "%s"), params)
@@ -26,7 +30,7 @@ def fetch_all(sql: str, params: list[Any]) -> list[tuple]:
     connection.ensure_connection()
     started = time.monotonic()
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=False)
+        cursor.execute(sql, params, prepare=prepare)
         rows = cursor.fetchall()
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
@@ -98,11 +99,7 @@ def member_benefits(*, member: Member, now: datetime) -> list[MemberBenefit]:
     benefits = list(tier_benefits(tier_id=member.tier_id))
     if not benefits:
         return []
-    zone = current_config().settings.zone
-    periods = {
-        Benefit.Entitlement.MONTHLY_COUPONS: calculations.month_key(now, zone),
-        Benefit.Entitlement.BIRTHDAY_GIFT: calculations.year_key(now, zone),
-    }
+    periods = benefit_periods(now, current_config().settings.zone)
     grants = {
         (grant.benefit_id, grant.period): grant
         for grant in BenefitGrant.objects.filter(member=member, benefit__in=benefits, period__in=set(periods.values()))
@@ -112,6 +109,14 @@ def member_benefits(*, member: Member, now: datetime) -> list[MemberBenefit]:
         period = periods.get(benefit.entitlement)
         result.append(MemberBenefit(benefit, period, grants.get((benefit.pk, period)) if period else None))
     return result
+
+
+def benefit_periods(now: datetime, zone: ZoneInfo) -> dict[str, str]:
+    """The current entitlement period of each recurring entitlement (described-only benefits have none)."""
+    return {
+        Benefit.Entitlement.MONTHLY_COUPONS: calculations.month_key(now, zone),
+        Benefit.Entitlement.BIRTHDAY_GIFT: calculations.year_key(now, zone),
+    }
 
 
 def tier_benefits(*, tier_id: int) -> QuerySet[Benefit]:

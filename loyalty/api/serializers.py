@@ -64,9 +64,10 @@ _datetime = serializers.DateTimeField()
 _date = serializers.DateField()
 
 
-def member_card_body(card) -> dict:
+def member_card_body(storefront_card) -> dict:
     """A MemberCardSerializer body, built directly: the serializer's per-request field copies cost
     more than the card's queries. tests/api/test_members_api.py pins it to the serializer's output."""
+    card = storefront_card.card
     member, next_tier = card.member, card.next_tier
     tier = member.tier
     return {
@@ -95,7 +96,34 @@ def member_card_body(card) -> dict:
                 for lot in card.expiring
             ],
         },
-        "benefits": MemberBenefitSerializer(member_benefits(member=member, now=timezone.now()), many=True).data,
+        "benefits": [_member_benefit_body(item) for item in storefront_card.benefits],
+    }
+
+
+_percent = serializers.DecimalField(max_digits=5, decimal_places=2)
+
+
+def _member_benefit_body(item) -> dict:
+    """A MemberBenefitSerializer body, built directly like the card around it."""
+    benefit, grant = item.benefit, item.grant
+    return {
+        "code": benefit.code,
+        "name": benefit.name,
+        "description": benefit.description,
+        "entitlement": benefit.entitlement,
+        "rebate_percent": _percent.to_representation(benefit.rebate_percent)
+        if benefit.rebate_percent is not None
+        else None,
+        "period": item.period,
+        "granted": {
+            "period": grant.period,
+            "granted_at": _datetime.to_representation(grant.granted_at),
+            "coupons": grant.coupon_count,
+            "points": grant.points,
+            "growth": grant.growth,
+        }
+        if grant is not None
+        else None,
     }
 
 

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from loyalty import selectors
 from loyalty.errors import LoyaltyError
 from loyalty.models import GrowthEntry, PointsEntry, Tier, TierChange
+from loyalty.selectors.storefront_card import storefront_card
 from loyalty.services import EventOutcome, record_events, record_storefront_event
 from members.selectors import get_member
 from members.services import enrol_member, update_member
@@ -42,8 +43,8 @@ def _body(request) -> dict[str, Any]:
     return request.data
 
 
-def _card(member) -> dict:
-    return s.member_card_body(selectors.member_card(member=member, now=timezone.now()))
+def _card(external_id: str) -> dict:
+    return s.member_card_body(storefront_card(external_id=external_id, now=timezone.now()))
 
 
 class MembersView(APIView):
@@ -66,13 +67,13 @@ class MembersView(APIView):
             birthday=body.get("birthday"),
             referrer=body.get("referrer"),
         )
-        return Response(_card(get_member(external_id=member.external_id)), status=status.HTTP_201_CREATED)
+        return Response(_card(member.external_id), status=status.HTTP_201_CREATED)
 
 
 class MemberView(APIView):
     @extend_schema(operation_id="get_member", responses={200: s.MemberCardSerializer, **MEMBER_ERRORS})
     def get(self, request, external_id):
-        return Response(_card(get_member(external_id=external_id, with_tier=False)))
+        return Response(_card(external_id))
 
     @extend_schema(
         operation_id="update_member",
@@ -81,7 +82,7 @@ class MemberView(APIView):
     )
     def patch(self, request, external_id):
         member = update_member(member=get_member(external_id=external_id), changes=_body(request))
-        return Response(_card(get_member(external_id=member.external_id)))
+        return Response(_card(member.external_id))
 
 
 class LedgerPagination(PageNumberPagination):

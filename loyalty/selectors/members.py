@@ -51,8 +51,13 @@ def member_card(*, member: Member, now: datetime) -> MemberCard:
     member needs no join with its tier."""
     ladder = current_config().ladder
     member.tier = next(t for t in ladder if t.pk == member.tier_id)
-    next_tier = next((t for t in ladder if t.rank > member.tier.rank), None)
-    return MemberCard(member=member, next_tier=next_tier, expiring=expiring_points(member=member, now=now))
+    return MemberCard(
+        member=member, next_tier=next_tier_of(member, ladder), expiring=expiring_points(member=member, now=now)
+    )
+
+
+def next_tier_of(member: Member, ladder: tuple[Tier, ...]) -> Tier | None:
+    return next((t for t in ladder if t.rank > member.tier.rank), None)
 
 
 def points_ledger(*, member: Member) -> QuerySet[PointsEntry]:

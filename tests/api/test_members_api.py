@@ -127,11 +127,12 @@ def test_the_card_body_is_what_the_documented_serializer_gives(api, alice, djang
     from decimal import Decimal
 
     from loyalty.api import serializers as s
-    from loyalty.models import Tier
+    from loyalty.models import ProgramSettings, Tier
     from loyalty.selectors import member_card
+    from loyalty.selectors.storefront_card import storefront_card
     from loyalty.services import adjust_points
     from members.selectors import get_member
-    from rewards.models import Benefit
+    from rewards.models import Benefit, BenefitGrant
 
     staff = django_user_model.objects.create_user("ops")
     alice.birthday = date(1990, 2, 3)
@@ -150,9 +151,48 @@ def test_the_card_body_is_what_the_documented_serializer_gives(api, alice, djang
     Benefit.objects.create(code="monthly", name="Monthly", entitlement=Benefit.Entitlement.NONE).tiers.set(
         Tier.objects.all()
     )
+    coupons = Benefit.objects.create(
+        code="coupons", name="Coupons", entitlement=Benefit.Entitlement.MONTHLY_COUPONS, sort_order=-1
+    )
+    coupons.tiers.set(Tier.objects.all())
+    Benefit.objects.create(
+        code="gift", name="Gift", entitlement=Benefit.Entitlement.BIRTHDAY_GIFT, points=10
+    ).tiers.set(Tier.objects.all())
+    Benefit.objects.create(code="retired", name="Retired", is_active=False).tiers.set(Tier.objects.all())
+    this_month = f"{timezone.now().astimezone(ProgramSettings.current().zone):%Y-%m}"
+    for period in (this_month, "2001-01"):
+        BenefitGrant.objects.create(member=alice, benefit=coupons, period=period, tier=alice.tier, coupon_count=3)
     member = get_member(external_id="alice")
     card = member_card(member=member, now=timezone.now())
     expected = s.MemberCardSerializer(card).data
-    assert expected["points"]["expiring"] and expected["birthday"] and len(expected["benefits"]) == 2
-    assert s.member_card_body(card) == expected
+    assert expected["points"]["expiring"] and expected["birthday"]
+    assert [b["code"] for b in expected["benefits"]] == ["coupons", "gift", "monthly", "rebate"]
+    assert expected["benefits"][0]["granted"]["period"] == this_month
+    assert expected["benefits"][1]["period"] and expected["benefits"][1]["granted"] is None
+    assert s.member_card_body(storefront_card(external_id="alice", now=timezone.now())) == expected
     assert api.get("/api/v1/members/alice/").json() == expected
+
+
+def test_benefit_periods_follow_a_time_zone_changed_since_the_last_card(api, alice):
+    """The card's statement picks this period's grants by the time zone this process last read; when
+    the program's zone changed meanwhile, the card is read again in the new zone."""
+    from datetime import UTC, datetime
+
+    from loyalty.models import ProgramSettings, Tier
+    from loyalty.selectors.storefront_card import storefront_card
+    from rewards.models import Benefit, BenefitGrant
+
+    coupons = Benefit.objects.create(code="coupons", name="Coupons", entitlement=Benefit.Entitlement.MONTHLY_COUPONS)
+    coupons.tiers.set(Tier.objects.all())
+    BenefitGrant.objects.create(member=alice, benefit=coupons, period="2026-12", tier=alice.tier, coupon_count=2)
+    program = ProgramSettings.current()
+    program.timezone = "UTC"
+    program.save()
+    evening = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)  # already December in Shanghai
+    [benefit] = storefront_card(external_id="alice", now=evening).benefits
+    assert (benefit.period, benefit.grant) == ("2026-11", None)
+
+    program.timezone = "Asia/Shanghai"
+    program.save()
+    [benefit] = storefront_card(external_id="alice", now=evening).benefits
+    assert benefit.period == "2026-12" and benefit.grant.coupon_count == 2
