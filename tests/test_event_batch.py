@@ -205,3 +205,21 @@ def test_a_member_with_a_return_in_the_batch_keeps_the_order_of_their_events(pro
     assert [r.event.growth_delta for r in results] == [100, -40]
     assert Member.objects.get(external_id="m1").growth_value == 60
     assert audit() == []
+
+
+def test_a_batch_counts_daily_limits_per_day_and_lifetime_limits_over_all_days(program, make_rule):
+    """Lifetime counts are read only for rules with a lifetime limit; a daily limit sees its day."""
+    make_rule("survey", growth=1, daily_limit=2, lifetime_limit=3)
+    make_rule("visit", growth=1, daily_limit=1)
+    enrol_member(external_id="m")
+    day_one, day_two = START, START + timedelta(days=1)
+
+    def batch(prefix, at, kinds):
+        events = [
+            {"event_id": f"{prefix}{n}", "member": "m", "type": kind, "occurred_at": at.isoformat()}
+            for n, kind in enumerate(kinds)
+        ]
+        return [outcome.event.growth_delta for outcome in record_events(source="t", events=events)]
+
+    assert batch("a", day_one, ["survey", "survey", "survey", "visit", "visit"]) == [1, 1, 0, 1, 0]
+    assert batch("b", day_two, ["survey", "survey", "visit", "visit"]) == [1, 0, 1, 0]
