@@ -90,13 +90,13 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The API's hottest statements (loyalty.db.fetch_all(..., prepare=True)) are prepared once per
-    # connection: planning them cost more than running them. Django's own queries never are (its
-    # cursors bind client-side). Behind a pooler in transaction mode without prepared-statement
-    # support (PgBouncer < 1.21), set DATABASE_PREPARED_STATEMENTS=0.
-    if os.environ.get("DATABASE_PREPARED_STATEMENTS", "1") != "0":
-        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# The API's hottest statements (loyalty.db.fetch_all(..., prepare=True)) are prepared once per
+# connection: planning them cost more than running them. Django's own queries never are (its cursors
+# bind client-side). Behind a pooler in transaction mode without prepared-statement support
+# (PgBouncer < 1.21), set DATABASE_PREPARED_STATEMENTS=0.
+prepared_statements = os.environ.get("DATABASE_PREPARED_STATEMENTS", "1") != "0"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and prepared_statements:
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo runs the server and management commands side by side on one file.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
