@@ -1,10 +1,10 @@
 """The member card a storefront shows (`GET members/{external_id}/`): the member, the points expiring
 soon and the tier's benefits with this period's grants.
 
-It is the API's most frequent request. On PostgreSQL it is one statement: the member row, the
-configuration version, the expiring lots and the benefits each come back as columns or arrays of
-it, where the separate reads took five round trips and most of the request's CPU. Other databases
-(the SQLite demo) compose the same card from the separate selectors.
+It is the API's most frequent request. On PostgreSQL it is one prepared statement that returns the
+member row, the configuration version, the expiring lots and the benefits as columns and arrays;
+the separate reads took five round trips and most of the request's CPU. Other databases (the SQLite
+demo) compose the same card from the separate selectors.
 """
 
 from __future__ import annotations
