@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from loyalty.services import record_event
@@ -196,3 +197,19 @@ def test_benefit_periods_follow_a_time_zone_changed_since_the_last_card(api, ali
     program.save()
     [benefit] = storefront_card(external_id="alice", now=evening).benefits
     assert benefit.period == "2026-12" and benefit.grant.coupon_count == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's: set DATABASE_URL")
+def test_the_card_statement_is_prepared_once_per_connection(api, alice):
+    """Planning the card's statement cost PostgreSQL six times running it; it is prepared on the
+    connection's first card and reused by the next ones."""
+
+    def prepared_cards() -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE '%%LEFT JOIN LATERAL%%'")
+            return cursor.fetchone()[0]
+
+    assert api.get("/api/v1/members/alice/").status_code == 200
+    assert prepared_cards() == 1
+    assert api.get("/api/v1/members/alice/").status_code == 200
+    assert prepared_cards() == 1
