@@ -20,17 +20,33 @@ from typing import Any
 
 import psycopg
 from django.db import connection
+from psycopg.types.numeric import Int8BinaryDumper, Int8Dumper
 
 
 def fetch_all(sql: str, params: list[Any], *, prepare: bool = False) -> list[tuple]:
+    """The statement's rows. Errors are Django's (IntegrityError ...), as from Django's cursors."""
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql.replace("%b", "%s"), params)
             return cursor.fetchall()
     connection.ensure_connection()
     started = time.monotonic()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=prepare)
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        # Every int as int8: psycopg otherwise picks int2, int4 or int8 by the values, and each mix
+        # of parameter types is a prepared statement of its own.
+        cursor.adapters.register_dumper(int, Int8Dumper)
+        cursor.adapters.register_dumper(int, Int8BinaryDumper)
+        try:
+            cursor.execute(sql, params, prepare=prepare)
+        except psycopg.errors.FeatureNotSupported:
+            # "cached plan must not change result type": a migration changed a column this prepared
+            # statement returns. Outside a transaction, forget the connection's prepared statements
+            # (psycopg does when it sees DEALLOCATE ALL) and run it again; inside one, the rollback
+            # forgets them, and the caller's error handling decides.
+            if not prepare or connection.in_atomic_block:
+                raise
+            cursor.execute("DEALLOCATE ALL")
+            cursor.execute(sql, params, prepare=prepare)
         rows = cursor.fetchall()
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})

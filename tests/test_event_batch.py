@@ -223,3 +223,17 @@ def test_a_batch_counts_daily_limits_per_day_and_lifetime_limits_over_all_days(p
 
     assert batch("a", day_one, ["survey", "survey", "survey", "visit", "visit"]) == [1, 1, 0, 1, 0]
     assert batch("b", day_two, ["survey", "survey", "visit", "visit"]) == [1, 0, 1, 0]
+
+
+def test_a_chunk_that_collides_with_a_concurrent_write_is_recorded_one_by_one(program, monkeypatch):
+    """The set-based write fails on the unique event id when a concurrent request stored the event
+    after this chunk looked; the chunk is then recorded one by one, so the event is a replay."""
+    from loyalty.services import event_batch
+
+    enrol_member(external_id="m")
+    body = {"event_id": "e1", "member": "m", "type": "check_in", "occurred_at": START.isoformat()}
+    [first] = record_events(source="t", events=[body])
+    monkeypatch.setattr(event_batch, "_earlier_events", lambda *args: ({}, set()))  # looked before it was stored
+    [again] = record_events(source="t", events=[body])
+    assert (first.applied, again.applied, again.event.pk) == (True, False, first.event.pk)
+    assert Event.objects.filter(event_id="e1").count() == 1

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, NotSupportedError, connection, connections, transaction
 from django.db.models import Case, Count, F, Q, When
 from django.utils import timezone
 
@@ -80,8 +80,9 @@ def record_events(*, source: str, events: list[Any]) -> list[Result]:
         try:
             for index, result in _record_set_based(source, chunk, config, now).items():
                 results[index] = result
-        except IntegrityError:
-            # A concurrent request wrote one of these event ids first. Nothing of this chunk was
+        except (IntegrityError, NotSupportedError):
+            # A concurrent request wrote one of these event ids first, or (NotSupportedError) a
+            # migration changed a column a prepared statement returns. Nothing of this chunk was
             # written; the one-by-one path sorts out replays and conflicts event by event.
             pass
     remaining = [i for i in parsed if results[i] is None]

@@ -213,3 +213,25 @@ def test_the_card_statement_is_prepared_once_per_connection(api, alice):
     assert prepared_cards() == 1
     assert api.get("/api/v1/members/alice/").status_code == 200
     assert prepared_cards() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's: set DATABASE_URL")
+def test_the_card_survives_a_migration_that_changes_a_column_it_returns(program, api, alice):
+    """A prepared statement whose result columns changed type fails ("cached plan must not change
+    result type"); a deploy's migration, run by another process, must not turn cards into 500s."""
+    import psycopg
+
+    from members.models import Member
+
+    assert api.get("/api/v1/members/alice/").status_code == 200
+    length = Member._meta.get_field("name").max_length
+    database = connection.settings_dict
+    with psycopg.connect(
+        dbname=database["NAME"], user=database["USER"], host=database["HOST"], port=database["PORT"], autocommit=True
+    ) as migration:
+        migration.execute(f"ALTER TABLE members_member ALTER COLUMN name TYPE varchar({length + 100})")
+        try:
+            assert api.get("/api/v1/members/alice/").json()["name"] == "Alice"
+        finally:
+            migration.execute(f"ALTER TABLE members_member ALTER COLUMN name TYPE varchar({length})")
