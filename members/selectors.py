@@ -21,6 +21,20 @@ def get_member(*, external_id: str, with_tier: bool = True) -> Member:
     return member
 
 
+_FIELDS = [f.attname for f in Member._meta.concrete_fields]
+
+
+def member_columns(alias: str = "") -> str:
+    """The member's columns for plain SQL, in the order `member_from_row` reads them."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{Member._meta.get_field(name).column}" for name in _FIELDS)
+
+
+def member_from_row(values) -> Member:
+    """A member from the first values of a plain-SQL row that selected `member_columns()`."""
+    return Member.from_db(connection.alias, _FIELDS, values[: len(_FIELDS)])
+
+
 def lock_member(*, member_id: int | None = None, external_id: str | None = None) -> Member:
     """The member row, locked until the surrounding transaction ends. Every ledger write holds it.
 

@@ -19,7 +19,7 @@ from loyalty.db import fetch_all
 from loyalty.errors import MemberNotFound
 from loyalty.models import PointsEntry, ProgramSettings
 from members.models import Member
-from members.selectors import get_member
+from members.selectors import get_member, member_columns, member_from_row
 from rewards.models import Benefit, BenefitGrant
 from rewards.selectors import MemberBenefit, benefit_periods, member_benefits
 
@@ -53,18 +53,16 @@ def storefront_card(*, external_id: str, now: datetime) -> StorefrontCard:
     return _card(row, config, periods)
 
 
-_MEMBER_FIELDS = [f.attname for f in Member._meta.concrete_fields]
 _BENEFIT_FIELDS = ("id", "code", "name", "description", "entitlement", "rebate_percent", "sort_order")
 _GRANT_FIELDS = ("id", "period", "granted_at", "coupon_count", "points", "growth")
 
 
 def _card_row(external_id: str, now: datetime, periods: dict[str, str]) -> tuple | None:
-    member_columns = ", ".join(f"m.{Member._meta.get_field(f).column}" for f in _MEMBER_FIELDS)
     benefit_arrays = ", ".join(f"array_agg(b.{f} ORDER BY b.sort_order, b.code)" for f in _BENEFIT_FIELDS)
     grant_arrays = ", ".join(f"array_agg(g.{f} ORDER BY b.sort_order, b.code)" for f in _GRANT_FIELDS)
     settings_table, settings_pk = ProgramSettings._meta.db_table, ProgramSettings._meta.pk.column
     rows = fetch_all(
-        f"""SELECT (SELECT config_version FROM {settings_table} WHERE {settings_pk} = %s), {member_columns},
+        f"""SELECT (SELECT config_version FROM {settings_table} WHERE {settings_pk} = %s), {member_columns("m")},
                        lots.expires_at, lots.amount, {benefit_arrays}, {grant_arrays}
                 FROM {Member._meta.db_table} m
                 LEFT JOIN LATERAL (
@@ -96,8 +94,8 @@ def _card_row(external_id: str, now: datetime, periods: dict[str, str]) -> tuple
 
 
 def _card(row: tuple, config: ProgramConfig, periods: dict[str, str]) -> StorefrontCard:
-    members_end = 1 + len(_MEMBER_FIELDS)
-    member = Member.from_db(connection.alias, _MEMBER_FIELDS, row[1:members_end])
+    member = member_from_row(row[1:])
+    members_end = 1 + len(Member._meta.concrete_fields)
     member.tier = config.tier(member.tier_id)
     expires_at, amounts = row[members_end], row[members_end + 1]
     expiring = [ExpiringPoints(amount=a, expires_at=e) for e, a in zip(expires_at or (), amounts or (), strict=True)]

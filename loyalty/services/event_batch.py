@@ -43,6 +43,7 @@ from loyalty.errors import (
 )
 from loyalty.models import EarningRule, Event, EventType, GrowthEntry, PointsEntry, RuleHit, TierChange
 from members.models import Member
+from members.selectors import member_columns, member_from_row
 
 from . import ledger
 from .event_input import EventInput
@@ -180,18 +181,15 @@ def _record_set_based(
 # running them. A batch's are planned each time: a prepared statement's generic plan cannot see how
 # long the arrays are, and with it concurrent 1,000-event batches ran at half the speed.
 
-_MEMBER_FIELDS = [f.attname for f in Member._meta.concrete_fields]
-
 
 def _lock_members(external_ids: set[str], prepare: bool) -> dict[str, Member]:
     """The members, row-locked in id order (as the one-by-one path locks them, so concurrent
     batches cannot deadlock), by external_id."""
     if connection.vendor == "postgresql":
-        columns = ", ".join(Member._meta.get_field(name).column for name in _MEMBER_FIELDS)
         rows = [
-            Member.from_db(connection.alias, _MEMBER_FIELDS, values)
+            member_from_row(values)
             for values in fetch_all(
-                f"""SELECT {columns} FROM {Member._meta.db_table}
+                f"""SELECT {member_columns()} FROM {Member._meta.db_table}
                     WHERE external_id = ANY(%s::text[]) ORDER BY id FOR UPDATE""",
                 [sorted(external_ids)],
                 prepare=prepare,
