@@ -14,6 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "benchmarks.md"
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://root@127.0.0.1:5432")
+# The benchmarks run the project without DEBUG, as production does, which needs a secret key.
+os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-benchmark-only-secret-key")
 
 
 def fresh_database(name: str) -> str:

@@ -22,7 +22,7 @@ class MemberRFM(models.Model):
     tier = models.ForeignKey(
         "loyalty.Tier", on_delete=models.SET_NULL, null=True, blank=True, db_index=False, related_name="+"
     )
-    growth_value = models.PositiveIntegerField(default=0)
+    growth_value = models.PositiveBigIntegerField(default=0)
     closed = models.BooleanField(default=False, help_text="The member was closed (the reports leave them out).")
     period = models.CharField(max_length=16, help_text="The job run's period (program day).")
     computed_at = models.DateTimeField(help_text="The job run's as_of: the end of the window.")

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -14,10 +15,30 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The fallback only suits the demo and tests; `manage.py check --deploy` flags it (security.W009).
-SECRET_KEY = os.environ.get("SECRET_KEY") or "django-insecure-demo-key-set-SECRET_KEY-in-production"
+# Without DEBUG (production) the key must be given: a well-known fallback would let anyone forge
+# sessions. The demo (DEBUG=1) and the test settings (tests/settings.py) use a fixed one.
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it to a long random value in production "
+            '(python -c "import secrets; print(secrets.token_urlsafe(50))"), or DEBUG=1 for the local demo.'
+        )
+    SECRET_KEY = "django-insecure-demo-key-set-SECRET_KEY-in-production"
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+
+# HTTPS (README, "Running it for real"): all off by default so the demo runs on plain http://.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# Behind a proxy that terminates TLS: the header it sets and the value meaning https, e.g.
+# "X-Forwarded-Proto: https". Only set it when the proxy always sets (or strips) that header.
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    _header, _, _value = os.environ["SECURE_PROXY_SSL_HEADER"].partition(":")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _header.strip().upper().replace("-", "_"), _value.strip())
 
 INSTALLED_APPS = [
     "loyalty.backoffice.apps.BackofficeAdminConfig",  # django.contrib.admin with our site and dashboard
@@ -46,6 +67,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "loyalty.api.middleware.RejectNulCharacters",
+    "loyalty.api.middleware.LimitApiBodies",
+    "loyalty.api.middleware.RefuseUnknownQueryParameters",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",  # the admin in English or Simplified Chinese
     "django.middleware.common.CommonMiddleware",
@@ -88,6 +111,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'demo.sqlite3'}"),
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        # A persistent connection the database dropped (a restart, a failover) is noticed before the
+        # next request uses it, instead of failing that request.
+        conn_health_checks=True,
     )
 }
 # The API's hottest statements (loyalty.db.fetch_all(..., prepare=True)) are prepared once per
@@ -168,13 +194,18 @@ AXES_LOCKOUT_CALLABLE = "loyalty.admin_lockout.locked_out_page"
 # No startup banner on every management command; failed logins are still logged as warnings.
 AXES_VERBOSE = False
 
-# Members per scheduled-job chunk (one transaction each).
 # How long a process trusts an API key it has verified; revocation takes effect within this time.
 API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))
 
+# Members per scheduled-job chunk (one transaction each).
 LOYALTY_JOB_CHUNK_SIZE = int(os.environ.get("LOYALTY_JOB_CHUNK_SIZE", "10000"))
 # The window of the RFM values the nightly store_member_rfm job keeps per member (campaign targeting).
 LOYALTY_RFM_WINDOW_DAYS = int(os.environ.get("LOYALTY_RFM_WINDOW_DAYS", "365"))
+
+# The largest request body, in MB: a full batch (1,000 events) with 16 KB of `data` each fits in 20.
+# Larger API bodies are refused with 413 payload_too_large (loyalty.api.middleware.LimitApiBodies).
+API_MAX_BODY_MB = int(os.environ.get("API_MAX_BODY_MB", "20"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_MB * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["loyalty.api.auth.StorefrontKeyAuthentication"],
@@ -183,7 +214,7 @@ REST_FRAMEWORK = {
     # Requests per API key; generous by default, tuned per deployment.
     "DEFAULT_THROTTLE_RATES": {"storefront": os.environ.get("API_RATE_PER_KEY", "60000/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["loyalty.api.parsers.NulFreeJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["loyalty.api.parsers.StorefrontJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "loyalty.api.errors.handle_exception",
@@ -200,6 +231,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "loyalty.api.schema.state_what_the_server_enforces",
+    ],
 }
 
 LOGGING = {

@@ -1,6 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from loyalty.api.errors import not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -9,6 +11,7 @@ urlpatterns = [
     path("api/v1/", include("rewards.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^api/", not_found),  # unknown API paths answer in the API's error shape, DEBUG or not
 ]
 
 handler404 = "loyalty.api.errors.not_found"

@@ -2,6 +2,7 @@
 
 from django.contrib import admin, messages
 from django.db.models import Q
+from django.shortcuts import redirect
 from django.urls import path
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -10,11 +11,12 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from .admin_history import ConfigHistoryAdmin
-from .backoffice import approvals, program_file, tier_whatif
+from .backoffice import approvals, plumbing, program_file, tier_whatif
 from .backoffice import jobs as backoffice_jobs
 from .backoffice.paging import EstimatedCountPaginator
 from .models import (
     Adjustment,
+    ApprovalLimitChange,
     EarningRule,
     Event,
     EventType,
@@ -47,6 +49,10 @@ class ProgramSettingsAdmin(ConfigHistoryAdmin):
             path("program-file/export/", view(program_file.export_view), name="loyalty_program_export"),
             *super().get_urls(),
         ]
+
+    # The approval limits decide what one person may do alone: they change only through an approval
+    # limit change (loyalty.services.adjustments.request_limit_change), never in this form.
+    readonly_fields = ("approval_limit_points", "approval_limit_growth")
 
     def has_add_permission(self, request):
         return not ProgramSettings.objects.exists()
@@ -298,6 +304,59 @@ class AdjustmentAdmin(ReadOnlyAdmin):
         )
 
 
+@admin.register(ApprovalLimitChange)
+class ApprovalLimitChangeAdmin(ReadOnlyAdmin):
+    """Ask for a new approval limit (add), and approve or reject raises others asked for."""
+
+    form = approvals.LimitChangeForm
+    fields = ("kind", "new_limit", "note")
+    list_display = (
+        "requested_at",
+        "kind",
+        "previous_limit",
+        "new_limit",
+        "status",
+        "requested_by",
+        "decided_by",
+        "note",
+    )
+    list_filter = ("status", "kind")
+    list_select_related = ("requested_by", "decided_by")
+    actions = (approvals.approve_limit_changes, approvals.reject_limit_changes)
+
+    def has_change_limits_permission(self, request):
+        return request.user.has_perm("loyalty.change_approval_limits")
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_change_limits_permission(request) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return self.has_change_limits_permission(request)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+
+        class WithRequester(form_class):
+            def __init__(self, *args, **form_kwargs):
+                super().__init__(*args, requester=request.user, **form_kwargs)
+
+        return WithRequester
+
+    def save_model(self, request, obj, form, change):
+        """The form's clean() asked the service, which wrote the change (or refused it)."""
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.status == ApprovalLimitChange.Status.PENDING:
+            message = _("The raise to %(limit)s waits for approval by someone else with this permission.")
+        else:
+            message = _("The approval limit is now %(limit)s.")
+        self.message_user(request, message % {"limit": f"{obj.new_limit:,}"})
+        return redirect("admin:loyalty_approvallimitchange_changelist")
+
+
 @admin.register(Storefront)
 class StorefrontAdmin(ConfigHistoryAdmin):
     list_display = ("code", "name", "created_at")
@@ -332,3 +391,4 @@ class StorefrontAPIKeyAdmin(APIKeyModelAdmin):
 
 
 admin.site.unregister(APIKey)  # the library's own key model is unused; storefront keys replace it
+plumbing.guard(admin.site)

@@ -111,6 +111,15 @@ def rule_earning(rule: RuleTerms, amount: Decimal | None, multiplier: Decimal) -
     return Earning(growth=to_whole(growth), points=to_whole(points))
 
 
+# The most growth or points one rule may give or take for one event: far above any real purchase,
+# far below what a 64-bit balance holds, so balances cannot overflow through ordinary events.
+MAX_EARNING = 10**15
+
+
+def earning_in_bounds(earning: Earning) -> bool:
+    return abs(earning.growth) <= MAX_EARNING and abs(earning.points) <= MAX_EARNING
+
+
 def reversal_due(earned: int, order_amount: Decimal, refunded_total: Decimal, already_reversed: int) -> int:
     """What a return must reverse now so that the order's total reversal is
     round-down(earned x refunded so far / order amount)."""

@@ -29,6 +29,9 @@ def fetch_all(sql: str, params: list[Any], *, prepare: bool = False) -> list[tup
         with connection.cursor() as cursor:
             cursor.execute(sql.replace("%b", "%s"), params)
             return cursor.fetchall()
+    # As Django's own cursors do first: with CONN_HEALTH_CHECKS, a persistent connection the database
+    # dropped since the last request is replaced here rather than failing this statement.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     started = time.monotonic()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:

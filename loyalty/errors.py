@@ -78,3 +78,16 @@ class NotPermitted(LoyaltyError):
 class AdjustmentNotPending(LoyaltyError):
     code = "adjustment_not_pending"
     http_status = 409
+
+
+class EventTooOld(LoyaltyError):
+    code = "event_too_old"
+
+
+class ServiceUnavailable(LoyaltyError):
+    """The database refused for a while (a statement timeout, a dropped connection, a deadlock):
+    nothing of the refused work was stored, and the same request may be sent again."""
+
+    code = "service_unavailable"
+    http_status = 503
+    retry_after_seconds = 5

@@ -17,7 +17,8 @@ from django.utils.dateparse import parse_datetime
 
 from loyalty.calculations import LadderError, TierStep, validate_ladder
 from loyalty.errors import InvalidInput
-from loyalty.models.program import DowngradePolicy, ExpiryPolicy, GrowthMode
+from loyalty.inputs import json_problem, text_problem
+from loyalty.models.program import MAX_EVENT_AGE_DAYS, DowngradePolicy, ExpiryPolicy, GrowthMode, ReturnDowngrade
 
 SECTIONS = {"settings", "event_types", "tiers", "rules", "coupon_templates", "rewards", "benefits"}
 SETTINGS_KEYS = {
@@ -31,6 +32,8 @@ SETTINGS_KEYS = {
     "growth_mode",
     "target_value_per_point",
     "hold_minutes",
+    "return_downgrade",
+    "max_event_age_days",
 }
 TIER_KEYS = {"code", "name", "rank", "threshold", "points_multiplier", "description"}
 RULE_KEYS = {
@@ -116,6 +119,9 @@ def _text(errors: _Errors, path: str, value: Any, *, max_length: int, required: 
     if not isinstance(value, str) or (required and not value.strip()):
         errors.add(path, "Must be a non-empty string." if required else "Must be a string.")
         return ""
+    if problem := text_problem(value):
+        errors.add(path, problem)
+        return ""
     if len(value) > max_length:
         errors.add(path, f"At most {max_length} characters.")
     return value.strip()
@@ -194,6 +200,14 @@ def _settings(errors: _Errors, raw: Any) -> dict[str, Any]:
         )
     if "hold_minutes" in raw:
         result["hold_minutes"] = _int(errors, "settings.hold_minutes", raw["hold_minutes"], minimum=1, maximum=10080)
+    if "return_downgrade" in raw:
+        if raw["return_downgrade"] not in ReturnDowngrade.values:
+            errors.add("settings.return_downgrade", f"Must be one of {', '.join(ReturnDowngrade.values)}.")
+        result["return_downgrade"] = raw["return_downgrade"]
+    if "max_event_age_days" in raw:
+        result["max_event_age_days"] = _int(
+            errors, "settings.max_event_age_days", raw["max_event_age_days"], minimum=1, maximum=MAX_EVENT_AGE_DAYS
+        )
     return result
 
 
@@ -299,6 +313,8 @@ def parse_program(raw: Any) -> ProgramDocument:
     errors = _Errors()
     if not isinstance(raw, dict):
         raise InvalidInput("A program file is a JSON object.", fields={"$": ["Must be an object."]})
+    if problem := json_problem(raw):
+        raise InvalidInput(f"The program file holds a value that cannot be stored: {problem}", fields={"$": [problem]})
     from rewards import program_file as rewards_file  # rewards builds on this module's checks
 
     errors.unknown_keys("$", raw, SECTIONS)

@@ -9,22 +9,35 @@
   openpyxl writes XLSX slowly (figures in docs/benchmarks.md).
 - Imports are capped at LOYALTY_IMPORT_MAX_ROWS rows, run row by row through the resources' services,
   and always show the library's dry-run preview before anything is written.
+- The uploaded file waits for the confirm step under a random name in a folder of its own, and the
+  confirm step opens (and then deletes) only a file this user's session uploaded: the library takes
+  the file name from a form field, which a client can set to any file of the temp folder.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
+import uuid
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, ValidationError
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    ObjectDoesNotExist,
+    PermissionDenied,
+    SuspiciousOperation,
+    ValidationError,
+)
 from django.shortcuts import redirect
 from django.utils.translation import gettext
 from import_export import resources, widgets
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats import base_formats
+from import_export.tmp_storages import TempFolderStorage
 
 from loyalty.errors import LoyaltyError
 
@@ -33,10 +46,19 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
-def neutralise_formula(value: Any) -> Any:
-    """Text that would run as a formula gets a leading apostrophe, which makes it plain text.
-    Numbers (also a negative amount rendered as text in CSV) and other values are left alone."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(value):
+# Control characters an XLSX cell cannot hold (openpyxl refuses the whole file for one of them); a
+# member's name may carry one, typed or pasted into a storefront. Tab, line feed and carriage return stay.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def safe_cell(value: Any) -> Any:
+    """Text that would run as a formula gets a leading apostrophe, which makes it plain text, and
+    loses the control characters a spreadsheet cannot hold. Numbers (also a negative amount rendered
+    as text in CSV) and other values are left alone."""
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL_CHARACTERS.sub("", value)
+    if value.startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
 
@@ -89,7 +111,7 @@ class SpreadsheetResource(resources.ModelResource):
             )
 
     def export_resource(self, instance, selected_fields=None, **kwargs):
-        return [neutralise_formula(value) for value in super().export_resource(instance, selected_fields, **kwargs)]
+        return [safe_cell(value) for value in super().export_resource(instance, selected_fields, **kwargs)]
 
     def after_import(self, dataset, result, **kwargs):
         """Rows are created with ids the database assigns, so the library's sequence reset (to the
@@ -118,11 +140,63 @@ class SpreadsheetExportMixin(ExportMixin):
         return super().get_export_data(file_format, request, queryset, **kwargs)
 
 
+class UploadStorage(TempFolderStorage):
+    """Uploads waiting for their confirm step: `<temp folder>/loyalty-imports/<32 hex digits>`. A name
+    of any other shape is refused before any file is opened or removed."""
+
+    FOLDER = "loyalty-imports"
+    NAME = re.compile(r"[0-9a-f]{32}")
+
+    def save(self, data):
+        folder = os.path.join(tempfile.gettempdir(), self.FOLDER)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        self.name = uuid.uuid4().hex
+        with open(self.get_full_path(), "xb") as file:  # the library writes the upload's bytes
+            file.write(data)
+
+    def get_full_path(self):
+        if not isinstance(self.name, str) or not self.NAME.fullmatch(self.name):
+            raise SuspiciousOperation("Not an upload name.")
+        return os.path.join(tempfile.gettempdir(), self.FOLDER, self.name)
+
+
+UPLOADS_SESSION_KEY = "loyalty_import_uploads"
+MAX_UPLOADS_REMEMBERED = 20
+
+
 class SpreadsheetImportMixin(ImportMixin):
     """Import CSV or XLSX after a dry-run preview; needs the model's change permission. The confirmed
-    import is all or nothing: a row refused then (the data changed since the preview) writes none."""
+    import is all or nothing: a row refused then (the data changed since the preview) writes none.
+    The confirm step imports only a file this session uploaded (UploadStorage)."""
 
     formats = SPREADSHEET_FORMATS
+
+    def get_tmp_storage_class(self):
+        """UploadStorage unless IMPORT_EXPORT_TMP_STORAGE_CLASS names another (the cache, for web
+        servers on several hosts); the session check below applies to either."""
+        if getattr(settings, "IMPORT_EXPORT_TMP_STORAGE_CLASS", None):
+            return super().get_tmp_storage_class()
+        return UploadStorage
+
+    def import_action(self, request, **kwargs):
+        response = super().import_action(request, **kwargs)
+        confirm_form = getattr(response, "context_data", {}).get("confirm_form")
+        if confirm_form is not None:
+            uploads = request.session.get(UPLOADS_SESSION_KEY, [])
+            uploads = [*uploads, confirm_form.initial["import_file_name"]][-MAX_UPLOADS_REMEMBERED:]
+            request.session[UPLOADS_SESSION_KEY] = uploads
+        return response
+
+    def process_import(self, request, **kwargs):
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        uploads = request.session.get(UPLOADS_SESSION_KEY, [])
+        name = request.POST.get("import_file_name", "")
+        if request.method != "POST" or name not in uploads:
+            messages.error(request, gettext("That upload is not yours or was imported already: upload the file again."))
+            return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_import")
+        request.session[UPLOADS_SESSION_KEY] = [upload for upload in uploads if upload != name]
+        return super().process_import(request, **kwargs)
 
     def get_import_data_kwargs(self, **kwargs):
         return {**super().get_import_data_kwargs(**kwargs), "rollback_on_validation_errors": True}

@@ -110,7 +110,8 @@ class MemberAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
         return date_format(timezone.localtime(member.last_activity_at), "Y-m-d H:i")
 
     def save_model(self, request, obj, form, change):
-        services.update_member(member=obj, changes={name: form.cleaned_data[name] for name in form.changed_data})
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        services.update_member(member=obj, changes=changes, actor=request.user)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         member = get_object_or_404(Member.objects.select_related("tier"), pk=object_id)
@@ -172,7 +173,7 @@ class MemberAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
         changed = 0
         for member in members:
             try:
-                service(member=member)
+                service(member=member, actor=request.user)
                 changed += 1
             except LoyaltyError as exc:
                 self.message_user(request, exc.message, messages.WARNING)
@@ -208,6 +209,10 @@ class MemberAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
     def recalculate_tier(self, request, queryset):
         moved = 0
         for member in queryset:
-            if recalculate_tier_now(member=member, actor=request.user) is not None:
-                moved += 1
+            try:
+                if recalculate_tier_now(member=member, actor=request.user) is not None:
+                    moved += 1
+            except LoyaltyError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+                return
         self.message_user(request, _("%(n)d member(s) changed tier.") % {"n": moved})

@@ -40,14 +40,14 @@ class Member(models.Model):
     tier_since = models.DateTimeField(_("tier since"), default=timezone.now)
 
     # Cached balances: derived from the ledgers, rebuilt by loyalty_audit --rebuild-caches, checked by loyalty_audit.
-    growth_value = models.IntegerField(_("growth value"), default=0)
-    points_available = models.IntegerField(_("points available"), default=0)
-    points_pending = models.IntegerField(_("points pending"), default=0)
+    growth_value = models.BigIntegerField(_("growth value"), default=0)
+    points_available = models.BigIntegerField(_("points available"), default=0)
+    points_pending = models.BigIntegerField(_("points pending"), default=0)
 
     # Behaviour summary kept current by the services; segmentation reads it.
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
     last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True)
-    purchase_count = models.PositiveIntegerField(_("purchases"), default=0)
+    purchase_count = models.PositiveBigIntegerField(_("purchases"), default=0)
     purchase_amount = models.DecimalField(_("purchase amount"), max_digits=14, decimal_places=2, default=Decimal("0"))
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

@@ -39,7 +39,7 @@ class MemberImportResource(SpreadsheetResource):
                 # The preview and the admin log link the row to the member the service created.
                 instance.pk = member.pk
             else:
-                services.update_member(member=instance, changes=profile)
+                services.update_member(member=instance, changes=profile, actor=kwargs.get("user"))
         except LoyaltyError as exc:
             raise refusal(exc) from exc
 

@@ -12,8 +12,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from loyalty.errors import InvalidInput, MemberExists
+from loyalty.errors import InvalidInput, MemberExists, MemberNotFound
+from loyalty.inputs import text_problem
 from loyalty.models import Tier, TierChange
+from loyalty.permissions import require_permission
 
 from .models import Member
 from .selectors import get_member, lock_member
@@ -36,11 +38,13 @@ def clean_profile(changes: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(value, str):
             errors[name] = ["Must be a string."]
             continue
-        value = value.strip()
+        if problem := text_problem(value):
+            errors[name] = [problem]
+            continue
         if len(value) > _MAX_LENGTHS[name]:
             errors[name] = [f"At most {_MAX_LENGTHS[name]} characters."]
             continue
-        cleaned[name] = value
+        cleaned[name] = value.strip()
     if cleaned.get("email"):
         try:
             validate_email(cleaned["email"])
@@ -54,7 +58,7 @@ def clean_profile(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _birthday(value: Any, errors: dict) -> date | None:
-    if value in (None, ""):
+    if value is None:
         return None
     if isinstance(value, datetime):
         errors["birthday"] = ["Must be a date (YYYY-MM-DD)."]
@@ -86,17 +90,19 @@ def enrol_member(
     joined_at: datetime | None = None,
 ) -> Member:
     """Create a member on the lowest tier. `referrer` is the external_id of the member who invited them."""
-    if not isinstance(external_id, str) or not external_id.strip() or len(external_id.strip()) > 64:
+    if not isinstance(external_id, str) or not external_id.strip() or len(external_id) > 64:
         raise InvalidInput("external_id is required.", fields={"external_id": ["A string of 1-64 characters."]})
     external_id = external_id.strip()
+    if problem := text_problem(external_id):
+        raise InvalidInput("external_id is not valid text.", fields={"external_id": [problem]})
     profile = clean_profile({"name": name, "email": email, "phone": phone, "birthday": birthday})
     referrer_member = None
     if referrer not in (None, ""):
-        if not isinstance(referrer, str):
+        if not isinstance(referrer, str) or text_problem(referrer):
             raise InvalidInput("referrer must be a member's external_id.", fields={"referrer": ["Must be a string."]})
         try:
             referrer_member = get_member(external_id=referrer)
-        except Exception:
+        except MemberNotFound:
             raise InvalidInput(
                 f"No member with external_id {referrer!r} to be the referrer.", fields={"referrer": ["Unknown member."]}
             ) from None
@@ -130,8 +136,10 @@ def enrol_member(
 
 
 @transaction.atomic
-def update_member(*, member: Member, changes: Mapping[str, Any]) -> Member:
-    """Change profile fields (name, email, phone, birthday); other fields are refused."""
+def update_member(*, member: Member, changes: Mapping[str, Any], actor=None) -> Member:
+    """Change profile fields (name, email, phone, birthday); other fields are refused. A staff
+    `actor` needs members.change_member."""
+    require_permission(actor, "members.change_member", "You may not change members' profiles.")
     cleaned = clean_profile(changes)
     member = lock_member(member_id=member.pk)
     for name, value in cleaned.items():
@@ -152,14 +160,20 @@ def _set_status(member: Member, status: str, expected_from: tuple[str, ...]) -> 
     return member
 
 
+FREEZE_REFUSED = "You may not freeze or unfreeze members."
+
+
 @transaction.atomic
-def freeze_member(*, member: Member) -> Member:
-    """A frozen member keeps its balances but cannot earn or spend until unfrozen."""
+def freeze_member(*, member: Member, actor=None) -> Member:
+    """A frozen member keeps its balances but cannot earn or spend until unfrozen. A staff `actor`
+    needs members.freeze_member."""
+    require_permission(actor, "members.freeze_member", FREEZE_REFUSED)
     return _set_status(member, Member.Status.FROZEN, (Member.Status.ACTIVE,))
 
 
 @transaction.atomic
-def unfreeze_member(*, member: Member) -> Member:
+def unfreeze_member(*, member: Member, actor=None) -> Member:
+    require_permission(actor, "members.freeze_member", FREEZE_REFUSED)
     return _set_status(member, Member.Status.ACTIVE, (Member.Status.FROZEN,))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from loyalty.admin import ReadOnlyAdmin
 from loyalty.admin_history import ConfigHistoryAdmin
+from loyalty.backoffice.confirm import confirmation_page, confirmed
 from loyalty.errors import LoyaltyError
 from loyalty.models import ProgramSettings
 from loyalty.spreadsheets import SpreadsheetImportMixin
@@ -83,12 +85,12 @@ class CodePoolAdmin(ConfigHistoryAdmin):
     def import_codes(self, request, pool_id):
         pool = get_object_or_404(CodePool, pk=pool_id)
         if not self.has_change_permission(request, pool):
-            return redirect("admin:index")
+            raise PermissionDenied
         form = ImportCodesForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
                 text = form.cleaned_data["file"].read().decode("utf-8-sig")
-                result = services.import_pool_codes(pool=pool, text=text)
+                result = services.import_pool_codes(pool=pool, text=text, actor=request.user)
             except UnicodeDecodeError:
                 form.add_error("file", _("The file must be UTF-8 text."))
             except LoyaltyError as exc:
@@ -247,9 +249,30 @@ class CouponAdmin(ReadOnlyAdmin):
     list_select_related = ("member", "template")
     actions = ("void",)
 
-    @admin.action(description=gettext_lazy("Void selected coupons (unused ones only)"))
+    def has_void_permission(self, request):
+        return request.user.has_perm("rewards.void_coupon")
+
+    @admin.action(description=gettext_lazy("Void selected coupons (unused ones only)…"), permissions=["void"])
     def void(self, request, queryset):
-        _run_action(self, request, queryset, lambda c: services.void_coupon(coupon=c), _("%(n)d coupon(s) voided."))
+        done, form = confirmed(request, with_reason=False)
+        if not done:
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="void",
+                title=_("Void coupons"),
+                question=_("Void these coupons? The members can no longer use them; this cannot be undone."),
+                button=_("Yes, void them"),
+            )
+        user = request.user
+        _run_action(
+            self,
+            request,
+            queryset,
+            lambda c: services.void_coupon(coupon=c, actor=user),
+            _("%(n)d coupon(s) voided."),
+        )
 
 
 @admin.register(Redemption)
@@ -260,34 +283,53 @@ class RedemptionAdmin(ReadOnlyAdmin):
     list_select_related = ("member", "reward")
     actions = ("mark_shipped", "mark_delivered", "cancel")
 
-    @admin.action(description=gettext_lazy("Goods: mark shipped"))
-    def mark_shipped(self, request, queryset):
-        _run_action(
-            self,
-            request,
-            queryset,
-            lambda r: services.move_fulfilment(redemption_id=r.pk, status=Redemption.Status.SHIPPED),
-            _("%(n)d redemption(s) shipped."),
-        )
+    def has_fulfil_permission(self, request):
+        return request.user.has_perm("rewards.fulfil_redemption")
 
-    @admin.action(description=gettext_lazy("Goods: mark delivered"))
-    def mark_delivered(self, request, queryset):
-        _run_action(
-            self,
-            request,
-            queryset,
-            lambda r: services.move_fulfilment(redemption_id=r.pk, status=Redemption.Status.DELIVERED),
-            _("%(n)d redemption(s) delivered."),
-        )
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("rewards.cancel_redemption")
 
-    @admin.action(description=gettext_lazy("Cancel: refund the points, restore the stock"))
-    def cancel(self, request, queryset):
+    def _fulfil(self, request, queryset, status: str, done: str):
         user = request.user
         _run_action(
             self,
             request,
             queryset,
-            lambda r: services.cancel_redemption(redemption_id=r.pk, reason=f"cancelled by {user}", actor=user),
+            lambda r: services.move_fulfilment(redemption_id=r.pk, status=status, actor=user),
+            done,
+        )
+
+    @admin.action(description=gettext_lazy("Goods: mark shipped"), permissions=["fulfil"])
+    def mark_shipped(self, request, queryset):
+        self._fulfil(request, queryset, Redemption.Status.SHIPPED, _("%(n)d redemption(s) shipped."))
+
+    @admin.action(description=gettext_lazy("Goods: mark delivered"), permissions=["fulfil"])
+    def mark_delivered(self, request, queryset):
+        self._fulfil(request, queryset, Redemption.Status.DELIVERED, _("%(n)d redemption(s) delivered."))
+
+    @admin.action(description=gettext_lazy("Cancel: refund the points, restore the stock…"), permissions=["cancel"])
+    def cancel(self, request, queryset):
+        done, form = confirmed(request, with_reason=True)
+        if not done:
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="cancel",
+                title=_("Cancel redemptions"),
+                question=_(
+                    "Cancel these redemptions? The points go back to the members, the stock is restored and "
+                    "the coupons or codes handed out are voided."
+                ),
+                button=_("Yes, cancel them"),
+                form=form,
+            )
+        user, reason = request.user, form.cleaned_data["reason"]
+        _run_action(
+            self,
+            request,
+            queryset,
+            lambda r: services.cancel_redemption(redemption_id=r.pk, reason=reason, actor=user),
             _("%(n)d redemption(s) cancelled."),
         )
 
@@ -310,12 +352,30 @@ class PointsHoldAdmin(ReadOnlyAdmin):
     list_select_related = ("member",)
     actions = ("release",)
 
-    @admin.action(description=gettext_lazy("Release: give the points back"))
+    def has_release_permission(self, request):
+        return request.user.has_perm("rewards.release_hold")
+
+    @admin.action(description=gettext_lazy("Release: give the points back…"), permissions=["release"])
     def release(self, request, queryset):
+        done, _form = confirmed(request, with_reason=False)
+        if not done:
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="release",
+                title=_("Release points holds"),
+                question=_(
+                    "Release these holds? Held points go back to the members; points of holds already "
+                    "captured are refunded although the order was paid with them."
+                ),
+                button=_("Yes, release them"),
+            )
+        user = request.user
         _run_action(
             self,
             request,
             queryset,
-            lambda h: services.release_hold(hold_id=h.pk),
+            lambda h: services.release_hold(hold_id=h.pk, actor=user),
             _("%(n)d hold(s) released."),
         )

@@ -79,8 +79,9 @@ def member_coupons(*, member: Member) -> QuerySet[Coupon]:
     return Coupon.objects.filter(member=member).select_related("template").order_by("-issued_at", "-id")
 
 
-def member_redemptions(*, member: Member) -> QuerySet[Redemption]:
-    return redemptions_with_items().filter(member=member).order_by("-created_at", "-id")
+def member_redemptions(*, member: Member, source: str) -> QuerySet[Redemption]:
+    """The member's redemptions made through one storefront: a storefront sees only its own."""
+    return redemptions_with_items().filter(member=member, source=source).order_by("-created_at", "-id")
 
 
 def redemptions_with_items() -> QuerySet[Redemption]:

@@ -39,7 +39,17 @@ def tiers(program) -> dict[str, Tier]:
 
 @pytest.fixture
 def user(db):
-    return UserFactory()
+    """A staff member who may change members (and so their tiers) and adjust balances."""
+    from django.contrib.auth.models import Permission
+
+    staff = UserFactory()
+    staff.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label__in=["members", "loyalty"],
+            codename__in=["change_member", "adjust_points", "adjust_growth"],
+        )
+    )
+    return type(staff).objects.get(pk=staff.pk)
 
 
 @pytest.fixture
@@ -94,3 +104,28 @@ def give_points(user):
         return entry
 
     return give
+
+
+@pytest.fixture
+def role_user(db):
+    """role_user("Operations") -> a staff user whose only permissions are those of that role's group."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    def make(role: str, username: str | None = None):
+        user = UserFactory(username=username or f"{role.lower()}-user")
+        user.groups.add(Group.objects.get(name=role))
+        return get_user_model().objects.get(pk=user.pk)  # a fresh copy: permissions are cached per instance
+
+    return make
+
+
+@pytest.fixture
+def audited_afterwards(transactional_db):
+    """After a concurrency scenario, `loyalty_audit`'s checks find nothing: every cached balance
+    equals its ledger, every lot its allocations, every tier its growth (torn down before the
+    transactional database is flushed)."""
+    from loyalty.audit import audit
+
+    yield
+    assert audit() == []

@@ -34,6 +34,7 @@ pytestmark = [
         reason="the Celery worker writes from its own threads and connections: needs PostgreSQL; set DATABASE_URL",
     ),
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("audited_afterwards"),
 ]
 
 REDIS = "redis://127.0.0.1:6379/5"

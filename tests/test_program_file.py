@@ -211,3 +211,46 @@ def test_command_lists_every_problem_with_its_path(tmp_path):
     assert "Nothing was written" in message
     assert "tiers: The lowest tier (normal) must have threshold 0" in message
     assert "rules[0].points: Must be a whole number." in message
+
+
+def test_the_hardening_settings_round_trip_and_are_checked():
+    document = export_program()
+    assert document["settings"]["return_downgrade"] == "immediate"
+    assert document["settings"]["max_event_age_days"] == 730
+    run_import({"settings": {"return_downgrade": "at_recalculation", "max_event_age_days": 365}})
+    program = ProgramSettings.current()
+    assert (program.return_downgrade, program.max_event_age_days) == ("at_recalculation", 365)
+    for bad in ({"return_downgrade": "later"}, {"max_event_age_days": 0}, {"max_event_age_days": 10**6}):
+        with pytest.raises(InvalidInput) as refused:
+            run_import({"settings": bad})
+        assert list(refused.value.fields) == [f"settings.{next(iter(bad))}"]
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"tiers": [{"code": "normal", "name": "N\ud800", "rank": 0, "threshold": 0}]},
+        {"settings": {"timezone": "Asia/\udc00"}},
+        {"rewards": [{"code": "r", "\ud800": 1}]},
+    ],
+)
+def test_text_that_cannot_be_stored_is_refused_with_its_place(document):
+    before = snapshot()
+    with pytest.raises(InvalidInput) as refused:
+        run_import(document)
+    assert "surrogate" in " ".join(m for ms in refused.value.fields.values() for m in ms)
+    assert snapshot() == before
+
+
+def test_the_admin_upload_refuses_hostile_json_on_the_form(admin_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    admin_client.defaults["HTTP_HOST"] = "localhost"
+    url = reverse("admin:loyalty_program_file")
+    for content in (b"[" * 100_000 + b"]" * 100_000, b'{"settings": {"currency": "\\ud800"}}'):
+        page = admin_client.post(url, {"file": SimpleUploadedFile("p.json", content)})
+        assert page.status_code == 200 and page.context["errors"], content[:40]
+    document = '{"tiers": [{"code": "x\\ud800", "name": "X", "rank": 0, "threshold": 0}]}'
+    page = admin_client.post(url, {"document": document, "step": "apply"})
+    assert page.status_code == 200 and page.context["errors"]

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from loyalty.errors import InvalidInput, OrderNotFound, RefundExceedsOrder
-from loyalty.models import GrowthEntry, PointsEntry
-from loyalty.services import release_pending_points, spend_points
+from loyalty.models import GrowthEntry, PointsEntry, TierChange
+from loyalty.services import adjust_growth, change_tier_manually, release_pending_points, spend_points
+from loyalty.services.jobs import run_job_now
 
 from .helpers import DAY, assert_ledger_consistent, ledger_counts, purchase, refund
 
@@ -62,13 +63,68 @@ def test_return_reverses_the_points_the_order_actually_earned_with_the_multiplie
     assert (outcome.event.growth_delta, outcome.event.points_delta) == (-50, -55)
 
 
-def test_full_return_does_not_downgrade_at_once(member, tiers):
+def test_with_downgrade_at_recalculation_a_full_return_keeps_the_tier(member, tiers, configure_program):
+    configure_program(return_downgrade="at_recalculation")
     purchase(member, "600", order_id="o-1")
     outcome = refund(member, "o-1", "600")
     member.refresh_from_db()
     assert member.growth_value == 0
     assert member.tier == tiers["bronze"]
     assert outcome.event.tier_changed is False
+
+
+def test_buy_up_to_diamond_and_return_everything_goes_straight_back(member, tiers):
+    """The loophole: buying enough for Diamond, being upgraded at once, and returning it all kept
+    Diamond until the recalculation (and with one_tier for five more months)."""
+    purchase(member, "40000", order_id="o-1")
+    member.refresh_from_db()
+    assert member.tier == tiers["diamond"]
+    outcome = refund(member, "o-1", "40000")
+    member.refresh_from_db()
+    assert (member.growth_value, member.tier) == (0, tiers["normal"])
+    assert outcome.event.tier_changed is True
+    assert outcome.event.tier_after == tiers["normal"]
+    change = TierChange.objects.filter(member=member).latest("created_at", "id")
+    assert (change.reason, change.from_tier, change.event) == ("return", tiers["diamond"], outcome.event)
+    assert_ledger_consistent(member)
+
+
+def test_a_partial_return_goes_back_only_to_the_tier_the_growth_still_qualifies_for(member, tiers):
+    purchase(member, "7000", order_id="o-1")  # gold at 6000
+    refund(member, "o-1", "3000")  # 4000 left: silver
+    member.refresh_from_db()
+    assert member.tier == tiers["silver"]
+    refund(member, "o-1", "500")  # 3500: still silver, nothing moves
+    member.refresh_from_db()
+    assert member.tier == tiers["silver"]
+    assert TierChange.objects.filter(member=member, reason="return").count() == 1
+
+
+def test_never_below_the_tier_held_at_the_last_recalculation(member, tiers, give_growth, user):
+    give_growth(member, 2500)  # silver
+    run_job_now(job="recalculate_tiers")
+    adjust_growth(member=member, amount=-1500, reason="test: a deduction", actor=user)  # 1000: bronze level
+    purchase(member, "40000", order_id="o-1")
+    refund(member, "o-1", "40000")
+    member.refresh_from_db()
+    assert member.growth_value == 1000
+    assert member.tier == tiers["silver"], "the tier held at the recalculation is the floor"
+
+
+def test_a_tier_held_at_the_last_recalculation_waits_for_the_next_one(member, tiers):
+    purchase(member, "6000", order_id="o-1")  # gold
+    run_job_now(job="recalculate_tiers")
+    refund(member, "o-1", "6000")
+    member.refresh_from_db()
+    assert (member.growth_value, member.tier) == (0, tiers["gold"])
+
+
+def test_a_tier_given_by_staff_is_not_taken_by_a_return(member, tiers, user):
+    purchase(member, "600", order_id="o-1")
+    change_tier_manually(member=member, tier=tiers["platinum"], actor=user, reason="celebrity")
+    refund(member, "o-1", "600")
+    member.refresh_from_db()
+    assert member.tier == tiers["platinum"]
 
 
 def test_return_takes_the_order_pending_points_first(member, configure_program, give_points):

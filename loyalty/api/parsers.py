@@ -1,27 +1,26 @@
 """Request body parsing for the storefront API."""
 
-from typing import Any
-
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from loyalty.inputs import MAX_JSON_DEPTH, nested_deeper_than
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+# A body nests a little deeper than what it carries: a batch's events sit two levels down, and each
+# event's `data` may nest MAX_JSON_DEPTH levels (checked per event, so one bad event is refused alone).
+MAX_BODY_DEPTH = MAX_JSON_DEPTH + 8
 
 
-class NulFreeJSONParser(JSONParser):
-    """JSON bodies without NUL characters: PostgreSQL text and jsonb columns cannot hold them, so a
-    body carrying one is refused here (400) instead of failing in the database (500)."""
+class StorefrontJSONParser(JSONParser):
+    """JSON bodies of bounded nesting. Python's parser recurses once per level and fails with a
+    RecursionError (a 500) near a thousand levels; a body nested deeper than MAX_BODY_DEPTH is
+    refused as malformed (400). Text the database cannot hold (NUL, lone surrogates) is refused per
+    field by the services, so that one bad event of a batch does not refuse the others."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
-        if _has_nul(data):
-            raise ParseError("Strings must not contain NUL (\\u0000) characters.")
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(f"JSON nested more than {MAX_BODY_DEPTH} levels deep.") from None
+        if nested_deeper_than(data, MAX_BODY_DEPTH):
+            raise ParseError(f"JSON nested more than {MAX_BODY_DEPTH} levels deep.")
         return data

@@ -10,6 +10,8 @@ from rest_framework import serializers
 from rewards.api.serializers import MemberBenefitSerializer, TierBenefitSerializer
 from rewards.selectors import member_benefits, tier_benefits
 
+from .request_fields import BirthdayField, EmailOrBlankField, MoneyField, event_text, optional_text, required_text
+
 # --- responses --------------------------------------------------------------------------------------
 
 
@@ -218,33 +220,38 @@ class BatchResponseSerializer(serializers.Serializer):
 
 
 # --- requests (schema only) -------------------------------------------------------------------------
+# The services validate requests; these describe exactly what they accept (loyalty.api.request_fields).
 
 
 class MemberCreateRequest(serializers.Serializer):
-    external_id = serializers.CharField(max_length=64)
-    name = serializers.CharField(required=False, max_length=200)
-    email = serializers.EmailField(required=False)
-    phone = serializers.CharField(required=False, max_length=32)
-    birthday = serializers.DateField(required=False, allow_null=True)
-    referrer = serializers.CharField(required=False, help_text="external_id of the inviting member")
+    external_id = required_text(64)
+    name = optional_text(200, allow_null=True)
+    email = EmailOrBlankField(required=False)
+    phone = optional_text(32, allow_null=True)
+    birthday = BirthdayField(required=False)
+    referrer = optional_text(64, allow_null=True, help_text="external_id of the inviting member")
 
 
 class MemberUpdateRequest(serializers.Serializer):
-    name = serializers.CharField(required=False, max_length=200)
-    email = serializers.EmailField(required=False)
-    phone = serializers.CharField(required=False, max_length=32)
-    birthday = serializers.DateField(required=False, allow_null=True)
+    name = optional_text(200, allow_null=True)
+    email = EmailOrBlankField(required=False)
+    phone = optional_text(32, allow_null=True)
+    birthday = BirthdayField(required=False)
 
 
 class EventRequest(serializers.Serializer):
-    event_id = serializers.CharField(max_length=128, help_text="unique per storefront; retries reuse it")
-    member = serializers.CharField(max_length=64, help_text="the member's external_id")
-    type = serializers.CharField(help_text="purchase, return, check_in, ... or a custom type")
-    occurred_at = serializers.DateTimeField(required=False, help_text="ISO 8601 with offset; default now")
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, min_value=0)
-    order_id = serializers.CharField(required=False, max_length=128)
-    original_order_id = serializers.CharField(required=False, max_length=128)
-    data = serializers.DictField(required=False)
+    event_id = event_text(128, required=True, help_text="unique per storefront; retries reuse it")
+    member = event_text(64, required=True, help_text="the member's external_id")
+    type = event_text(64, required=True, help_text="purchase, return, check_in, ... or a custom type")
+    occurred_at = serializers.DateTimeField(
+        required=False,
+        help_text="ISO 8601 with an offset; default now. Not more than 5 minutes ahead; not older than the "
+        "program's max_event_age_days (422 event_too_old).",
+    )
+    amount = MoneyField(required=False, help_text="purchases and returns: more than 0")
+    order_id = event_text(128, required=False, help_text="purchases: required")
+    original_order_id = event_text(128, required=False, help_text="returns: required, the purchase's order_id")
+    data = serializers.DictField(required=False, allow_null=True, help_text="free-form JSON, at most 16 KB")
 
 
 class BatchRequest(serializers.Serializer):

@@ -6,7 +6,6 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,32 +14,16 @@ from loyalty.errors import LoyaltyError
 from loyalty.models import GrowthEntry, PointsEntry, Tier, TierChange
 from loyalty.selectors.storefront_card import storefront_card
 from loyalty.services import EventOutcome, record_events, record_storefront_event
+from loyalty.services.events import EVENT_FIELDS
 from members.selectors import get_member
-from members.services import enrol_member, update_member
+from members.services import PROFILE_FIELDS, enrol_member, update_member
 
 from . import serializers as s
-from .errors import error_body
+from .common import COMMON_ERRORS, MEMBER_ERRORS, Pagination, documented_errors, json_object
+from .errors import error_body, printable
 from .filters import GrowthLedgerFilter, PointsLedgerFilter
 
 MAX_BATCH = 1000
-
-
-def _errors(*codes_and_statuses: tuple[int, str]) -> dict:
-    return {
-        code: OpenApiResponse(s.ErrorSerializer, description=", ".join(names)) for code, names in codes_and_statuses
-    }
-
-
-COMMON_ERRORS = _errors(
-    (400, ["validation_error"]), (401, ["not_authenticated"]), (403, ["permission_denied"]), (429, ["throttled"])
-)
-MEMBER_ERRORS = {**COMMON_ERRORS, **_errors((404, ["member_not_found"]))}
-
-
-def _body(request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
-    return request.data
 
 
 def _card(external_id: str) -> dict:
@@ -54,11 +37,11 @@ class MembersView(APIView):
         responses={
             201: s.MemberCardSerializer,
             **COMMON_ERRORS,
-            **_errors((409, ["member_exists"])),
+            **documented_errors((409, ["member_exists"])),
         },
     )
     def post(self, request):
-        body = _body(request)
+        body = json_object(request, {"external_id", "name", "email", "phone", "birthday", "referrer"})
         member = enrol_member(
             external_id=body.get("external_id"),
             name=body.get("name", ""),
@@ -81,18 +64,14 @@ class MemberView(APIView):
         responses={200: s.MemberCardSerializer, **MEMBER_ERRORS},
     )
     def patch(self, request, external_id):
-        member = update_member(member=get_member(external_id=external_id), changes=_body(request))
+        member = update_member(
+            member=get_member(external_id=external_id), changes=json_object(request, set(PROFILE_FIELDS))
+        )
         return Response(_card(member.external_id))
 
 
-class LedgerPagination(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
 class _MemberLedgerView(generics.ListAPIView):
-    pagination_class = LedgerPagination
+    pagination_class = Pagination
 
     def member(self):
         return get_member(external_id=self.kwargs["external_id"])
@@ -139,10 +118,20 @@ class TierHistoryView(_MemberLedgerView):
 
 EVENT_ERRORS = {
     **COMMON_ERRORS,
-    **_errors(
+    **documented_errors(
         (404, ["member_not_found"]),
         (409, ["idempotency_conflict", "duplicate_order"]),
-        (422, ["member_frozen", "member_closed", "unknown_event_type", "refund_exceeds_order", "order_not_found"]),
+        (
+            422,
+            [
+                "member_frozen",
+                "member_closed",
+                "unknown_event_type",
+                "refund_exceeds_order",
+                "order_not_found",
+                "event_too_old",
+            ],
+        ),
     ),
 }
 
@@ -158,7 +147,7 @@ class EventsView(APIView):
         },
     )
     def post(self, request):
-        outcome = record_storefront_event(source=request.user.source, body=_body(request))
+        outcome = record_storefront_event(source=request.user.source, body=json_object(request, EVENT_FIELDS))
         code = status.HTTP_201_CREATED if outcome.applied else status.HTTP_200_OK
         return Response(s.event_result(outcome.event, "applied"), status=code)
 
@@ -170,7 +159,7 @@ class EventBatchView(APIView):
         responses={200: s.BatchResponseSerializer, **COMMON_ERRORS},
     )
     def post(self, request):
-        events = _body(request).get("events")
+        events = json_object(request, {"events"}).get("events")
         if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH:
             raise ValidationError({"events": [f"A list of 1 to {MAX_BATCH} events."]})
         outcomes = record_events(source=request.user.source, events=events)
@@ -183,7 +172,7 @@ def _batch_result(item: Any, outcome: EventOutcome | LoyaltyError) -> dict[str, 
     if isinstance(outcome, LoyaltyError):
         event_id = item.get("event_id") if isinstance(item, dict) else None
         return {
-            "event_id": event_id if isinstance(event_id, str) else None,
+            "event_id": printable(event_id) if isinstance(event_id, str) else None,
             "status": "error",
             **error_body(outcome.code, outcome.message, outcome.fields),
         }

@@ -12,17 +12,19 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty.errors import LoyaltyError
 from loyalty.models import Adjustment, AdjustmentReason, ProgramSettings
 from loyalty.services.adjustments import (
+    MAX_ADJUSTMENT,
     MAX_MEMBERS_PER_REQUEST,
     PERMISSION_FOR_KIND,
     approval_limit,
-    needs_approval,
     request_adjustments,
+    would_need_approval,
 )
 from members.models import Member
 
@@ -31,7 +33,10 @@ LISTED_MEMBERS = 200
 
 class AdjustmentForm(forms.Form):
     amount = forms.IntegerField(
-        label=gettext_lazy("Amount"), help_text=gettext_lazy("Positive adds, negative takes away.")
+        label=gettext_lazy("Amount"),
+        min_value=-MAX_ADJUSTMENT,
+        max_value=MAX_ADJUSTMENT,
+        help_text=gettext_lazy("Positive adds, negative takes away; at most 1,000,000,000 either way."),
     )
     reason = forms.ChoiceField(label=gettext_lazy("Reason"), choices=[("", "---------"), *AdjustmentReason.choices])
     note = forms.CharField(
@@ -97,7 +102,10 @@ def report(request, adjustments: list[Adjustment]) -> None:
     if first.status == Adjustment.Status.PENDING:
         messages.warning(
             request,
-            _("%(what)s for %(n)d member(s) is above the approval limit and waits for approval by someone else.")
+            _(
+                "%(what)s for %(n)d member(s) is above the approval limit (counting what you applied to the "
+                "same member in the last 24 hours) and waits for approval by someone else."
+            )
             % {"what": what, "n": len(adjustments)},
         )
     else:
@@ -159,7 +167,14 @@ def adjust_members_action(model_admin, request, queryset, kind: str):
         "reason": AdjustmentReason(form.cleaned_data["reason"]).label if confirming else None,
         "amount": amount,
         "total": amount * count if amount is not None else None,
-        "needs_approval": amount is not None and needs_approval(kind=kind, amount=amount, members=count),
+        "needs_approval": amount is not None
+        and would_need_approval(
+            kind=kind,
+            amount=amount,
+            member_ids=list(queryset.values_list("pk", flat=True)),
+            requester=request.user,
+            now=timezone.now(),
+        ),
         "approval_limit": approval_limit(kind),
         "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
         "select_across": request.POST.get("select_across", "0"),

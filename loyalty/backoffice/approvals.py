@@ -1,13 +1,22 @@
-"""The approval queue: pending adjustments are approved or rejected here, by someone other than the
-person who asked, with the approve permission (checked again by the service)."""
+"""The approval queues: pending adjustments, and raises of the approval limits themselves, are
+approved or rejected here by someone other than the person who asked, with the permission for it
+(checked again by the service)."""
 
+from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty.errors import LoyaltyError
-from loyalty.models import Adjustment
-from loyalty.services.adjustments import approve_adjustments, reject_adjustments
+from loyalty.models import Adjustment, ApprovalLimitChange
+from loyalty.services.adjustments import (
+    approve_adjustments,
+    approve_limit_change,
+    reject_adjustments,
+    reject_limit_change,
+    request_limit_change,
+)
 
 
 class PendingFirstFilter(admin.SimpleListFilter):
@@ -50,3 +59,62 @@ def approve(model_admin, request, queryset):
 @admin.action(description=gettext_lazy("Reject selected adjustments"), permissions=["approve"])
 def reject(model_admin, request, queryset):
     _decide(model_admin, request, queryset, reject_adjustments, _("rejected"))
+
+
+# --- approval limit changes -------------------------------------------------------------------------
+
+
+class LimitChangeForm(forms.ModelForm):
+    class Meta:
+        model = ApprovalLimitChange
+        fields = ("kind", "new_limit", "note")
+
+    def __init__(self, *args, requester=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.requester = requester
+
+    def clean(self):
+        """The service decides (and checks everything again); its refusal is shown on the form."""
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            with transaction.atomic():
+                self.change = request_limit_change(
+                    kind=cleaned["kind"],
+                    limit=cleaned["new_limit"],
+                    note=cleaned.get("note", ""),
+                    requested_by=self.requester,
+                )
+        except LoyaltyError as error:
+            for name, problems in error.fields.items():
+                for problem in problems:
+                    self.add_error(name if name in self.fields else None, problem)
+            if not error.fields:
+                self.add_error(None, error.message)
+        return cleaned
+
+    def save(self, commit=True):
+        return self.change
+
+
+@admin.action(description=gettext_lazy("Approve selected limit changes"), permissions=["change_limits"])
+def approve_limit_changes(model_admin, request, queryset):
+    _decide_limits(model_admin, request, queryset, approve_limit_change, _("approved and applied"))
+
+
+@admin.action(description=gettext_lazy("Reject selected limit changes"), permissions=["change_limits"])
+def reject_limit_changes(model_admin, request, queryset):
+    _decide_limits(model_admin, request, queryset, reject_limit_change, _("rejected"))
+
+
+def _decide_limits(model_admin, request, queryset, service, done: str):
+    decided = 0
+    for change_id in queryset.values_list("pk", flat=True):
+        try:
+            service(change_id=change_id, approver=request.user)
+            decided += 1
+        except LoyaltyError as error:
+            model_admin.message_user(request, error.message, messages.ERROR)
+    if decided:
+        model_admin.message_user(request, _("%(n)d limit change(s) %(done)s.") % {"n": decided, "done": done})

@@ -1,10 +1,11 @@
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from loyalty.models import JobRun
-from loyalty.selectors.dashboard import as_chart_data, dashboard, refresh_dashboard
+from loyalty.selectors.dashboard import DASHBOARD_PERMISSION, as_chart_data, dashboard, refresh_dashboard
 
 LATEST_RUNS = 8
 
@@ -20,6 +21,8 @@ def context(request) -> dict:
 
 @require_POST
 def refresh(request):
-    refresh_dashboard()
+    if not request.user.has_perm(DASHBOARD_PERMISSION):
+        raise PermissionDenied
+    refresh_dashboard(actor=request.user)
     messages.success(request, _("The dashboard figures were recomputed."))
     return redirect("admin:index")

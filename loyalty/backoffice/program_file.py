@@ -40,6 +40,8 @@ def _document(text: str):
         raw = json.loads(text)
     except json.JSONDecodeError as error:
         raise forms.ValidationError(_("Not valid JSON: %(error)s") % {"error": error}) from None
+    except (RecursionError, ValueError):
+        raise forms.ValidationError(_("Not valid JSON: nested too deeply or a number too long.")) from None
     try:
         return parse_program(raw)
     except LoyaltyError as error:
@@ -64,18 +66,22 @@ def import_view(model_admin, request):
     if request.method == "POST" and request.POST.get("step") == "apply":
         text = request.POST.get("document", "")
         try:
-            applied = apply_program(document=_document(text))
+            applied = apply_program(document=_document(text), actor=request.user)
         except forms.ValidationError as error:
             errors = error.messages
+        except LoyaltyError as error:
+            errors = [error.message]
         else:
             messages.success(request, _("Program file applied: %(n)d change(s).") % {"n": len(applied)})
             return redirect("admin:loyalty_programsettings_changelist")
     elif request.method == "POST" and form.is_valid():
         text = form.cleaned_data["file"]
         try:
-            changes = apply_program(document=_document(text), dry_run=True)
+            changes = apply_program(document=_document(text), dry_run=True, actor=request.user)
         except forms.ValidationError as error:
             errors = error.messages
+        except LoyaltyError as error:
+            errors = [error.message]
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": ProgramSettings._meta,

@@ -47,10 +47,12 @@ def whatif_view(model_admin, request):
     if request.method == "POST" and form.is_valid():
         if request.POST.get("step") == "apply":
             try:
-                changes = _apply(form.thresholds())
+                changes = _apply(form.thresholds(), actor=request.user)
             except LoyaltyError as error:
                 for path, problems in error.fields.items():
                     form.add_error(None, f"{path}: {' '.join(problems)}")
+                if not error.fields:
+                    form.add_error(None, error.message)
             else:
                 messages.success(
                     request, _("Ladder saved: %(changes)s") % {"changes": "; ".join(changes) or _("no change")}
@@ -78,8 +80,8 @@ def _chart(preview) -> dict:
     }
 
 
-def _apply(thresholds: dict[str, int]) -> list[str]:
+def _apply(thresholds: dict[str, int], *, actor) -> list[str]:
     tiers = [
         {**tier, "threshold": thresholds.get(tier["code"], tier["threshold"])} for tier in export_program()["tiers"]
     ]
-    return apply_program(document=parse_program({"tiers": tiers}))
+    return apply_program(document=parse_program({"tiers": tiers}), actor=actor)

@@ -1,5 +1,5 @@
 from . import history  # noqa: F401  registers the configuration history
-from .adjustments import Adjustment, AdjustmentReason
+from .adjustments import Adjustment, AdjustmentReason, ApprovalLimitChange
 from .events import Event, EventType, RuleHit
 from .jobs import JobChunk, JobRun
 from .ledgers import GrowthAllocation, GrowthEntry, PointsAllocation, PointsEntry
@@ -12,6 +12,7 @@ from .tiers import Tier, TierChange
 __all__ = [
     "Adjustment",
     "AdjustmentReason",
+    "ApprovalLimitChange",
     "ClimbSummary",
     "EarningRule",
     "Event",

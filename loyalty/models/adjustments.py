@@ -33,7 +33,7 @@ class Adjustment(models.Model):
         "members.Member", on_delete=models.PROTECT, related_name="adjustments", verbose_name=_("member")
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    amount = models.IntegerField(_("amount"), help_text=_("Signed: positive adds, negative takes away."))
+    amount = models.BigIntegerField(_("amount"), help_text=_("Signed: positive adds, negative takes away."))
     reason = models.CharField(_("reason"), max_length=20, choices=AdjustmentReason.choices)
     note = models.CharField(_("note"), max_length=200, blank=True)
     points_expire_at = models.DateTimeField(
@@ -107,3 +107,42 @@ class Adjustment(models.Model):
         language the staff member who applies it works in."""
         with translation.override(settings.LANGUAGE_CODE):
             return self.reason_display()
+
+
+class ApprovalLimitChange(models.Model):
+    """A change of an approval limit (ProgramSettings.approval_limit_points / _growth). The limits
+    decide what one person may do alone, so they are changed only with their own permission, and a
+    raise waits for a second person like a large adjustment; a lowering applies at once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPLIED = "applied", _("Applied")
+        REJECTED = "rejected", _("Rejected")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Adjustment.Kind.choices)
+    previous_limit = models.PositiveBigIntegerField(_("limit before"))
+    new_limit = models.PositiveBigIntegerField(_("new limit"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("approval limit change")
+        verbose_name_plural = _("approval limit changes")
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.previous_limit:,} → {self.new_limit:,}"

@@ -45,8 +45,8 @@ class Event(models.Model):
         _("fingerprint"), max_length=64, help_text=_("Hash of the request body, to spot conflicting replays.")
     )
 
-    growth_delta = models.IntegerField(_("growth"), default=0)
-    points_delta = models.IntegerField(_("points"), default=0)
+    growth_delta = models.BigIntegerField(_("growth"), default=0)
+    points_delta = models.BigIntegerField(_("points"), default=0)
     tier_after = models.ForeignKey(
         "loyalty.Tier", on_delete=models.PROTECT, related_name="+", verbose_name=_("tier after")
     )
@@ -86,8 +86,8 @@ class RuleHit(models.Model):
     )
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
     local_day = models.DateField(_("local day"), help_text=_("The event's day in the program time zone."))
-    growth = models.IntegerField(_("growth"))
-    points = models.IntegerField(_("points"))
+    growth = models.BigIntegerField(_("growth"))
+    points = models.BigIntegerField(_("points"))
 
     class Meta:
         verbose_name = _("rule hit")

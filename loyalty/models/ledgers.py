@@ -55,8 +55,8 @@ class LedgerEntry(models.Model):
     member = models.ForeignKey(
         "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("member")
     )
-    amount = models.IntegerField(_("amount"), help_text=_("Signed: positive credits, negative debits."))
-    remaining = models.IntegerField(
+    amount = models.BigIntegerField(_("amount"), help_text=_("Signed: positive credits, negative debits."))
+    remaining = models.BigIntegerField(
         _("remaining"), null=True, blank=True, help_text=_("Lots only: what is still held.")
     )
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, help_text=_("Lots only; empty = never."))
@@ -208,7 +208,7 @@ class PointsEntry(LedgerEntry):
 class Allocation(models.Model):
     """The debit side is indexed by the unique (debit, lot) constraint."""
 
-    amount = models.PositiveIntegerField(_("amount"))
+    amount = models.PositiveBigIntegerField(_("amount"))
 
     class Meta:
         abstract = True

@@ -2,9 +2,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+# Events older than this are refused whatever the setting: far-past instants are where time zone
+# arithmetic overflows, and no earning window reaches back further.
+MAX_EVENT_AGE_DAYS = 36_500
 
 
 class ExpiryPolicy(models.TextChoices):
@@ -17,6 +21,11 @@ class DowngradePolicy(models.TextChoices):
     NEVER = "never", _("Never downgrade")
     ONE_TIER = "one_tier", _("At most one tier per recalculation")
     TO_QUALIFYING = "to_qualifying", _("Straight to the qualifying tier")
+
+
+class ReturnDowngrade(models.TextChoices):
+    IMMEDIATE = "immediate", _("At once, back to what the growth still qualifies for")
+    AT_RECALCULATION = "at_recalculation", _("At the next scheduled recalculation")
 
 
 class GrowthMode(models.TextChoices):
@@ -63,6 +72,26 @@ class ProgramSettings(models.Model):
     growth_mode = models.CharField(
         _("growth mode"), max_length=10, choices=GrowthMode.choices, default=GrowthMode.TWO_WAY
     )
+    return_downgrade = models.CharField(
+        _("downgrade after a return"),
+        max_length=20,
+        choices=ReturnDowngrade.choices,
+        default=ReturnDowngrade.IMMEDIATE,
+        help_text=_(
+            "When a return takes growth below the threshold of a tier reached since the last recalculation: "
+            "move the member back at once (never below the tier held at that recalculation), or wait for "
+            "the next one."
+        ),
+    )
+    max_event_age_days = models.PositiveIntegerField(
+        _("oldest event accepted (days)"),
+        default=730,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_EVENT_AGE_DAYS)],
+        help_text=_(
+            "Storefronts may report events that happened up to this many days ago; older ones are refused "
+            "(event_too_old) and belong in an import."
+        ),
+    )
     target_value_per_point = models.DecimalField(
         _("target value per point"),
         max_digits=10,
@@ -77,15 +106,23 @@ class ProgramSettings(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("Points held for an order are released if not captured within this many minutes."),
     )
-    approval_limit_points = models.PositiveIntegerField(
+    approval_limit_points = models.PositiveBigIntegerField(
         _("approval limit (points)"),
         default=1000,
-        help_text=_("Manual points adjustments larger than this (either sign) wait for a second person's approval."),
+        help_text=_(
+            "Manual points adjustments larger than this (either sign), or that add up to more for one member "
+            "by one person within 24 hours, wait for a second person's approval. Changed under Approval limit "
+            "changes."
+        ),
     )
-    approval_limit_growth = models.PositiveIntegerField(
+    approval_limit_growth = models.PositiveBigIntegerField(
         _("approval limit (growth value)"),
         default=500,
-        help_text=_("Manual growth adjustments larger than this (either sign) wait for a second person's approval."),
+        help_text=_(
+            "Manual growth adjustments larger than this (either sign), or that add up to more for one member "
+            "by one person within 24 hours, wait for a second person's approval. Changed under Approval limit "
+            "changes."
+        ),
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # Set to a new random value by database triggers (migration 0008) whenever these settings, the
@@ -97,6 +134,9 @@ class ProgramSettings(models.Model):
         verbose_name_plural = _("program settings")
         constraints = [
             models.CheckConstraint(condition=models.Q(id=1), name="program_settings_singleton"),
+        ]
+        permissions = [
+            ("change_approval_limits", _("Can change the approval limits (raises need a second person)")),
         ]
 
     def __str__(self):

@@ -55,6 +55,7 @@ class TierChange(models.Model):
         UPGRADE = "upgrade", _("Upgrade on earning")
         RECALCULATION = "recalculation", _("Scheduled recalculation")
         MANUAL = "manual", _("Manual change")
+        RETURN = "return", _("Back down after a return")
 
     member = models.ForeignKey(
         "members.Member", on_delete=models.CASCADE, related_name="tier_changes", verbose_name=_("member")
@@ -78,7 +79,7 @@ class TierChange(models.Model):
     period = models.CharField(
         _("period"), max_length=16, blank=True, help_text=_("Recalculation period, e.g. 2026-11.")
     )
-    growth_value = models.IntegerField(
+    growth_value = models.BigIntegerField(
         _("growth value"), help_text=_("The member's growth value when the change was made.")
     )
     note = models.CharField(_("note"), max_length=255, blank=True)

@@ -14,8 +14,11 @@ from django.utils import timezone
 
 from loyalty.config import current_config
 from loyalty.models import Event, GrowthEntry, JobRun, PointsEntry, ProgramSettings, TierChange
+from loyalty.permissions import require_permission
 from members.models import Member
 
+# The dashboard's figures are about the membership as a whole: every staff role may see them.
+DASHBOARD_PERMISSION = "members.view_member"
 CACHE_KEY = "loyalty:dashboard:v1"
 CACHE_SECONDS = 15 * 60
 EXPIRING_HORIZONS = (30, 60, 90)
@@ -162,7 +165,9 @@ def _expiring(now: datetime) -> list[tuple[int, int]]:
     return [(days, totals[f"d{days}"] or 0) for days in EXPIRING_HORIZONS]
 
 
-def refresh_dashboard() -> Dashboard:
+def refresh_dashboard(*, actor=None) -> Dashboard:
+    """Recompute the snapshot now; a staff `actor` needs members.view_member, as the dashboard does."""
+    require_permission(actor, DASHBOARD_PERMISSION, "You may not see the dashboard's figures.")
     dashboard = compute_dashboard()
     cache.set(CACHE_KEY, dashboard, CACHE_SECONDS)
     return dashboard

@@ -24,6 +24,8 @@ def export_program() -> dict[str, Any]:
             "growth_mode": program.growth_mode,
             "target_value_per_point": decimal_text(program.target_value_per_point),
             "hold_minutes": program.hold_minutes,
+            "return_downgrade": program.return_downgrade,
+            "max_event_age_days": program.max_event_age_days,
         },
         "event_types": [
             {"code": t.code, "name": t.name, "description": t.description}

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Max, Sum
+from django.db.models.functions import Abs
 from django.utils import timezone
 
 from loyalty.errors import AdjustmentNotPending, InvalidInput, NotPermitted
-from loyalty.models import Adjustment, AdjustmentReason, ProgramSettings
+from loyalty.models import Adjustment, AdjustmentReason, ApprovalLimitChange, ProgramSettings
+from loyalty.permissions import require_permission
 from members.models import Member
 
 from .growth import adjust_growth
@@ -19,6 +22,10 @@ from .points import adjust_points
 
 PERMISSION_FOR_KIND = {Adjustment.Kind.POINTS: "loyalty.adjust_points", Adjustment.Kind.GROWTH: "loyalty.adjust_growth"}
 MAX_MEMBERS_PER_REQUEST = 10_000
+# The most one adjustment may add or take (docs/admin.md): ten million yuan at the default point value.
+MAX_ADJUSTMENT = 1_000_000_000
+# What one person applied to one member without a second person is counted over this window.
+ROLLING_WINDOW = timedelta(hours=24)
 
 
 def approval_limit(kind: str) -> int:
@@ -31,12 +38,44 @@ def needs_approval(*, kind: str, amount: int, members: int) -> bool:
     return abs(amount) * members > approval_limit(kind)
 
 
+def applied_without_approval(*, kind: str, requester, member_ids: Sequence[int], now: datetime) -> int:
+    """The most that `requester` applied on their own (no second person) to any one of these members
+    in the rolling window, counting each adjustment's size whatever its sign."""
+    return (
+        Adjustment.objects.filter(
+            kind=kind,
+            status=Adjustment.Status.APPLIED,
+            requested_by=requester,
+            decided_by=requester,
+            member_id__in=member_ids,
+            decided_at__gt=now - ROLLING_WINDOW,
+        )
+        .values("member_id")
+        .annotate(moved=Sum(Abs("amount")))
+        .aggregate(most=Max("moved"))["most"]
+        or 0
+    )
+
+
+def would_need_approval(*, kind: str, amount: int, member_ids: Sequence[int], requester, now: datetime) -> bool:
+    """Whether a request waits for a second person: when its total (amount × members) is above the
+    approval limit, or when, for some member, it and what the requester applied on their own to that
+    member in the last 24 hours together are. Ten adjustments of 1,000 in a row are 10,000, not ten
+    times 1,000."""
+    if needs_approval(kind=kind, amount=amount, members=len(member_ids)):
+        return True
+    earlier = applied_without_approval(kind=kind, requester=requester, member_ids=member_ids, now=now)
+    return earlier + abs(amount) > approval_limit(kind)
+
+
 def _check_request(kind, amount, reason, note, points_expire_at, requested_by, members: int) -> None:
     errors: dict[str, list[str]] = {}
     if kind not in Adjustment.Kind.values:
         errors["kind"] = [f"One of {', '.join(Adjustment.Kind.values)}."]
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
         errors["amount"] = ["A non-zero whole number."]
+    elif abs(amount) > MAX_ADJUSTMENT:
+        errors["amount"] = [f"At most {MAX_ADJUSTMENT:,} either way."]
     if reason not in AdjustmentReason.values:
         errors["reason"] = ["Choose a reason from the list."]
     elif reason == AdjustmentReason.OTHER and not note.strip():
@@ -67,12 +106,22 @@ def request_adjustments(
     requested_by,
 ) -> list[Adjustment]:
     """One adjustment per member. Within the approval limit they are applied now (all or none);
-    above it they are all left pending for approval."""
+    above it (would_need_approval) they are all left pending for approval."""
     note = note.strip()
     _check_request(kind, amount, reason, note, points_expire_at, requested_by, len(members))
-    pending = needs_approval(kind=kind, amount=amount, members=len(members))
     batch = uuid.uuid4()
     with transaction.atomic():
+        # The members are locked before the rolling window is counted: two requests for one member
+        # at the same moment would otherwise each see the other's adjustment as not yet applied.
+        member_ids = list(
+            Member.objects.select_for_update()
+            .filter(pk__in=[m.pk for m in members])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        pending = would_need_approval(
+            kind=kind, amount=amount, member_ids=member_ids, requester=requested_by, now=timezone.now()
+        )
         adjustments = [
             Adjustment.objects.create(
                 member=member,
@@ -149,3 +198,92 @@ def reject_adjustments(*, adjustment_ids: Sequence[int], approver, note: str = "
         adjustment.decision_note = note.strip()
         adjustment.save()
     return adjustments
+
+
+# --- approval limits --------------------------------------------------------------------------------
+
+LIMIT_PERMISSION = "loyalty.change_approval_limits"
+LIMIT_FIELD_FOR_KIND = {
+    Adjustment.Kind.POINTS: "approval_limit_points",
+    Adjustment.Kind.GROWTH: "approval_limit_growth",
+}
+# A limit above what the largest request can move (the largest adjustment for the most members) means
+# no limit; anything higher is a typo.
+MAX_APPROVAL_LIMIT = MAX_ADJUSTMENT * MAX_MEMBERS_PER_REQUEST
+
+
+def request_limit_change(*, kind: str, limit: int, requested_by, note: str = "") -> ApprovalLimitChange:
+    """Change an approval limit. Lowering it applies at once; raising it waits for a second person
+    with the same permission (approve_limit_change). Either way the row records who asked, and the
+    settings' configuration history the value itself."""
+    require_permission(requested_by, LIMIT_PERMISSION, "You may not change the approval limits.")
+    errors: dict[str, list[str]] = {}
+    if kind not in LIMIT_FIELD_FOR_KIND:
+        errors["kind"] = [f"One of {', '.join(LIMIT_FIELD_FOR_KIND)}."]
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_APPROVAL_LIMIT:
+        errors["new_limit"] = [f"A whole number from 0 to {MAX_APPROVAL_LIMIT:,}."]
+    if errors:
+        raise InvalidInput("The approval limit is not valid.", fields=errors)
+    note = note.strip()
+    with transaction.atomic():
+        program = _locked_settings()
+        current = getattr(program, LIMIT_FIELD_FOR_KIND[kind])
+        if limit == current:
+            raise InvalidInput(f"The limit is {current:,} already.", fields={"new_limit": ["Unchanged."]})
+        change = ApprovalLimitChange.objects.create(
+            kind=kind,
+            previous_limit=current,
+            new_limit=limit,
+            note=note,
+            status=ApprovalLimitChange.Status.PENDING,
+            requested_by=requested_by,
+        )
+        if limit < current:
+            _apply_limit(change, program, decided_by=requested_by)
+    return change
+
+
+def _locked_settings() -> ProgramSettings:
+    ProgramSettings.current()  # the row exists from then on
+    return ProgramSettings.objects.select_for_update().get(pk=ProgramSettings.SINGLETON_PK)
+
+
+def _apply_limit(change: ApprovalLimitChange, program: ProgramSettings, *, decided_by) -> None:
+    field = LIMIT_FIELD_FOR_KIND[change.kind]
+    change.previous_limit = getattr(program, field)
+    setattr(program, field, change.new_limit)
+    program.save(update_fields=[field, "updated_at"])  # save(): the configuration history records it
+    change.status, change.decided_by, change.decided_at = ApprovalLimitChange.Status.APPLIED, decided_by, timezone.now()
+    change.save()
+
+
+def _locked_pending_limit_change(change_id: int, approver) -> ApprovalLimitChange:
+    require_permission(approver, LIMIT_PERMISSION, "You may not approve or reject approval limit changes.")
+    change = ApprovalLimitChange.objects.select_for_update().filter(pk=change_id).first()
+    if change is None or change.status != ApprovalLimitChange.Status.PENDING:
+        raise AdjustmentNotPending("The approval limit change is no longer waiting for approval.")
+    if change.requested_by_id == approver.pk:
+        raise NotPermitted("A raise of an approval limit must be approved by someone other than who asked for it.")
+    return change
+
+
+@transaction.atomic
+def approve_limit_change(*, change_id: int, approver, note: str = "") -> ApprovalLimitChange:
+    program = _locked_settings()
+    change = _locked_pending_limit_change(change_id, approver)
+    change.decision_note = note.strip()
+    _apply_limit(change, program, decided_by=approver)
+    return change
+
+
+@transaction.atomic
+def reject_limit_change(*, change_id: int, approver, note: str = "") -> ApprovalLimitChange:
+    change = _locked_pending_limit_change(change_id, approver)
+    change.status, change.decided_by, change.decided_at = (
+        ApprovalLimitChange.Status.REJECTED,
+        approver,
+        timezone.now(),
+    )
+    change.decision_note = note.strip()
+    change.save()
+    return change

@@ -21,15 +21,22 @@ from datetime import date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, NotSupportedError, connection, connections, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DataError,
+    IntegrityError,
+    NotSupportedError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Case, Count, F, Q, When
 from django.utils import timezone
 
 from loyalty.calculations import (
     local_day,
     qualifying_tier,
-    rule_applies_at,
-    rule_earning,
     rule_within_limits,
 )
 from loyalty.config import ProgramConfig, current_config
@@ -39,6 +46,7 @@ from loyalty.errors import (
     IdempotencyConflict,
     LoyaltyError,
     MemberNotFound,
+    ServiceUnavailable,
     UnknownEventType,
 )
 from loyalty.models import EarningRule, Event, EventType, GrowthEntry, PointsEntry, RuleHit, TierChange
@@ -50,6 +58,8 @@ from .event_input import EventInput
 from .events import (
     EVENT_MEMBER_FIELDS,
     EventOutcome,
+    applicable_earnings,
+    check_age,
     check_shape,
     parse_event_body,
     record_events_one_by_one,
@@ -77,19 +87,42 @@ def record_events(*, source: str, events: list[Any]) -> list[Result]:
     repeated_ids = {eid for eid, n in Counter(e.event_id for e in parsed.values()).items() if n > 1}
     slow_members = {e.member for e in parsed.values() if e.event_id in repeated_ids or _needs_lots(e, config)}
     set_based = {i: e for i, e in parsed.items() if e.member not in slow_members}
-    for chunk in _member_chunks(set_based):
-        try:
-            for index, result in _record_set_based(source, chunk, config, now).items():
+    try:
+        for chunk in _member_chunks(set_based):
+            try:
+                for index, result in _record_set_based(source, chunk, config, now).items():
+                    results[index] = result
+            except (IntegrityError, NotSupportedError, DataError, OverflowError):
+                # A concurrent request wrote one of these event ids first, (NotSupportedError) a
+                # migration changed a column a prepared statement returns, or (DataError,
+                # OverflowError) a value the database or its driver refused, such as a balance beyond
+                # 64 bits. Nothing of this chunk was written; the one-by-one path sorts it out event
+                # by event.
+                pass
+    except OperationalError:
+        pass  # the database stopped answering: what is left is refused below, to be sent again
+    else:
+        remaining = [i for i in parsed if results[i] is None]
+        if remaining:
+            one_by_one = record_events_one_by_one(source=source, events=events, indexes=remaining)
+            for index, result in one_by_one.items():
                 results[index] = result
-        except (IntegrityError, NotSupportedError):
-            # A concurrent request wrote one of these event ids first, or (NotSupportedError) a
-            # migration changed a column a prepared statement returns. Nothing of this chunk was
-            # written; the one-by-one path sorts out replays and conflicts event by event.
-            pass
-    remaining = [i for i in parsed if results[i] is None]
-    if remaining:
-        for index, result in record_events_one_by_one(source=source, events=events, indexes=remaining).items():
-            results[index] = result
+    return _refuse_the_unanswered(results)
+
+
+def _refuse_the_unanswered(results: list[Result | None]) -> list[Result]:
+    """After the database stopped answering part-way, what committed stays committed and is reported,
+    and every event not recorded is refused on its own as service_unavailable, to be sent again
+    (replays of the committed ones come back as duplicates). Only when the batch stored nothing is
+    the whole batch refused."""
+    if all(result is not None for result in results):
+        return results  # type: ignore[return-value]
+    if not any(isinstance(result, EventOutcome) and result.applied for result in results):
+        raise ServiceUnavailable("The database did not answer in time; nothing was stored. Send the batch again.")
+    return [
+        ServiceUnavailable("The database did not answer in time; send this event again.") if result is None else result
+        for result in results
+    ]
     return results  # type: ignore[return-value]
 
 
@@ -275,6 +308,7 @@ def _apply(
     if event_input.event_type not in config.event_types:
         raise UnknownEventType(f"Unknown event type {event_input.event_type!r}.")
     check_shape(event_input)
+    check_age(event_input, config.settings, now)
     is_purchase = event_input.event_type == EventType.PURCHASE
     if is_purchase and (member.pk, event_input.order_id) in reported_orders:
         raise DuplicateOrder(f"Order {event_input.order_id!r} was already reported as a purchase.")
@@ -297,10 +331,12 @@ def _apply(
     )
     settings = config.settings
     day = local_day(occurred_at, settings.zone)
-    for rule in config.rules_for(event_input.event_type):
-        if not rule_applies_at(rule, occurred_at) or not hits.allow(member.pk, rule, day):
+    earnings = applicable_earnings(
+        config.rules_for(event_input.event_type), occurred_at, event_input.amount, tier_before.points_multiplier
+    )
+    for rule, earning in earnings:
+        if not hits.allow(member.pk, rule, day):
             continue
-        earning = rule_earning(rule, event_input.amount, tier_before.points_multiplier)
         rows.rule_hits.append(
             RuleHit(event=event, rule=rule, member=member, local_day=day, growth=earning.growth, points=earning.points)
         )

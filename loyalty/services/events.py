@@ -7,14 +7,24 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from loyalty.calculations import local_day, reversal_due, rule_applies_at, rule_earning, rule_within_limits
+from loyalty.calculations import (
+    MAX_EARNING,
+    Earning,
+    earning_in_bounds,
+    local_day,
+    reversal_due,
+    rule_applies_at,
+    rule_earning,
+    rule_within_limits,
+)
 from loyalty.config import current_config
 from loyalty.errors import (
     DuplicateOrder,
+    EventTooOld,
     IdempotencyConflict,
     InvalidInput,
     LoyaltyError,
@@ -31,7 +41,7 @@ from members.selectors import lock_member
 from . import ledger
 from .event_input import EventInput, parse_event
 from .members_guard import check_can_transact
-from .tiers import upgrade_if_qualified
+from .tiers import downgrade_after_return, upgrade_if_qualified
 
 # What recording an event may change on the member row.
 EVENT_MEMBER_FIELDS = [
@@ -105,7 +115,8 @@ def record_events_one_by_one(
 ) -> dict[int, EventOutcome | LoyaltyError]:
     """record_event for the batch events at `indexes`, committing every EVENTS_PER_COMMIT events,
     each under its own savepoint so that a refused event changes nothing and does not stop the
-    others. Returns each index's outcome or the error that refused it.
+    others. Returns each index's outcome or the error that refused it; when the database stops
+    answering, the indexes not recorded are left out.
 
     Events are applied in member-id order (keeping each member's own order), so concurrent batches
     always take member locks in the same order and cannot deadlock each other."""
@@ -127,20 +138,49 @@ def record_events_one_by_one(
     results: dict[int, EventOutcome | LoyaltyError] = {}
     ordered = sorted(indexes, key=lock_order)
     for start in range(0, len(ordered), EVENTS_PER_COMMIT):
-        with transaction.atomic():
-            for index in ordered[start : start + EVENTS_PER_COMMIT]:
-                try:
-                    with transaction.atomic():
-                        results[index] = record_event_body(source=source, body=events[index])
-                except LoyaltyError as error:
-                    results[index] = error
+        committing = ordered[start : start + EVENTS_PER_COMMIT]
+        try:
+            with transaction.atomic():
+                for index in committing:
+                    try:
+                        with transaction.atomic():
+                            results[index] = record_event_body(source=source, body=events[index])
+                    except LoyaltyError as error:
+                        results[index] = error
+                    except (DataError, OverflowError):
+                        results[index] = refused_value()
+        except OperationalError:
+            # The database stopped answering: this commit's events were rolled back with it, and the
+            # ones after it are not tried. The caller refuses them as service_unavailable.
+            for index in committing:
+                results.pop(index, None)
+            break
     return results
+
+
+def refused_value() -> InvalidInput:
+    """A value the database could not hold although it passed validation (a balance or counter beyond
+    its range): the event is refused on its own, never the batch around it."""
+    return InvalidInput("The event would take a balance or counter beyond what can be stored.")
+
+
+# The fields of an event as the storefront API spells it; others are refused, never ignored.
+EVENT_FIELDS = {"event_id", "member", "type", "occurred_at", "amount", "order_id", "original_order_id", "data"}
+
+
+def _check_body(body: Any) -> None:
+    if not isinstance(body, dict):
+        raise InvalidInput("Each event must be a JSON object.")
+    unknown = sorted(set(body) - EVENT_FIELDS, key=str)
+    if unknown:
+        raise InvalidInput(
+            "The event has fields the API does not know.", fields={k: ["Unknown field."] for k in unknown}
+        )
 
 
 def parse_event_body(*, source: str, body: Any, now: datetime) -> EventInput:
     """An event as the storefront API spells it, validated (record_event_body without recording)."""
-    if not isinstance(body, dict):
-        raise InvalidInput("Each event must be a JSON object.")
+    _check_body(body)
     return parse_event(
         source=source,
         event_id=body.get("event_id"),
@@ -157,8 +197,7 @@ def parse_event_body(*, source: str, body: Any, now: datetime) -> EventInput:
 
 def record_event_body(*, source: str, body: Any) -> EventOutcome:
     """record_event for an event as the storefront API spells it (`type` for the event type)."""
-    if not isinstance(body, dict):
-        raise InvalidInput("Each event must be a JSON object.")
+    _check_body(body)
     return record_event(
         source=source,
         event_id=body.get("event_id"),
@@ -199,6 +238,7 @@ def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
     if event_input.event_type not in config.event_types:
         raise UnknownEventType(f"Unknown event type {event_input.event_type!r}.")
     check_shape(event_input)
+    check_age(event_input, config.settings, now)
     if earlier:
         raise DuplicateOrder(f"Order {event_input.order_id!r} was already reported as a purchase.")
     occurred_at = event_input.occurred_at or now
@@ -212,6 +252,8 @@ def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
     _apply_rules(member, event, config.rules_for(event_input.event_type), program, tier_before.points_multiplier, now)
     update_activity(member, event)
     tier_changed = upgrade_if_qualified(member, at=now, event=event, ladder=config.ladder)
+    if event_input.event_type == EventType.RETURN and not tier_changed:
+        tier_changed = downgrade_after_return(member, at=now, event=event, ladder=config.ladder, program=program)
     member.save(update_fields=EVENT_MEMBER_FIELDS)
 
     event.growth_delta = member.growth_value - growth_before
@@ -255,6 +297,18 @@ def check_shape(event_input: EventInput) -> None:
         errors["original_order_id"] = ["A return needs the original_order_id of the purchase."]
     if errors:
         raise InvalidInput("The event is not valid.", fields=errors)
+
+
+def check_age(event_input: EventInput, program: ProgramSettings, now: datetime) -> None:
+    """Events older than the program's max_event_age_days are refused: they would earn into windows
+    and from lots that have long closed. Historical loads go through the import tools."""
+    oldest = now - timedelta(days=program.max_event_age_days)
+    if event_input.occurred_at is not None and event_input.occurred_at < oldest:
+        raise EventTooOld(
+            f"The event happened more than {program.max_event_age_days} days ago; the program accepts "
+            "events up to that age (max_event_age_days).",
+            fields={"occurred_at": [f"At most {program.max_event_age_days} days ago."]},
+        )
 
 
 def _store_event(event_input: EventInput, member: Member, occurred_at: datetime) -> Event:
@@ -339,20 +393,32 @@ def _apply_rules(
     now: datetime,
 ) -> None:
     day = local_day(event.occurred_at, program.zone)
-    for rule in rules:
-        if not rule_applies_at(rule, event.occurred_at):
-            continue
+    earnings = applicable_earnings(rules, event.occurred_at, event.amount, multiplier)
+    for rule, earning in earnings:
         hits = RuleHit.objects.filter(member=member, rule=rule)
         hits_today = hits.filter(local_day=day).count() if rule.daily_limit is not None else 0
         hits_ever = hits.count() if rule.lifetime_limit is not None else 0
         if not rule_within_limits(rule, hits_today, hits_ever):
             continue
-        earning = rule_earning(rule, event.amount, multiplier)
         RuleHit.objects.create(
             event=event, rule=rule, member=member, local_day=day, growth=earning.growth, points=earning.points
         )
         _book_growth(member, event, rule, program, earning.growth)
         _book_points(member, event, rule, program, earning.points, now)
+
+
+def applicable_earnings(
+    rules: tuple[EarningRule, ...], at: datetime, amount: Decimal | None, multiplier: Decimal
+) -> list[tuple[EarningRule, Earning]]:
+    """What each rule active at `at` would earn, before its limits are counted; an event that would
+    earn (or deduct) more than MAX_EARNING through one rule is refused before anything is written."""
+    earnings = [(rule, rule_earning(rule, amount, multiplier)) for rule in rules if rule_applies_at(rule, at)]
+    if not all(earning_in_bounds(earning) for _, earning in earnings):
+        raise InvalidInput(
+            "The event would earn more than one event may.",
+            fields={"amount": [f"Earns more than {MAX_EARNING:,} through one rule; check the amount."]},
+        )
+    return earnings
 
 
 def _book_growth(member: Member, event: Event, rule: EarningRule, program: ProgramSettings, growth: int) -> None:

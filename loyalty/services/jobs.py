@@ -15,6 +15,7 @@ from campaigns.jobs import JOBS as CAMPAIGNS_JOBS
 from loyalty.analytics.jobs import JOBS as ANALYTICS_JOBS
 from loyalty.errors import InvalidInput
 from loyalty.models import JobChunk, JobRun, ProgramSettings
+from loyalty.permissions import require_permission
 from rewards.jobs import JOBS as REWARDS_JOBS
 
 from . import bulk
@@ -64,7 +65,9 @@ def start_job_run(
 ) -> JobRun:
     """The run of `job` for the period of `as_of` (default now), created with its chunks on first call.
     Calling it again for the same period returns the same run (and its as_of) to be resumed.
-    A dry run is always a new run of its own: its chunks do the work and roll it back."""
+    A dry run is always a new run of its own: its chunks do the work and roll it back. A staff
+    `started_by` needs loyalty.run_job."""
+    require_permission(started_by, "loyalty.run_job", "You may not run jobs.")
     check_job_name(job)
     as_of = as_of or timezone.now()
     period = period_key(job, as_of)

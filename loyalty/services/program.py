@@ -10,9 +10,20 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, ProtectedError
 
-from loyalty.errors import InvalidInput
+from loyalty.errors import InvalidInput, NotPermitted
 from loyalty.models import EarningRule, EventType, ProgramSettings, Tier
 from loyalty.program_file import ProgramDocument, decimal_text
+
+# What a staff member needs to change each section of a program file.
+SECTION_PERMISSIONS = {
+    "settings": "loyalty.change_programsettings",
+    "event_types": "loyalty.change_eventtype",
+    "tiers": "loyalty.change_tier",
+    "rules": "loyalty.change_earningrule",
+    "coupon_templates": "rewards.change_coupontemplate",
+    "rewards": "rewards.change_reward",
+    "benefits": "rewards.change_benefit",
+}
 
 # Ranks and thresholds are unique, so a reordered ladder is parked on values no real tier uses first.
 _PARKED_RANK = 30_000
@@ -40,9 +51,26 @@ def _diff(label: str, obj, wanted: dict[str, Any], changes: list[str]) -> list[s
     return changed
 
 
-def apply_program(*, document: ProgramDocument, dry_run: bool = False) -> list[str]:
+def _check_permissions(document: ProgramDocument, actor) -> None:
+    if actor is None:
+        return
+    sections = [
+        name
+        for name, permission in SECTION_PERMISSIONS.items()
+        if getattr(document, name) not in (None, [], {}) and not actor.has_perm(permission)
+    ]
+    if sections:
+        raise NotPermitted(
+            f"You may not change these parts of the program: {', '.join(sections)}.",
+            fields={name: ["You may not change this section."] for name in sections},
+        )
+
+
+def apply_program(*, document: ProgramDocument, dry_run: bool = False, actor=None) -> list[str]:
     """Apply the document and return the changes made, one line each. With dry_run, the same
-    changes are worked out against the database and rolled back."""
+    changes are worked out against the database and rolled back. A staff `actor` needs the change
+    permission of every section the document holds (SECTION_PERMISSIONS)."""
+    _check_permissions(document, actor)
     changes: list[str] = []
     try:
         with transaction.atomic():

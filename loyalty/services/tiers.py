@@ -9,7 +9,9 @@ from django.utils import timezone
 from loyalty.calculations import qualifying_tier, recalculated_tier
 from loyalty.config import current_config
 from loyalty.errors import InvalidInput
-from loyalty.models import Event, ProgramSettings, Tier, TierChange
+from loyalty.models import Event, JobRun, ProgramSettings, Tier, TierChange
+from loyalty.models.program import ReturnDowngrade
+from loyalty.permissions import require_permission
 from members.models import Member
 from members.selectors import lock_member
 
@@ -59,6 +61,59 @@ def upgrade_if_qualified(
     return True
 
 
+RECALCULATION_JOB = "recalculate_tiers"
+
+
+def last_recalculation_at() -> datetime | None:
+    """The as-of moment of the latest scheduled recalculation that finished, or None if none has."""
+    return (
+        JobRun.objects.filter(job=RECALCULATION_JOB, dry_run=False, status=JobRun.Status.DONE)
+        .order_by("-as_of")
+        .values_list("as_of", flat=True)
+        .first()
+    )
+
+
+def _tier_held_at(member: Member, moment: datetime | None, ladder: Sequence[Tier]) -> Tier:
+    """The tier the member held at `moment` (the lowest tier before they joined, or with no moment)."""
+    if moment is None:
+        return ladder[0]
+    held = (
+        TierChange.objects.filter(member=member, created_at__lte=moment)
+        .order_by("-created_at", "-id")
+        .values_list("to_tier_id", flat=True)
+        .first()
+    )
+    return next((tier for tier in ladder if tier.pk == held), ladder[0])
+
+
+def downgrade_after_return(
+    member: Member, *, at: datetime, event: Event, ladder: Sequence[Tier], program: ProgramSettings
+) -> bool:
+    """With return_downgrade = immediate: when a return leaves the member's growth below their tier's
+    threshold and they reached that tier by earning since the last recalculation, move them back to
+    the highest tier their growth qualifies for, never below the tier they held at that
+    recalculation (buying up to a tier and returning everything must not keep it). A tier held at
+    the last recalculation, or given by staff, waits for the next recalculation as before. The caller
+    holds the member lock and saves the member."""
+    if program.return_downgrade != ReturnDowngrade.IMMEDIATE:
+        return False
+    qualifying = qualifying_tier(ladder, member.growth_value)
+    if qualifying.rank >= member.tier.rank:
+        return False
+    reached = TierChange.objects.filter(member=member).order_by("-created_at", "-id").first()
+    since = last_recalculation_at()
+    if reached is None or reached.reason != TierChange.Reason.UPGRADE or (since and reached.created_at <= since):
+        return False
+    floor = _tier_held_at(member, since, ladder)
+    target = max(qualifying, floor, key=lambda tier: tier.rank)
+    if target.rank >= member.tier.rank:
+        return False
+    note = f"Growth {member.growth_value} after the return is below {member.tier.code}'s threshold"
+    move_tier(member, to=target, reason=TierChange.Reason.RETURN, at=at, event=event, note=note)
+    return True
+
+
 @transaction.atomic
 def recalculate_member_tier(*, member: Member, period: str, as_of: datetime | None = None) -> TierChange | None:
     """One member's scheduled recalculation per the downgrade policy; at most one change per period."""
@@ -78,6 +133,7 @@ def recalculate_member_tier(*, member: Member, period: str, as_of: datetime | No
 
 @transaction.atomic
 def change_tier_manually(*, member: Member, tier: Tier, actor, reason: str) -> TierChange:
+    require_permission(actor, "members.change_member", "You may not change members' tiers.")
     if not reason.strip():
         raise InvalidInput("A reason is required.", fields={"reason": ["This field is required."]})
     member = lock_member(member_id=member.pk)
@@ -91,7 +147,9 @@ def change_tier_manually(*, member: Member, tier: Tier, actor, reason: str) -> T
 @transaction.atomic
 def recalculate_tier_now(*, member: Member, actor) -> TierChange | None:
     """Apply the downgrade policy and missed upgrades to one member now, outside the monthly run
-    (no period, so the scheduled recalculation still considers the member)."""
+    (no period, so the scheduled recalculation still considers the member). A staff `actor` needs
+    members.change_member."""
+    require_permission(actor, "members.change_member", "You may not recalculate members' tiers.")
     member = lock_member(member_id=member.pk)
     policy = ProgramSettings.current().downgrade_policy
     target = recalculated_tier(ladder(), member.tier, member.growth_value, policy)

@@ -1,24 +1,7 @@
 import django_filters
-from django import forms
 
+from loyalty.api.filters import StrictFilterSet
 from rewards.models import Coupon, Redemption, Reward
-
-
-class NoEmptyParameters(forms.Form):
-    """`?kind=` is an error rather than "no filter": a storefront that sends an empty value has a bug."""
-
-    def clean(self):
-        cleaned = super().clean()
-        for name in self.fields:
-            if self.data.get(name) == "":
-                self.add_error(name, "Must not be empty.")
-        return cleaned
-
-
-class StrictFilterSet(django_filters.FilterSet):
-    class Meta:
-        form = NoEmptyParameters
-
 
 ORDERINGS = {
     "points_cost": ("points_cost", "sort_order", "code"),

@@ -4,8 +4,10 @@ the services; the request serializers only describe them."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty.api.request_fields import MoneyField, optional_text, required_text
 from loyalty.models import ProgramSettings
 from rewards import calculations
+from rewards.services.inputs import MAX_POINTS
 
 
 class MinTierSerializer(serializers.Serializer):
@@ -136,34 +138,34 @@ class MemberBenefitSerializer(serializers.Serializer):
 
 
 class RedemptionRequest(serializers.Serializer):
-    member = serializers.CharField(max_length=64, help_text="the member's external_id")
-    reward = serializers.CharField(max_length=64, help_text="the reward's code")
+    member = required_text(64, help_text="the member's external_id")
+    reward = required_text(64, help_text="the reward's code")
     quantity = serializers.IntegerField(required=False, min_value=1, max_value=100, default=1)
-    idempotency_key = serializers.CharField(max_length=128, help_text="unique per storefront; retries reuse it")
-    shipping_address = serializers.CharField(required=False, max_length=1000, help_text="required for goods")
+    idempotency_key = required_text(128, help_text="unique per storefront; retries reuse it")
+    shipping_address = optional_text(1000, allow_null=True, help_text="required for goods")
 
 
 class CancelRequest(serializers.Serializer):
-    reason = serializers.CharField(required=False, max_length=255)
+    reason = optional_text(255, allow_null=True)
 
 
 class CouponUseRequest(serializers.Serializer):
-    order_id = serializers.CharField(max_length=128)
-    order_amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, min_value=0, help_text="checked against the minimum spend"
-    )
-    member = serializers.CharField(required=False, max_length=64, help_text="checked: the coupon must be theirs")
+    order_id = required_text(128)
+    order_amount = MoneyField(required=False, allow_null=True, help_text="checked against the minimum spend")
+    member = required_text(64, required=False, allow_null=True, help_text="checked: the coupon must be theirs")
 
 
 class CouponReleaseRequest(serializers.Serializer):
-    order_id = serializers.CharField(max_length=128, help_text="the order the coupon was used for")
+    order_id = required_text(128, help_text="the order the coupon was used for")
 
 
 class HoldRequest(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=1, help_text="points to hold")
-    order_id = serializers.CharField(max_length=128)
-    idempotency_key = serializers.CharField(max_length=128)
+    amount = serializers.IntegerField(min_value=1, max_value=MAX_POINTS, help_text="points to hold")
+    order_id = required_text(128)
+    idempotency_key = required_text(128)
 
 
 class CaptureRequest(serializers.Serializer):
-    amount = serializers.IntegerField(required=False, min_value=1, help_text="default: all held points")
+    amount = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_POINTS, help_text="default: all held points; at most those"
+    )

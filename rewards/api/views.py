@@ -3,16 +3,13 @@ calls and back; they never write models."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from loyalty.api.views import COMMON_ERRORS, MEMBER_ERRORS, LedgerPagination, _body, _errors
+from loyalty.api.common import COMMON_ERRORS, MEMBER_ERRORS, Pagination, documented_errors, json_object
 from members.selectors import get_member
 from rewards import selectors, services
 from rewards.errors import CouponNotFound, HoldNotFound, RedemptionNotFound, RewardNotFound
@@ -21,25 +18,6 @@ from rewards.services.inputs import is_row_id
 
 from . import serializers as s
 from .filters import CouponFilter, RedemptionFilter, RewardFilter
-
-
-def _fields(request, allowed: set[str]) -> dict[str, Any]:
-    """The JSON body, refusing keys the endpoint does not know (a typo must not be silently ignored)."""
-    body = _body(request)
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ValidationError({key: ["Unknown field."] for key in unknown})
-    return body
-
-
-class Pagination(LedgerPagination):
-    """The ledgers' pagination, refusing a page_size that is not a whole number instead of ignoring it."""
-
-    def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) > 0):
-            raise ValidationError({self.page_size_query_param: ["A whole number from 1 to 200."]})
-        return super().get_page_size(request)
 
 
 def _replayable(serializer_data, created: bool) -> Response:
@@ -81,7 +59,7 @@ class RewardsView(generics.ListAPIView):
 class RewardView(APIView):
     @extend_schema(
         operation_id="get_reward",
-        responses={200: s.RewardSerializer, **COMMON_ERRORS, **_errors((404, ["reward_not_found"]))},
+        responses={200: s.RewardSerializer, **COMMON_ERRORS, **documented_errors((404, ["reward_not_found"]))},
     )
     def get(self, request, code):
         reward = selectors.on_offer(timezone.now()).filter(code=code).first()
@@ -94,7 +72,7 @@ class RewardView(APIView):
 
 REDEEM_ERRORS = {
     **COMMON_ERRORS,
-    **_errors(
+    **documented_errors(
         (404, ["member_not_found", "reward_not_found"]),
         (409, ["idempotency_conflict"]),
         (
@@ -128,7 +106,7 @@ class RedemptionsView(APIView):
         },
     )
     def post(self, request):
-        body = _fields(request, {"member", "reward", "quantity", "idempotency_key", "shipping_address"})
+        body = json_object(request, {"member", "reward", "quantity", "idempotency_key", "shipping_address"})
         outcome = services.redeem(
             source=request.user.source,
             member=body.get("member"),
@@ -143,12 +121,12 @@ class RedemptionsView(APIView):
 class RedemptionView(APIView):
     @extend_schema(
         operation_id="get_redemption",
-        responses={200: s.RedemptionSerializer, **COMMON_ERRORS, **_errors((404, ["redemption_not_found"]))},
+        responses={200: s.RedemptionSerializer, **COMMON_ERRORS, **documented_errors((404, ["redemption_not_found"]))},
     )
     def get(self, request, redemption_id):
-        redemption = (
-            selectors.redemptions_with_items().filter(pk=redemption_id).first() if is_row_id(redemption_id) else None
-        )
+        # Another storefront's redemption is answered exactly as an id that does not exist.
+        mine = selectors.redemptions_with_items().filter(source=request.user.source)
+        redemption = mine.filter(pk=redemption_id).first() if is_row_id(redemption_id) else None
         if redemption is None:
             raise RedemptionNotFound(f"No redemption with id {redemption_id}.")
         return Response(s.RedemptionSerializer(redemption).data)
@@ -161,15 +139,17 @@ class RedemptionCancelView(APIView):
         responses={
             200: s.RedemptionSerializer,
             **COMMON_ERRORS,
-            **_errors(
+            **documented_errors(
                 (404, ["redemption_not_found"]),
                 (422, ["redemption_not_cancellable"]),
             ),
         },
     )
     def post(self, request, redemption_id):
-        body = _fields(request, {"reason"})
-        redemption = services.cancel_redemption(redemption_id=redemption_id, reason=body.get("reason", ""))
+        body = json_object(request, {"reason"})
+        redemption = services.cancel_redemption(
+            redemption_id=redemption_id, reason=body.get("reason", ""), source=request.user.source
+        )
         return Response(_redemption_data(redemption))
 
 
@@ -186,7 +166,8 @@ class MemberRedemptionsView(generics.ListAPIView):
     pagination_class = Pagination
 
     def get_queryset(self):
-        return selectors.member_redemptions(member=get_member(external_id=self.kwargs["external_id"]))
+        member = get_member(external_id=self.kwargs["external_id"])
+        return selectors.member_redemptions(member=member, source=self.request.user.source)
 
 
 # --- coupons ----------------------------------------------------------------------------------------
@@ -208,7 +189,7 @@ class MemberCouponsView(generics.ListAPIView):
         return selectors.member_coupons(member=get_member(external_id=self.kwargs["external_id"]))
 
 
-COUPON_ERRORS = {**COMMON_ERRORS, **_errors((404, ["coupon_not_found"]))}
+COUPON_ERRORS = {**COMMON_ERRORS, **documented_errors((404, ["coupon_not_found"]))}
 
 
 def _coupon_data(coupon: Coupon) -> dict:
@@ -231,11 +212,11 @@ class CouponUseView(APIView):
         responses={
             200: OpenApiResponse(s.CouponSerializer, description="used (or already used for this order)"),
             **COUPON_ERRORS,
-            **_errors((422, ["coupon_not_usable"])),
+            **documented_errors((422, ["coupon_not_usable"])),
         },
     )
     def post(self, request, code):
-        body = _fields(request, {"order_id", "order_amount", "member"})
+        body = json_object(request, {"order_id", "order_amount", "member"})
         coupon = services.use_coupon(
             code=code,
             order_id=body.get("order_id"),
@@ -253,12 +234,13 @@ class CouponReleaseView(APIView):
         responses={
             200: s.CouponSerializer,
             **COUPON_ERRORS,
-            **_errors((422, ["coupon_not_releasable"])),
+            **documented_errors((422, ["coupon_not_releasable", "coupon_not_usable"])),
         },
     )
     def post(self, request, code):
-        body = _fields(request, {"order_id"})
-        return Response(_coupon_data(services.release_coupon(code=code, order_id=body.get("order_id"))))
+        body = json_object(request, {"order_id"})
+        coupon = services.release_coupon(code=code, order_id=body.get("order_id"), source=request.user.source)
+        return Response(_coupon_data(coupon))
 
 
 # --- points holds -----------------------------------------------------------------------------------
@@ -276,14 +258,14 @@ class MemberHoldsView(APIView):
             201: s.HoldSerializer,
             200: OpenApiResponse(s.HoldSerializer, description="a replay of the idempotency_key"),
             **MEMBER_ERRORS,
-            **_errors(
+            **documented_errors(
                 (409, ["idempotency_conflict"]),
                 (422, ["insufficient_points", "member_frozen", "member_closed"]),
             ),
         },
     )
     def post(self, request, external_id):
-        body = _fields(request, {"amount", "order_id", "idempotency_key"})
+        body = json_object(request, {"amount", "order_id", "idempotency_key"})
         outcome = services.hold_points(
             source=request.user.source,
             member=external_id,
@@ -294,13 +276,14 @@ class MemberHoldsView(APIView):
         return _replayable(_hold_data(outcome.hold), outcome.created)
 
 
-HOLD_ERRORS = {**COMMON_ERRORS, **_errors((404, ["hold_not_found"]))}
+HOLD_ERRORS = {**COMMON_ERRORS, **documented_errors((404, ["hold_not_found"]))}
 
 
 class HoldView(APIView):
     @extend_schema(operation_id="get_hold", responses={200: s.HoldSerializer, **HOLD_ERRORS})
     def get(self, request, hold_id):
-        hold = PointsHold.objects.select_related("member").filter(pk=hold_id).first() if is_row_id(hold_id) else None
+        mine = PointsHold.objects.select_related("member").filter(source=request.user.source)
+        hold = mine.filter(pk=hold_id).first() if is_row_id(hold_id) else None
         if hold is None:
             raise HoldNotFound(f"No hold with id {hold_id}.")
         return Response(s.HoldSerializer(hold).data)
@@ -313,15 +296,16 @@ class HoldCaptureView(APIView):
         responses={
             200: s.HoldSerializer,
             **HOLD_ERRORS,
-            **_errors(
+            **documented_errors(
                 (409, ["idempotency_conflict"]),
                 (422, ["hold_not_active", "hold_expired"]),
             ),
         },
     )
     def post(self, request, hold_id):
-        body = _fields(request, {"amount"})
-        return Response(_hold_data(services.capture_hold(hold_id=hold_id, amount=body.get("amount"))))
+        body = json_object(request, {"amount"})
+        hold = services.capture_hold(hold_id=hold_id, amount=body.get("amount"), source=request.user.source)
+        return Response(_hold_data(hold))
 
 
 class HoldReleaseView(APIView):
@@ -331,4 +315,6 @@ class HoldReleaseView(APIView):
         responses={200: s.HoldSerializer, **HOLD_ERRORS},
     )
     def post(self, request, hold_id):
-        return Response(_hold_data(services.release_hold(hold_id=hold_id)))
+        if request.data:  # no body, or an empty object
+            json_object(request, set())
+        return Response(_hold_data(services.release_hold(hold_id=hold_id, source=request.user.source)))

@@ -41,7 +41,7 @@ class Reward(models.Model):
     stock = models.PositiveIntegerField(
         _("stock"), null=True, blank=True, help_text=_("Units on offer in total; empty = unlimited.")
     )
-    redeemed_quantity = models.PositiveIntegerField(
+    redeemed_quantity = models.PositiveBigIntegerField(
         _("redeemed"), default=0, editable=False, help_text=_("Units redeemed and not cancelled.")
     )
     per_member_limit = models.PositiveIntegerField(

@@ -218,6 +218,7 @@ class Coupon(models.Model):
             ),
             models.CheckConstraint(condition=Q(valid_until__gt=models.F("valid_from")), name="coupon_window_ordered"),
         ]
+        permissions = [("void_coupon", _("Can void coupons"))]
 
     def __str__(self):
         return self.code

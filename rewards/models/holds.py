@@ -22,13 +22,13 @@ class PointsHold(models.Model):
         db_index=False,
         verbose_name=_("member"),
     )
-    amount = models.PositiveIntegerField(_("amount"))
-    captured_amount = models.PositiveIntegerField(_("captured amount"), default=0)
+    amount = models.PositiveBigIntegerField(_("amount"))
+    captured_amount = models.PositiveBigIntegerField(_("captured amount"), default=0)
     order_id = models.CharField(_("order id"), max_length=128)
     spend = models.OneToOneField(
         "loyalty.PointsEntry", on_delete=models.PROTECT, related_name="+", verbose_name=_("spend entry")
     )
-    balance_after = models.IntegerField(
+    balance_after = models.BigIntegerField(
         _("balance after"), help_text=_("The member's available points right after the hold.")
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.HELD)
@@ -54,6 +54,7 @@ class PointsHold(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
             models.CheckConstraint(condition=Q(captured_amount__lte=models.F("amount")), name="hold_capture_within"),
         ]
+        permissions = [("release_hold", _("Can release points holds (gives the points back)"))]
 
     def __str__(self):
         return gettext("Hold %(id)s: %(amount)d points for order %(order)s") % {

@@ -24,11 +24,11 @@ class Redemption(models.Model):
         "rewards.Reward", on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("reward")
     )
     quantity = models.PositiveSmallIntegerField(_("quantity"))
-    points_spent = models.PositiveIntegerField(_("points spent"))
+    points_spent = models.PositiveBigIntegerField(_("points spent"))
     spend = models.OneToOneField(
         "loyalty.PointsEntry", on_delete=models.PROTECT, related_name="+", verbose_name=_("spend entry")
     )
-    balance_after = models.IntegerField(
+    balance_after = models.BigIntegerField(
         _("balance after"), help_text=_("The member's available points right after the spend.")
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
@@ -51,10 +51,16 @@ class Redemption(models.Model):
             models.UniqueConstraint(fields=["source", "idempotency_key"], name="redemption_idempotent"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="redemption_quantity_positive"),
         ]
+        permissions = [
+            ("cancel_redemption", _("Can cancel redemptions (refunds the points)")),
+            ("fulfil_redemption", _("Can mark goods redemptions shipped and delivered")),
+        ]
 
     def __str__(self):
-        return gettext("Redemption %(id)s of %(reward)s by member %(member)s") % {
+        """For people: the reward's name and the member's external id and name, never database ids."""
+        return gettext("Redemption %(id)s: %(quantity)s × %(reward)s for %(member)s") % {
             "id": self.pk,
-            "reward": self.reward_id,
-            "member": self.member_id,
+            "quantity": self.quantity,
+            "reward": self.reward.name,
+            "member": self.member,
         }

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from loyalty.errors import InvalidInput
+from loyalty.permissions import require_permission
 from rewards import calculations
 from rewards.errors import CouponNotFound, CouponNotReleasable, CouponNotUsable, OutOfStock, RewardUnavailable
 from rewards.models import Coupon, CouponTemplate, PoolCode
@@ -108,6 +109,7 @@ REASON_MESSAGES = {
     "not_yet_valid": "it is not valid yet",
     "below_minimum_spend": "the order is below its minimum spend",
     "other_member": "it belongs to another member",
+    "other_storefront": "it was used by another storefront, which alone can release it",
 }
 
 
@@ -126,7 +128,7 @@ def use_coupon(*, code: Any, order_id: Any, source: str, order_amount: Any = Non
     if member is not None and not isinstance(member, str):
         raise InvalidInput("member must be an external_id.", fields={"member": ["Must be a string."]})
     coupon = _locked_coupon(code)
-    if coupon.status == Coupon.Status.USED and coupon.used_order_id == order_id:
+    if coupon.status == Coupon.Status.USED and coupon.used_order_id == order_id and coupon.used_by == source:
         return coupon
     if member is not None and coupon.member.external_id != member:
         raise _not_usable(coupon, "other_member")
@@ -147,13 +149,17 @@ def use_coupon(*, code: Any, order_id: Any, source: str, order_amount: Any = Non
 
 
 @transaction.atomic
-def release_coupon(*, code: Any, order_id: Any) -> Coupon:
+def release_coupon(*, code: Any, order_id: Any, source: str) -> Coupon:
     """Undo a use when the order is cancelled: the coupon is active again (expired if its window has
-    passed). Releasing a coupon that is not in use changes nothing."""
+    passed). Releasing a coupon that is not in use changes nothing. Only the storefront that used it
+    may release it: any storefront may use a member's coupon, but one must not free a coupon another
+    has taken payment against."""
     order_id = inputs.text(order_id, "order_id", max_length=128)
     coupon = _locked_coupon(code)
     if coupon.status != Coupon.Status.USED:
         return coupon
+    if coupon.used_by != source:
+        raise _not_usable(coupon, "other_storefront")
     if coupon.used_order_id != order_id:
         raise CouponNotReleasable(
             f"Coupon {coupon.code} was used for another order, not {order_id!r}.",
@@ -167,8 +173,10 @@ def release_coupon(*, code: Any, order_id: Any) -> Coupon:
 
 
 @transaction.atomic
-def void_coupon(*, coupon: Coupon) -> Coupon:
-    """Staff withdraw an unused coupon (issued by mistake, abuse)."""
+def void_coupon(*, coupon: Coupon, actor=None) -> Coupon:
+    """Staff withdraw an unused coupon (issued by mistake, abuse); a staff `actor` needs
+    rewards.void_coupon."""
+    require_permission(actor, "rewards.void_coupon", "You may not void coupons.")
     coupon = _locked_coupon(coupon.code)
     if coupon.status != Coupon.Status.ACTIVE:
         raise CouponNotUsable(f"Coupon {coupon.code} is {coupon.status}; only active coupons can be voided.")

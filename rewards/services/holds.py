@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from loyalty.errors import IdempotencyConflict
 from loyalty.models import PointsEntry, ProgramSettings
+from loyalty.permissions import require_permission
 from loyalty.services import refund_spend, spend_points
 from loyalty.services.members_guard import check_can_transact
 from members.models import Member
@@ -83,12 +84,18 @@ def _hold(source, external_id, amount, order_id, key, body_hash) -> HoldOutcome:
     return HoldOutcome(hold, created=True)
 
 
-def _locked_hold(hold_id: Any) -> PointsHold:
+def _locked_hold(hold_id: Any, source: str | None) -> PointsHold:
+    """The hold under its member's lock. With `source` (a storefront), another storefront's hold is
+    not found, in the same words as an id that does not exist."""
+    not_found = HoldNotFound(f"No hold with id {hold_id}.")
     if not inputs.is_row_id(hold_id):
-        raise HoldNotFound("No such hold.")
-    member_id = PointsHold.objects.filter(pk=hold_id).values_list("member_id", flat=True).first()
+        raise not_found
+    rows = PointsHold.objects.filter(pk=hold_id)
+    if source is not None:
+        rows = rows.filter(source=source)
+    member_id = rows.values_list("member_id", flat=True).first()
     if member_id is None:
-        raise HoldNotFound(f"No hold with id {hold_id}.")
+        raise not_found
     lock_member(member_id=member_id)
     return PointsHold.objects.get(pk=hold_id)
 
@@ -98,10 +105,11 @@ def _refund(hold: PointsHold, amount: int, reason: str) -> None:
 
 
 @transaction.atomic
-def capture_hold(*, hold_id: Any, amount: Any = None) -> PointsHold:
+def capture_hold(*, hold_id: Any, amount: Any = None, source: str | None = None) -> PointsHold:
     """Spend the held points for good; with `amount`, only that much, and the rest goes back. A second
-    capture with the same amount returns the hold unchanged."""
-    hold = _locked_hold(hold_id)
+    capture with the same amount returns the hold unchanged. A storefront (`source`) captures only
+    its own holds."""
+    hold = _locked_hold(hold_id, source)
     amount = hold.amount if amount is None else inputs.whole(amount, "amount", maximum=hold.amount)
     if hold.status == PointsHold.Status.CAPTURED:
         if amount != hold.captured_amount:
@@ -120,10 +128,12 @@ def capture_hold(*, hold_id: Any, amount: Any = None) -> PointsHold:
 
 
 @transaction.atomic
-def release_hold(*, hold_id: Any) -> PointsHold:
+def release_hold(*, hold_id: Any, actor=None, source: str | None = None) -> PointsHold:
     """Give held points back (the order was abandoned), or, after capture, refund them (the order was
-    cancelled). Releasing a released hold changes nothing."""
-    hold = _locked_hold(hold_id)
+    cancelled). Releasing a released hold changes nothing. A staff `actor` needs
+    rewards.release_hold; a storefront (`source`) releases only its own holds."""
+    require_permission(actor, "rewards.release_hold", "You may not release points holds.")
+    hold = _locked_hold(hold_id, source)
     if hold.status == PointsHold.Status.RELEASED:
         return hold
     if hold.status == PointsHold.Status.HELD:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Any
 
+from loyalty.calculations import MAX_EARNING
 from loyalty.errors import InvalidInput
+from loyalty.inputs import text_problem
 
 
 def fingerprint(body: dict[str, Any]) -> str:
@@ -16,19 +19,23 @@ def fingerprint(body: dict[str, Any]) -> str:
 
 
 def text(value: Any, name: str, *, max_length: int, required: bool = True) -> str:
+    """Text of at most max_length characters as sent, stripped; None is "" when not required."""
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
         raise InvalidInput(f"{name} is required.", fields={name: [f"A string of 1-{max_length} characters."]})
-    value = value.strip()
-    if "\x00" in value:
-        raise InvalidInput(f"{name} contains a NUL character.", fields={name: ["No NUL characters."]})
+    if problem := text_problem(value):
+        raise InvalidInput(f"{name} is not valid text.", fields={name: [problem]})
     if len(value) > max_length:
         raise InvalidInput(f"{name} is too long.", fields={name: [f"At most {max_length} characters."]})
-    return value
+    return value.strip()
 
 
-def whole(value: Any, name: str, *, minimum: int = 1, maximum: int = 2_000_000_000) -> int:
+# The most points one request may hold or capture: as much as one event may earn (MAX_EARNING).
+MAX_POINTS = MAX_EARNING
+
+
+def whole(value: Any, name: str, *, minimum: int = 1, maximum: int = MAX_POINTS) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise InvalidInput(
             f"{name} must be a whole number from {minimum} to {maximum}.",
@@ -37,19 +44,20 @@ def whole(value: Any, name: str, *, minimum: int = 1, maximum: int = 2_000_000_0
     return value
 
 
+_DECIMAL_TEXT = re.compile(r"\d{1,12}(\.\d{1,2})?")
+
+
 def money(value: Any, name: str) -> Decimal | None:
+    """An amount of money as the API documents it: a decimal string with at most two places
+    ("199.90"), or a whole number. A JSON fraction is refused: it is a binary float, not money."""
     if value is None:
         return None
-    problem = {name: ['A decimal string >= 0 with at most 2 places, e.g. "199.90".']}
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidInput(f"{name} is not a valid amount.", fields=problem)
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidInput(f"{name} is not a valid amount.", fields=problem) from None
-    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12") or amount.as_tuple().exponent < -2:
-        raise InvalidInput(f"{name} is not a valid amount.", fields=problem)
-    return amount
+    problem = {name: ['A decimal string >= 0 with at most 2 places, e.g. "199.90", or a whole number.']}
+    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
+        return Decimal(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12:
+        return Decimal(value)
+    raise InvalidInput(f"{name} is not a valid amount.", fields=problem)
 
 
 MAX_ID = 2**63 - 1

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from loyalty.errors import InvalidInput
+from loyalty.permissions import require_permission
 from rewards.models import CodePool, Coupon, PoolCode
 
 MAX_CODE_LENGTH = 128
@@ -43,9 +44,11 @@ def parse_codes(text: str) -> list[str]:
 
 
 @transaction.atomic
-def import_pool_codes(*, pool: CodePool, text: str) -> PoolImport:
+def import_pool_codes(*, pool: CodePool, text: str, actor=None) -> PoolImport:
     """Add the file's codes to the pool as available. Codes already in the pool are skipped; codes that
-    are some member's coupon already are refused (a coupon pool's codes become coupon codes)."""
+    are some member's coupon already are refused (a coupon pool's codes become coupon codes). A staff
+    `actor` needs rewards.change_codepool."""
+    require_permission(actor, "rewards.change_codepool", "You may not import codes into code pools.")
     codes = parse_codes(text)
     unique = list(dict.fromkeys(codes))
     clashing = list(Coupon.objects.filter(code__in=unique).values_list("code", flat=True)[:20])

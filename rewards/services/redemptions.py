@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from loyalty.errors import IdempotencyConflict, InvalidInput
 from loyalty.models import PointsEntry, ProgramSettings, Tier
+from loyalty.permissions import require_permission
 from loyalty.services import refund_spend, spend_points
 from loyalty.services.members_guard import check_can_transact
 from members.models import Member
@@ -189,23 +190,32 @@ def _deliver(redemption: Redemption, reward: Reward, now: datetime, program) -> 
         )
 
 
-def _locked_redemption(redemption_id: Any) -> tuple[Member, Redemption]:
+def _locked_redemption(redemption_id: Any, source: str | None) -> tuple[Member, Redemption]:
+    """The redemption under its member's lock. With `source` (a storefront), another storefront's
+    redemption is not found, in the same words as an id that does not exist: ids are sequential, and
+    one storefront must not learn from them what another's members redeemed."""
+    not_found = RedemptionNotFound(f"No redemption with id {redemption_id}.")
     if not inputs.is_row_id(redemption_id):
-        raise RedemptionNotFound("No such redemption.")
-    member_id = Redemption.objects.filter(pk=redemption_id).values_list("member_id", flat=True).first()
+        raise not_found
+    rows = Redemption.objects.filter(pk=redemption_id)
+    if source is not None:
+        rows = rows.filter(source=source)
+    member_id = rows.values_list("member_id", flat=True).first()
     if member_id is None:
-        raise RedemptionNotFound(f"No redemption with id {redemption_id}.")
+        raise not_found
     member = lock_member(member_id=member_id)
     return member, Redemption.objects.select_related("reward").get(pk=redemption_id)
 
 
 @transaction.atomic
-def cancel_redemption(*, redemption_id: Any, reason: Any = "", actor=None) -> Redemption:
+def cancel_redemption(*, redemption_id: Any, reason: Any = "", actor=None, source: str | None = None) -> Redemption:
     """Give the points back to the lots they came from (with their expiry), restore the stock and
     void what was handed out. Goods can be cancelled until shipped; a coupon already used blocks it.
-    Cancelling a cancelled redemption changes nothing."""
+    Cancelling a cancelled redemption changes nothing. A staff `actor` needs
+    rewards.cancel_redemption; a storefront (`source`) may cancel only its own redemptions."""
+    require_permission(actor, "rewards.cancel_redemption", "You may not cancel redemptions.")
     note = inputs.text(reason, "reason", max_length=255, required=False)
-    member, redemption = _locked_redemption(redemption_id)
+    member, redemption = _locked_redemption(redemption_id, source)
     if redemption.status == Redemption.Status.CANCELLED:
         return redemption
     if not calculations.can_move(redemption.status, calculations.CANCELLED):
@@ -231,11 +241,13 @@ def cancel_redemption(*, redemption_id: Any, reason: Any = "", actor=None) -> Re
 
 
 @transaction.atomic
-def move_fulfilment(*, redemption_id: int, status: str, note: str = "") -> Redemption:
-    """Goods: pending -> shipped -> delivered (cancelling goes through cancel_redemption)."""
+def move_fulfilment(*, redemption_id: int, status: str, note: str = "", actor=None) -> Redemption:
+    """Goods: pending -> shipped -> delivered (cancelling goes through cancel_redemption). A staff
+    `actor` needs rewards.fulfil_redemption."""
+    require_permission(actor, "rewards.fulfil_redemption", "You may not move redemptions through fulfilment.")
     if status not in (Redemption.Status.SHIPPED, Redemption.Status.DELIVERED):
         raise InvalidFulfilment(f"{status!r} is not a fulfilment step; use shipped or delivered.")
-    _, redemption = _locked_redemption(redemption_id)
+    _, redemption = _locked_redemption(redemption_id, None)
     if redemption.reward.kind != Reward.Kind.GOODS or not calculations.can_move(redemption.status, status):
         raise InvalidFulfilment(f"Redemption {redemption.pk} is {redemption.status}; it cannot become {status}.")
     redemption.status = status

@@ -6,17 +6,20 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
+import tempfile
 from datetime import datetime
 from decimal import Decimal
 
 import openpyxl
 import pytest
 from django.contrib.messages import get_messages
+from django.test import Client
 from django.urls import reverse
 
 from loyalty.models import PointsEntry, TierChange
 from loyalty.services import adjust_points
-from loyalty.spreadsheets import neutralise_formula
+from loyalty.spreadsheets import safe_cell
 from members.models import Member
 from rewards.models import PoolCode, Reward
 
@@ -31,12 +34,12 @@ EXPORT_POINTS = "loyalty.export_pointsentry"
 
 @pytest.mark.parametrize("cell", ["=1+1", "==1+1", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\t=1", "\r=1"])
 def test_a_cell_a_spreadsheet_would_run_becomes_text(cell):
-    assert neutralise_formula(cell) == "'" + cell
+    assert safe_cell(cell) == "'" + cell
 
 
 @pytest.mark.parametrize("cell", ["-50", "+86", "12.5", "plain text", "a=b", 7, None])
 def test_numbers_and_other_cells_are_left_alone(cell):
-    assert neutralise_formula(cell) == cell
+    assert safe_cell(cell) == cell
 
 
 def export(client, admin_name: str, file_format: str, query: str = ""):
@@ -323,3 +326,50 @@ def test_members_import_from_xlsx_reads_numeric_cells_as_text(operations_clerk, 
 
     member = Member.objects.get(external_id="20001")
     assert (member.name, member.phone, str(member.birthday)) == ("李四", "13900000000", "1985-02-03")
+
+
+def test_the_confirm_step_imports_only_a_file_this_session_uploaded(operations_clerk, client):
+    """The confirm form names the uploaded file; a client could name any file of the temp folder, and
+    the library would read and then delete it."""
+    with tempfile.NamedTemporaryFile(delete=False, dir=tempfile.gettempdir()) as victim:
+        victim.write(b"external_id\r\nm-evil\r\n")
+    url = reverse("admin:members_member_process_import")
+    for name in (os.path.basename(victim.name), victim.name, "../" + os.path.basename(victim.name), "0" * 32):
+        response = client.post(url, {"import_file_name": name, "original_file_name": "x.csv", "format": "0"})
+        assert response.status_code == 302
+        assert os.path.exists(victim.name), name
+    assert not Member.objects.filter(external_id="m-evil").exists()
+    os.unlink(victim.name)
+
+    preview = upload(client, "members_member", b"external_id,name\r\nm-new,New\r\n")
+    other = Client()
+    other.force_login(operations_clerk)
+    other.defaults["HTTP_HOST"] = "localhost"
+    stolen = other.post(url, preview.context["confirm_form"].initial)
+    assert stolen.status_code == 302 and not Member.objects.exists(), "another session's upload is refused"
+    confirm(client, "members_member", preview)
+    assert Member.objects.filter(external_id="m-new").exists()
+    again = confirm(client, "members_member", preview)
+    assert again.status_code == 302
+    assert any("upload the file again" in str(m) for m in get_messages(again.wsgi_request))
+
+
+def test_files_that_are_not_valid_text_are_refused_on_the_form(operations_clerk, client):
+    for content, filename in (
+        (b'external_id,name\r\nm-1,"A\xed\xa0\x80B"\r\n', "rows.csv"),
+        (b"not a zip file at all", "rows.xlsx"),
+    ):
+        preview = upload(client, "members_member", content, filename=filename)
+        assert preview.status_code == 200
+        assert preview.context["form"].errors
+    assert not Member.objects.exists()
+
+
+def test_xlsx_exports_drop_control_characters_a_spreadsheet_cannot_hold(login_as, client):
+    MemberFactory(external_id="m-ctl", name="Bell\x07 and\x1b escape")
+    login_as("members.export_member", "members.view_member")
+    response = export(client, "members_member", "xlsx")
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    header = [cell.value for cell in sheet[1]]
+    assert sheet[2][header.index("name")].value == "Bell and escape"

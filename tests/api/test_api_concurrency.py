@@ -15,6 +15,7 @@ from .conftest import client_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("audited_afterwards"),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks: set DATABASE_URL"),
 ]
 

@@ -134,3 +134,69 @@ def test_an_operator_day(page, live_server, shoot, population):
     page.goto(f"{live_server.url}/admin/")
     expect(page.locator("body")).to_contain_text(re.compile("会员总数|会员"))
     shoot(page, "11-dashboard-zh-hans")
+
+
+def test_the_mall_actions_confirm_first_and_the_limits_need_two_people(page, live_server, shoot, population):
+    """Operations cancels a redemption and voids a coupon through their confirmation pages; Finance
+    raises an approval limit, which a second Finance person approves; the settings show it read-only."""
+    from django.contrib.auth.models import Group
+
+    from loyalty.models import ProgramSettings
+    from loyalty.services import adjust_points
+    from rewards.models import Coupon, Redemption
+    from rewards.services import redeem
+    from tests.rewards.factories import RewardFactory
+
+    member = population
+    adjust_points(member=member, amount=5_000, reason="test setup", actor=staff("setup", superuser=True))
+    reward = RewardFactory(code="browser-voucher", points_cost=100)
+    first = redeem(source="web", member=member.external_id, reward=reward.code, idempotency_key="b1").redemption
+    second = redeem(source="web", member=member.external_id, reward=reward.code, idempotency_key="b2").redemption
+    for username, role in (("ops", "Operations"), ("fin1", "Finance"), ("fin2", "Finance")):
+        staff(username).groups.add(Group.objects.get(name=role))
+
+    log_in(page, live_server, "ops")
+    page.goto(f"{live_server.url}/admin/rewards/redemption/")
+    page.check(f"input[name=_selected_action][value='{first.pk}']")
+    page.select_option("select[name=action]", "cancel")
+    page.click("button[name=index]")
+    expect(page.locator("#confirm-action-form")).to_be_visible()
+    shoot(page, "20-cancel-redemption-confirmation")
+    page.fill("#id_reason", "Customer changed their mind")
+    page.click("#confirm-action-form input[type=submit]")
+    expect(page.locator(".messagelist")).to_contain_text("1 redemption(s) cancelled.")
+    shoot(page, "21-redemption-cancelled")
+    assert Redemption.objects.get(pk=first.pk).status == "cancelled"
+
+    coupon = Coupon.objects.get(redemption=second)
+    page.goto(f"{live_server.url}/admin/rewards/coupon/")
+    page.check(f"input[name=_selected_action][value='{coupon.pk}']")
+    page.select_option("select[name=action]", "void")
+    page.click("button[name=index]")
+    shoot(page, "22-void-coupon-confirmation")
+    page.click("#confirm-action-form input[type=submit]")
+    expect(page.locator(".messagelist")).to_contain_text("1 coupon(s) voided.")
+    log_out(page)
+
+    log_in(page, live_server, "fin1")
+    page.goto(f"{live_server.url}/admin/loyalty/approvallimitchange/add/")
+    page.select_option("#id_kind", "points")
+    page.fill("#id_new_limit", "5000")
+    page.fill("#id_note", "Double-points weekend")
+    shoot(page, "23-approval-limit-raise")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("waits for approval")
+    shoot(page, "24-approval-limit-pending")
+    page.goto(f"{live_server.url}/admin/loyalty/programsettings/1/change/")
+    expect(page.locator(".field-approval_limit_points .readonly")).to_contain_text("1000")
+    shoot(page, "25-settings-with-read-only-limits")
+    log_out(page)
+
+    log_in(page, live_server, "fin2")
+    page.goto(f"{live_server.url}/admin/loyalty/approvallimitchange/")
+    page.check("input[name=_selected_action]")
+    page.select_option("select[name=action]", "approve_limit_changes")
+    page.click("button[name=index]")
+    expect(page.locator(".messagelist")).to_contain_text("1 limit change(s) approved and applied.")
+    shoot(page, "26-approval-limit-approved")
+    assert ProgramSettings.current().approval_limit_points == 5000

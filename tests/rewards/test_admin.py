@@ -113,26 +113,33 @@ def test_fulfilment_actions_move_goods_and_cancel_refunds(staff_client, rich_mem
 
     staff_client.post(url, {"action": "mark_shipped", "_selected_action": [ids[0]]})
     staff_client.post(url, {"action": "mark_delivered", "_selected_action": [ids[0]]})
-    response = staff_client.post(url, {"action": "cancel", "_selected_action": ids}, follow=True)
+    confirmation = staff_client.post(url, {"action": "cancel", "_selected_action": ids})
+    assert "Yes, cancel them" in confirmation.content.decode()
+    response = staff_client.post(
+        url, {"action": "cancel", "_selected_action": ids, "post": "yes", "reason": "out of stock"}, follow=True
+    )
 
     statuses = dict(Redemption.objects.values_list("pk", "status"))
     assert statuses == {ids[0]: "delivered", ids[1]: "cancelled"}
     messages = [str(m) for m in response.context["messages"]]
     assert any("cannot be cancelled" in m for m in messages) and "1 redemption(s) cancelled." in messages
-    assert "cancelled by boss" in Redemption.objects.get(pk=ids[1]).note
+    assert Redemption.objects.get(pk=ids[1]).note == "out of stock"
     assert_ledger_consistent(rich_member)
 
 
 def test_coupon_void_and_hold_release_actions(staff_client, rich_member, make_reward):
     coupon = redeem(source="shop", member=rich_member.external_id, reward=make_reward().code, idempotency_key="c")
     coupon = coupon.redemption.coupons.get()
-    staff_client.post(reverse("admin:rewards_coupon_changelist"), {"action": "void", "_selected_action": [coupon.pk]})
+    staff_client.post(
+        reverse("admin:rewards_coupon_changelist"), {"action": "void", "_selected_action": [coupon.pk], "post": "yes"}
+    )
     coupon.refresh_from_db()
     assert coupon.status == "void"
 
     held = hold_points(source="shop", member=rich_member.external_id, amount=100, order_id="o", idempotency_key="h")
     staff_client.post(
-        reverse("admin:rewards_pointshold_changelist"), {"action": "release", "_selected_action": [held.hold.pk]}
+        reverse("admin:rewards_pointshold_changelist"),
+        {"action": "release", "_selected_action": [held.hold.pk], "post": "yes"},
     )
     held.hold.refresh_from_db()
     assert held.hold.status == "released"

@@ -25,6 +25,7 @@ pytestmark = [
         reason="concurrency tests need PostgreSQL (row locks and concurrent writers); set DATABASE_URL",
     ),
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("audited_afterwards"),
 ]
 
 

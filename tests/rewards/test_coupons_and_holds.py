@@ -84,10 +84,12 @@ def test_a_coupon_that_cannot_be_used_says_why(coupon, change, fields, reason):
 def test_release_undoes_the_use_for_that_order_only(coupon):
     use_coupon(code=coupon.code, order_id="o-1", source="shop")
     with pytest.raises(CouponNotReleasable):
-        release_coupon(code=coupon.code, order_id="o-2")
-    released = release_coupon(code=coupon.code, order_id="o-1")
+        release_coupon(code=coupon.code, order_id="o-2", source="shop")
+    released = release_coupon(code=coupon.code, order_id="o-1", source="shop")
     assert (released.status, released.used_order_id, released.used_at) == ("active", "", None)
-    assert release_coupon(code=coupon.code, order_id="o-1").status == "active", "releasing again changes nothing"
+    assert release_coupon(code=coupon.code, order_id="o-1", source="shop").status == "active", (
+        "releasing again changes nothing"
+    )
 
 
 def test_a_coupon_released_after_its_window_is_expired(coupon):
@@ -95,14 +97,14 @@ def test_a_coupon_released_after_its_window_is_expired(coupon):
     Coupon.objects.filter(pk=coupon.pk).update(
         valid_from=timezone.now() - timedelta(days=2), valid_until=timezone.now() - timedelta(seconds=1)
     )
-    assert release_coupon(code=coupon.code, order_id="o-1").status == "expired"
+    assert release_coupon(code=coupon.code, order_id="o-1", source="shop").status == "expired"
 
 
 def test_unknown_coupons_and_bad_input(coupon):
     with pytest.raises(CouponNotFound):
         use_coupon(code="NOPE", order_id="o", source="shop")
     with pytest.raises(CouponNotFound):
-        release_coupon(code="", order_id="o")
+        release_coupon(code="", order_id="o", source="shop")
     for fields in (
         {"order_id": ""},
         {"order_id": 5},

@@ -52,3 +52,5 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
             ) from None
+        except (RecursionError, ValueError):
+            raise CommandError(f"{path} is not valid JSON: nested too deeply or a number too long.") from None
