@@ -34,6 +34,18 @@ def ensure_default_program() -> None:
     migration.create_default_program(apps, None)
 
 
+def ensure_staff_roles() -> None:
+    """The staff roles of migrations 0013 and 0019 (transactional tests flush them)."""
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    for name in ("loyalty.migrations.0013_staff_roles", "loyalty.migrations.0019_action_permissions_for_roles"):
+        migration = importlib.import_module(name)
+        create = getattr(migration, "create_roles", None) or migration.grant
+        create(apps, SimpleNamespace(connection=connection))
+
+
 def record(member: Member, event_type: str, *, occurred_at: datetime = DAY, source: str = "shop", **fields):
     """Record an event for `member` with a fresh event_id (unless one is given)."""
     fields.setdefault("event_id", f"evt-{next(_ids)}")

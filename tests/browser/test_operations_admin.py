@@ -145,8 +145,10 @@ def test_the_mall_actions_confirm_first_and_the_limits_need_two_people(page, liv
     from loyalty.services import adjust_points
     from rewards.models import Coupon, Redemption
     from rewards.services import redeem
+    from tests.helpers import ensure_staff_roles
     from tests.rewards.factories import RewardFactory
 
+    ensure_staff_roles()  # an earlier transactional test may have flushed the groups
     member = population
     adjust_points(member=member, amount=5_000, reason="test setup", actor=staff("setup", superuser=True))
     reward = RewardFactory(code="browser-voucher", points_cost=100)
