@@ -77,7 +77,7 @@ def measure_imports(rows: int) -> list[str]:
     setup_django()
     import tablib
 
-    from members.resources import MemberImportResource
+    from loyalty.backoffice.member_resources import MemberImportResource
     from rewards.models import CodePool
     from rewards.resources import PoolCodeResource
 

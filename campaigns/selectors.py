@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import QuerySet
 
 from loyalty.analytics import rfm
@@ -19,10 +17,3 @@ def members_in_quadrant(*, quadrant: str, cut_frequency: Decimal, cut_monetary: 
     spend = {"rfm__monetary__gt" if high_spend else "rfm__monetary__lte": cut_monetary}
     frequency = {"rfm__frequency__gt" if high_frequency else "rfm__frequency__lte": cut_frequency}
     return Member.objects.filter(**spend, **frequency)
-
-
-def preview_store_rfm(as_of: datetime) -> list[str]:
-    return [
-        f"RFM over the {settings.LOYALTY_RFM_WINDOW_DAYS} days before {as_of:%Y-%m-%d %H:%M %Z} would be stored for "
-        f"{Member.objects.count():,} members."
-    ]

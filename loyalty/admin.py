@@ -10,8 +10,15 @@ from rangefilter.filters import DateRangeFilterBuilder
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from . import extensions
 from .admin_history import ConfigHistoryAdmin
-from .backoffice import approvals, plumbing, program_file, tier_whatif
+from .backoffice import (
+    approvals,
+    member_admin,  # noqa: F401  registers the members' admin (members is below loyalty)
+    plumbing,
+    program_file,
+    tier_whatif,
+)
 from .backoffice import jobs as backoffice_jobs
 from .backoffice.paging import EstimatedCountPaginator
 from .models import (
@@ -31,7 +38,6 @@ from .models import (
 )
 from .resources import EventResource, GrowthEntryResource, PointsEntryResource, TierChangeResource
 from .selectors.dashboard import members_per_tier
-from .services.jobs import JOBS
 from .spreadsheets import SpreadsheetExportMixin
 
 
@@ -237,7 +243,7 @@ class JobRunAdmin(ReadOnlyAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
-        extra = {"jobs": JOBS, "can_run": request.user.has_perm("loyalty.run_job")}
+        extra = {"jobs": extensions.jobs.names(), "can_run": request.user.has_perm("loyalty.run_job")}
         return super().changelist_view(request, extra_context={**extra, **(extra_context or {})})
 
     @admin.display(description=_("status"), ordering="status")
@@ -279,7 +285,7 @@ class AdjustmentAdmin(ReadOnlyAdmin):
         "requested_by",
         "decided_by",
     )
-    list_filter = (approvals.PendingFirstFilter, "kind", "reason")
+    list_filter = (approvals.PendingFirstFilter, "kind", "reason", ("requested_by", admin.RelatedOnlyFieldListFilter))
     search_fields = ("member__external_id",)
     list_select_related = ("member", "requested_by", "decided_by")
     actions = (approvals.approve, approvals.reject)

@@ -7,4 +7,11 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Loyalty engine")
 
     def ready(self):
+        from . import audit, jobs, program_sections
         from .api import schema  # noqa: F401  registers the OpenAPI description of the API key scheme
+        from .services import configuration
+
+        jobs.register()
+        audit.register()
+        configuration.register()
+        program_sections.register()

@@ -6,20 +6,14 @@ database, not with a Python loop."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
+from loyalty import extensions
+from loyalty.extensions import Finding
 from loyalty.models import GrowthAllocation, GrowthEntry, PointsAllocation, PointsEntry, TierChange
 from members.models import Member
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    subject: str
-    detail: str
 
 
 def member_sum(model, field: str = "amount", **filters) -> Coalesce:
@@ -118,14 +112,18 @@ def _tier_findings(limit: int) -> Iterator[Finding]:
 
 
 def audit(limit: int = 50) -> list[Finding]:
-    """Every inconsistency found (at most `limit` per check)."""
-    from rewards.audit import findings as rewards_findings  # rewards builds on Finding
+    """Every inconsistency found (at most `limit` per check), by every registered check."""
+    return [finding for check in extensions.audit_checks for finding in check(limit)]
 
-    return [
-        *_cached_balance_findings(limit),
-        *_negative_findings(limit),
-        *_lot_findings(GrowthEntry, GrowthAllocation, "growth", limit),
-        *_lot_findings(PointsEntry, PointsAllocation, "points", limit),
-        *_tier_findings(limit),
-        *rewards_findings(limit),
-    ]
+
+def register() -> None:
+    """The engine's checks (loyalty.extensions.audit_checks); the apps above add theirs."""
+    extensions.audit_checks.register("cached balances", _cached_balance_findings, order=10)
+    extensions.audit_checks.register("negative balances", _negative_findings, order=20)
+    extensions.audit_checks.register(
+        "growth lots", lambda limit: _lot_findings(GrowthEntry, GrowthAllocation, "growth", limit), order=30
+    )
+    extensions.audit_checks.register(
+        "points lots", lambda limit: _lot_findings(PointsEntry, PointsAllocation, "points", limit), order=40
+    )
+    extensions.audit_checks.register("tier history", _tier_findings, order=50)

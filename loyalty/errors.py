@@ -1,38 +1,6 @@
-"""Business errors with stable codes. The API maps `code` to its JSON error shape; the admin shows
-`message` as a form error; management commands print it."""
+"""The engine's business errors (members.errors holds the base class and the errors every layer shares)."""
 
-
-class LoyaltyError(Exception):
-    code = "loyalty_error"
-    http_status = 422
-
-    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
-
-
-class InvalidInput(LoyaltyError):
-    code = "validation_error"
-    http_status = 400
-
-
-class MemberNotFound(LoyaltyError):
-    code = "member_not_found"
-    http_status = 404
-
-
-class MemberExists(LoyaltyError):
-    code = "member_exists"
-    http_status = 409
-
-
-class MemberFrozen(LoyaltyError):
-    code = "member_frozen"
-
-
-class MemberClosed(LoyaltyError):
-    code = "member_closed"
+from members.errors import LoyaltyError
 
 
 class UnknownEventType(LoyaltyError):
@@ -68,11 +36,6 @@ class SpendNotFound(LoyaltyError):
 
 class RefundExceedsSpend(LoyaltyError):
     code = "refund_exceeds_spend"
-
-
-class NotPermitted(LoyaltyError):
-    code = "permission_denied"
-    http_status = 403
 
 
 class AdjustmentNotPending(LoyaltyError):

@@ -1,7 +1,9 @@
 """The program as a file: reading and checking the JSON document (no database writes here).
 
-`loyalty.services.program.apply_program` applies a parsed document; docs/program-file.md is the
-format's reference.
+The file's sections are registered (loyalty.extensions.program_sections): the engine's settings,
+event types, tiers and rules, and the apps' own (rewards: coupon templates, rewards, benefits). The
+checks here are public, for every section's parser. `loyalty.services.program.apply_program`
+applies a parsed document; docs/program-file.md is the format's reference.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from loyalty import extensions
 from loyalty.calculations import LadderError, TierStep, validate_ladder
-from loyalty.errors import InvalidInput
-from loyalty.inputs import json_problem, text_problem
 from loyalty.models.program import MAX_EVENT_AGE_DAYS, DowngradePolicy, ExpiryPolicy, GrowthMode, ReturnDowngrade
+from members.errors import InvalidInput
+from members.inputs import json_problem, text_problem
 
-SECTIONS = {"settings", "event_types", "tiers", "rules", "coupon_templates", "rewards", "benefits"}
 SETTINGS_KEYS = {
     "currency",
     "timezone",
@@ -63,17 +65,19 @@ def decimal_text(value: Decimal) -> str:
 
 @dataclass
 class ProgramDocument:
-    settings: dict[str, Any] = field(default_factory=dict)  # model field name -> value, only keys given
-    event_types: list[dict[str, Any]] = field(default_factory=list)
-    # A section that is present is the whole desired state of that part; an absent one (None) is left alone.
-    tiers: list[dict[str, Any]] | None = None
-    rules: list[dict[str, Any]] | None = None
-    coupon_templates: list[dict[str, Any]] | None = None
-    rewards: list[dict[str, Any]] | None = None
-    benefits: list[dict[str, Any]] | None = None
+    """The sections present in a file, each parsed by its section's parser. A section that is present
+    is the whole desired state of that part; an absent one is left alone."""
+
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.sections
+
+    def __getitem__(self, name: str) -> Any:
+        return self.sections[name]
 
 
-class _Errors:
+class ProgramErrors:
     def __init__(self):
         self.fields: dict[str, list[str]] = {}
 
@@ -85,7 +89,9 @@ class _Errors:
             self.add(f"{path}.{key}", "Unknown key.")
 
 
-def _int(errors: _Errors, path: str, value: Any, *, minimum: int | None = None, maximum: int = 2_000_000_000):
+def whole_number(
+    errors: ProgramErrors, path: str, value: Any, *, minimum: int | None = None, maximum: int = 2_000_000_000
+):
     if isinstance(value, bool) or not isinstance(value, int):
         errors.add(path, "Must be a whole number.")
         return None
@@ -96,7 +102,7 @@ def _int(errors: _Errors, path: str, value: Any, *, minimum: int | None = None, 
     return value
 
 
-def _decimal(errors: _Errors, path: str, value: Any, *, minimum: Decimal | None = None) -> Decimal | None:
+def decimal_number(errors: ProgramErrors, path: str, value: Any, *, minimum: Decimal | None = None) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         errors.add(path, 'Must be a decimal number, preferably as a string ("1.5").')
         return None
@@ -113,7 +119,7 @@ def _decimal(errors: _Errors, path: str, value: Any, *, minimum: Decimal | None 
     return number
 
 
-def _text(errors: _Errors, path: str, value: Any, *, max_length: int, required: bool = False) -> str:
+def text_value(errors: ProgramErrors, path: str, value: Any, *, max_length: int, required: bool = False) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
@@ -127,14 +133,14 @@ def _text(errors: _Errors, path: str, value: Any, *, max_length: int, required: 
     return value.strip()
 
 
-def _code(errors: _Errors, path: str, value: Any, *, max_length: int) -> str:
-    code = _text(errors, path, value, max_length=max_length, required=True)
+def code_value(errors: ProgramErrors, path: str, value: Any, *, max_length: int) -> str:
+    code = text_value(errors, path, value, max_length=max_length, required=True)
     if code and not all(c.isascii() and (c.isalnum() or c in "-_") for c in code):
         errors.add(path, "Only letters, digits, '-' and '_'.")
     return code
 
 
-def _moment(errors: _Errors, path: str, value: Any) -> datetime | None:
+def moment_value(errors: ProgramErrors, path: str, value: Any) -> datetime | None:
     if value is None:
         return None
     moment = parse_datetime(value) if isinstance(value, str) else None
@@ -144,7 +150,7 @@ def _moment(errors: _Errors, path: str, value: Any) -> datetime | None:
     return moment
 
 
-def _expiry(errors: _Errors, path: str, value: Any, allowed: set[str]) -> tuple[str, int] | None:
+def _expiry(errors: ProgramErrors, path: str, value: Any, allowed: set[str]) -> tuple[str, int] | None:
     if not isinstance(value, dict):
         errors.add(path, 'Must be an object such as {"policy": "rolling_months", "months": 12}.')
         return None
@@ -155,32 +161,34 @@ def _expiry(errors: _Errors, path: str, value: Any, allowed: set[str]) -> tuple[
         return None
     months = 0
     if policy == ExpiryPolicy.ROLLING_MONTHS:
-        months = _int(errors, f"{path}.months", value.get("months"), minimum=1, maximum=MAX_MONTHS) or 0
+        months = whole_number(errors, f"{path}.months", value.get("months"), minimum=1, maximum=MAX_MONTHS) or 0
     return policy, months
 
 
-def _settings(errors: _Errors, raw: Any) -> dict[str, Any]:
+def parse_settings(errors: ProgramErrors, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         errors.add("settings", "Must be an object.")
         return {}
     errors.unknown_keys("settings", raw, SETTINGS_KEYS)
     result: dict[str, Any] = {}
     if "currency" in raw:
-        currency = _text(errors, "settings.currency", raw["currency"], max_length=3, required=True)
+        currency = text_value(errors, "settings.currency", raw["currency"], max_length=3, required=True)
         if currency and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
             errors.add("settings.currency", "Must be a three-letter ISO 4217 code such as CNY.")
         result["currency"] = currency
     if "timezone" in raw:
-        zone = _text(errors, "settings.timezone", raw["timezone"], max_length=64, required=True)
+        zone = text_value(errors, "settings.timezone", raw["timezone"], max_length=64, required=True)
         try:
             ZoneInfo(zone)
             result["timezone"] = zone
         except (ZoneInfoNotFoundError, ValueError):
             errors.add("settings.timezone", f"Unknown time zone {zone!r}.")
     if "point_value" in raw:
-        result["point_value"] = _decimal(errors, "settings.point_value", raw["point_value"], minimum=Decimal("0"))
+        result["point_value"] = decimal_number(errors, "settings.point_value", raw["point_value"], minimum=Decimal("0"))
     if "pending_days" in raw:
-        result["pending_days"] = _int(errors, "settings.pending_days", raw["pending_days"], minimum=0, maximum=365)
+        result["pending_days"] = whole_number(
+            errors, "settings.pending_days", raw["pending_days"], minimum=0, maximum=365
+        )
     for key, prefix in (("points_expiry", "points_expiry"), ("growth_window", "growth_window")):
         if key in raw:
             parsed = _expiry(errors, f"settings.{key}", raw[key], set(ExpiryPolicy.values))
@@ -195,30 +203,32 @@ def _settings(errors: _Errors, raw: Any) -> dict[str, Any]:
             errors.add("settings.growth_mode", f"Must be one of {', '.join(GrowthMode.values)}.")
         result["growth_mode"] = raw["growth_mode"]
     if "target_value_per_point" in raw:
-        result["target_value_per_point"] = _decimal(
+        result["target_value_per_point"] = decimal_number(
             errors, "settings.target_value_per_point", raw["target_value_per_point"], minimum=Decimal("0")
         )
     if "hold_minutes" in raw:
-        result["hold_minutes"] = _int(errors, "settings.hold_minutes", raw["hold_minutes"], minimum=1, maximum=10080)
+        result["hold_minutes"] = whole_number(
+            errors, "settings.hold_minutes", raw["hold_minutes"], minimum=1, maximum=10080
+        )
     if "return_downgrade" in raw:
         if raw["return_downgrade"] not in ReturnDowngrade.values:
             errors.add("settings.return_downgrade", f"Must be one of {', '.join(ReturnDowngrade.values)}.")
         result["return_downgrade"] = raw["return_downgrade"]
     if "max_event_age_days" in raw:
-        result["max_event_age_days"] = _int(
+        result["max_event_age_days"] = whole_number(
             errors, "settings.max_event_age_days", raw["max_event_age_days"], minimum=1, maximum=MAX_EVENT_AGE_DAYS
         )
     return result
 
 
-def _list(errors: _Errors, path: str, raw: Any) -> list[dict]:
+def object_list(errors: ProgramErrors, path: str, raw: Any) -> list[dict]:
     if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
         errors.add(path, "Must be a list of objects.")
         return []
     return raw
 
 
-def _unique_codes(errors: _Errors, path: str, items: list[dict]) -> None:
+def unique_codes(errors: ProgramErrors, path: str, items: list[dict]) -> None:
     seen = set()
     for index, item in enumerate(items):
         code = item.get("code")
@@ -227,41 +237,41 @@ def _unique_codes(errors: _Errors, path: str, items: list[dict]) -> None:
         seen.add(code)
 
 
-def _event_types(errors: _Errors, raw: Any) -> list[dict]:
+def parse_event_types(errors: ProgramErrors, raw: Any) -> list[dict]:
     items = []
-    for index, item in enumerate(_list(errors, "event_types", raw)):
+    for index, item in enumerate(object_list(errors, "event_types", raw)):
         path = f"event_types[{index}]"
         errors.unknown_keys(path, item, EVENT_TYPE_KEYS)
         items.append(
             {
-                "code": _code(errors, f"{path}.code", item.get("code"), max_length=64),
-                "name": _text(errors, f"{path}.name", item.get("name"), max_length=128, required=True),
-                "description": _text(errors, f"{path}.description", item.get("description"), max_length=2000),
+                "code": code_value(errors, f"{path}.code", item.get("code"), max_length=64),
+                "name": text_value(errors, f"{path}.name", item.get("name"), max_length=128, required=True),
+                "description": text_value(errors, f"{path}.description", item.get("description"), max_length=2000),
             }
         )
-    _unique_codes(errors, "event_types", items)
+    unique_codes(errors, "event_types", items)
     return items
 
 
-def _tiers(errors: _Errors, raw: Any) -> list[dict]:
+def parse_tiers(errors: ProgramErrors, raw: Any) -> list[dict]:
     items = []
     errors_before = len(errors.fields)
-    for index, item in enumerate(_list(errors, "tiers", raw)):
+    for index, item in enumerate(object_list(errors, "tiers", raw)):
         path = f"tiers[{index}]"
         errors.unknown_keys(path, item, TIER_KEYS)
         items.append(
             {
-                "code": _code(errors, f"{path}.code", item.get("code"), max_length=32),
-                "name": _text(errors, f"{path}.name", item.get("name"), max_length=64, required=True),
-                "rank": _int(errors, f"{path}.rank", item.get("rank"), minimum=0, maximum=1000),
-                "threshold": _int(errors, f"{path}.threshold", item.get("threshold"), minimum=0),
-                "points_multiplier": _decimal(
+                "code": code_value(errors, f"{path}.code", item.get("code"), max_length=32),
+                "name": text_value(errors, f"{path}.name", item.get("name"), max_length=64, required=True),
+                "rank": whole_number(errors, f"{path}.rank", item.get("rank"), minimum=0, maximum=1000),
+                "threshold": whole_number(errors, f"{path}.threshold", item.get("threshold"), minimum=0),
+                "points_multiplier": decimal_number(
                     errors, f"{path}.points_multiplier", item.get("points_multiplier", "1"), minimum=Decimal("0")
                 ),
-                "description": _text(errors, f"{path}.description", item.get("description"), max_length=2000),
+                "description": text_value(errors, f"{path}.description", item.get("description"), max_length=2000),
             }
         )
-    _unique_codes(errors, "tiers", items)
+    unique_codes(errors, "tiers", items)
     if len(errors.fields) == errors_before:
         try:
             validate_ladder(TierStep(t["code"], t["rank"], t["threshold"]) for t in items)
@@ -270,13 +280,13 @@ def _tiers(errors: _Errors, raw: Any) -> list[dict]:
     return items
 
 
-def _optional_limit(errors: _Errors, path: str, value: Any) -> int | None:
-    return None if value is None else _int(errors, path, value, minimum=1)
+def optional_limit(errors: ProgramErrors, path: str, value: Any) -> int | None:
+    return None if value is None else whole_number(errors, path, value, minimum=1)
 
 
-def _rules(errors: _Errors, raw: Any) -> list[dict]:
+def parse_rules(errors: ProgramErrors, raw: Any) -> list[dict]:
     items = []
-    for index, item in enumerate(_list(errors, "rules", raw)):
+    for index, item in enumerate(object_list(errors, "rules", raw)):
         path = f"rules[{index}]"
         errors.unknown_keys(path, item, RULE_KEYS)
         active = item.get("active", True)
@@ -286,48 +296,38 @@ def _rules(errors: _Errors, raw: Any) -> list[dict]:
         if not isinstance(multiplier, bool):
             errors.add(f"{path}.apply_tier_multiplier", "Must be true or false.")
         rule = {
-            "code": _code(errors, f"{path}.code", item.get("code"), max_length=64),
-            "event_type_id": _code(errors, f"{path}.event_type", item.get("event_type"), max_length=64),
-            "name": _text(errors, f"{path}.name", item.get("name"), max_length=128),
-            "growth": _int(errors, f"{path}.growth", item.get("growth", 0), maximum=100_000_000),
-            "points": _int(errors, f"{path}.points", item.get("points", 0), maximum=100_000_000),
-            "growth_per_unit": _decimal(errors, f"{path}.growth_per_unit", item.get("growth_per_unit", "0")),
-            "points_per_unit": _decimal(errors, f"{path}.points_per_unit", item.get("points_per_unit", "0")),
+            "code": code_value(errors, f"{path}.code", item.get("code"), max_length=64),
+            "event_type_id": code_value(errors, f"{path}.event_type", item.get("event_type"), max_length=64),
+            "name": text_value(errors, f"{path}.name", item.get("name"), max_length=128),
+            "growth": whole_number(errors, f"{path}.growth", item.get("growth", 0), maximum=100_000_000),
+            "points": whole_number(errors, f"{path}.points", item.get("points", 0), maximum=100_000_000),
+            "growth_per_unit": decimal_number(errors, f"{path}.growth_per_unit", item.get("growth_per_unit", "0")),
+            "points_per_unit": decimal_number(errors, f"{path}.points_per_unit", item.get("points_per_unit", "0")),
             "apply_tier_multiplier": multiplier,
-            "daily_limit": _optional_limit(errors, f"{path}.daily_limit", item.get("daily_limit")),
-            "lifetime_limit": _optional_limit(errors, f"{path}.lifetime_limit", item.get("lifetime_limit")),
-            "starts_at": _moment(errors, f"{path}.starts_at", item.get("starts_at")),
-            "ends_at": _moment(errors, f"{path}.ends_at", item.get("ends_at")),
+            "daily_limit": optional_limit(errors, f"{path}.daily_limit", item.get("daily_limit")),
+            "lifetime_limit": optional_limit(errors, f"{path}.lifetime_limit", item.get("lifetime_limit")),
+            "starts_at": moment_value(errors, f"{path}.starts_at", item.get("starts_at")),
+            "ends_at": moment_value(errors, f"{path}.ends_at", item.get("ends_at")),
             "is_active": active,
-            "description": _text(errors, f"{path}.description", item.get("description"), max_length=2000),
+            "description": text_value(errors, f"{path}.description", item.get("description"), max_length=2000),
         }
         if rule["starts_at"] and rule["ends_at"] and rule["ends_at"] <= rule["starts_at"]:
             errors.add(f"{path}.ends_at", "Must be after starts_at.")
         items.append(rule)
-    _unique_codes(errors, "rules", items)
+    unique_codes(errors, "rules", items)
     return items
 
 
 def parse_program(raw: Any) -> ProgramDocument:
     """Check a decoded JSON document; raise InvalidInput listing every problem by its path."""
-    errors = _Errors()
+    errors = ProgramErrors()
     if not isinstance(raw, dict):
         raise InvalidInput("A program file is a JSON object.", fields={"$": ["Must be an object."]})
     if problem := json_problem(raw):
         raise InvalidInput(f"The program file holds a value that cannot be stored: {problem}", fields={"$": [problem]})
-    from rewards import program_file as rewards_file  # rewards builds on this module's checks
-
-    errors.unknown_keys("$", raw, SECTIONS)
+    errors.unknown_keys("$", raw, set(extensions.program_sections.names()))
     document = ProgramDocument(
-        settings=_settings(errors, raw.get("settings", {})),
-        event_types=_event_types(errors, raw.get("event_types", [])),
-        tiers=_tiers(errors, raw["tiers"]) if "tiers" in raw else None,
-        rules=_rules(errors, raw["rules"]) if "rules" in raw else None,
-        coupon_templates=(
-            rewards_file.parse_coupon_templates(errors, raw["coupon_templates"]) if "coupon_templates" in raw else None
-        ),
-        rewards=rewards_file.parse_rewards(errors, raw["rewards"]) if "rewards" in raw else None,
-        benefits=rewards_file.parse_benefits(errors, raw["benefits"]) if "benefits" in raw else None,
+        {name: section.parse(errors, raw[name]) for name, section in extensions.program_sections.items() if name in raw}
     )
     if errors.fields:
         raise InvalidInput("The program file is not valid.", fields=errors.fields)

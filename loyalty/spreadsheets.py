@@ -16,9 +16,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -39,11 +41,11 @@ from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats import base_formats
 from import_export.tmp_storages import TempFolderStorage
 
-from loyalty.errors import LoyaltyError
+from members.errors import LoyaltyError
 
 # OWASP's list: a cell starting with one of these is a formula to Excel, LibreOffice and Sheets.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
 # Control characters an XLSX cell cannot hold (openpyxl refuses the whole file for one of them); a
@@ -146,13 +148,24 @@ class UploadStorage(TempFolderStorage):
 
     FOLDER = "loyalty-imports"
     NAME = re.compile(r"[0-9a-f]{32}")
+    # Previews that found errors, and previews nobody confirmed, leave their file behind: each new
+    # upload removes those older than this.
+    KEEP_SECONDS = 24 * 3600
 
     def save(self, data):
         folder = os.path.join(tempfile.gettempdir(), self.FOLDER)
         os.makedirs(folder, mode=0o700, exist_ok=True)
+        self._remove_abandoned(folder)
         self.name = uuid.uuid4().hex
         with open(self.get_full_path(), "xb") as file:  # the library writes the upload's bytes
             file.write(data)
+
+    def _remove_abandoned(self, folder: str) -> None:
+        too_old = time.time() - self.KEEP_SECONDS
+        for entry in os.scandir(folder):
+            if self.NAME.fullmatch(entry.name) and entry.stat().st_mtime < too_old:
+                with contextlib.suppress(FileNotFoundError):  # another request removed it first
+                    os.remove(entry.path)
 
     def get_full_path(self):
         if not isinstance(self.name, str) or not self.NAME.fullmatch(self.name):
@@ -183,19 +196,24 @@ class SpreadsheetImportMixin(ImportMixin):
         confirm_form = getattr(response, "context_data", {}).get("confirm_form")
         if confirm_form is not None:
             uploads = request.session.get(UPLOADS_SESSION_KEY, [])
-            uploads = [*uploads, confirm_form.initial["import_file_name"]][-MAX_UPLOADS_REMEMBERED:]
+            uploads = [*uploads, self._remembered(confirm_form.initial["import_file_name"])][-MAX_UPLOADS_REMEMBERED:]
             request.session[UPLOADS_SESSION_KEY] = uploads
         return response
+
+    def _remembered(self, name: str) -> str:
+        """An upload is remembered with the import it was previewed for: a file previewed as pool
+        codes cannot be confirmed as members, skipping the members' preview."""
+        return f"{self.opts.label}:{name}"
 
     def process_import(self, request, **kwargs):
         if not self.has_import_permission(request):
             raise PermissionDenied
         uploads = request.session.get(UPLOADS_SESSION_KEY, [])
-        name = request.POST.get("import_file_name", "")
-        if request.method != "POST" or name not in uploads:
+        upload = self._remembered(request.POST.get("import_file_name", ""))
+        if request.method != "POST" or upload not in uploads:
             messages.error(request, gettext("That upload is not yours or was imported already: upload the file again."))
             return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_import")
-        request.session[UPLOADS_SESSION_KEY] = [upload for upload in uploads if upload != name]
+        request.session[UPLOADS_SESSION_KEY] = [remembered for remembered in uploads if remembered != upload]
         return super().process_import(request, **kwargs)
 
     def get_import_data_kwargs(self, **kwargs):

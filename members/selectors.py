@@ -1,7 +1,7 @@
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from loyalty.errors import MemberNotFound
+from members.errors import MemberNotFound
 
 from .models import Member
 

@@ -16,9 +16,9 @@ from django.utils.translation import gettext_lazy
 from loyalty.admin import ReadOnlyAdmin
 from loyalty.admin_history import ConfigHistoryAdmin
 from loyalty.backoffice.confirm import confirmation_page, confirmed
-from loyalty.errors import LoyaltyError
 from loyalty.models import ProgramSettings
 from loyalty.spreadsheets import SpreadsheetImportMixin
+from members.errors import LoyaltyError
 
 from . import calculations, services
 from .models import Benefit, BenefitGrant, CodePool, Coupon, CouponTemplate, PointsHold, PoolCode, Redemption, Reward
@@ -120,6 +120,10 @@ class PoolCodeAdmin(SpreadsheetImportMixin, ReadOnlyAdmin):
     search_fields = ("code", "member__external_id")
     list_select_related = ("pool", "member")
 
+    def has_import_permission(self, request):
+        """As the pool's "Import codes…" page: importing codes changes the pool's stock."""
+        return request.user.has_perm("rewards.change_codepool")
+
 
 @admin.register(Reward)
 class RewardAdmin(SpreadsheetImportMixin, ConfigHistoryAdmin):
@@ -175,26 +179,6 @@ class RewardAdmin(SpreadsheetImportMixin, ConfigHistoryAdmin):
             "target": target,
             "verdict": verdict,
         }
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            # Only what was edited: redemptions move redeemed_quantity meanwhile, and writing back the
-            # value read with the form would undo them.
-            if form.changed_data:
-                obj.save(update_fields=form.changed_data)
-        else:
-            super().save_model(request, obj, form, change)
-        target = ProgramSettings.current().target_value_per_point
-        if calculations.exceeds_budget(obj.cash_value, obj.points_cost, target):
-            self.message_user(
-                request,
-                _(
-                    "%(reward)s gives %(value)s per point, more than the target of %(target)s per point "
-                    "(Program settings): every redemption costs more than the points are budgeted for."
-                )
-                % {"reward": obj.code, "value": obj.value_per_point, "target": target},
-                messages.WARNING,
-            )
 
 
 @admin.register(Benefit)

@@ -3,7 +3,31 @@ from django.utils.translation import gettext_lazy as _
 
 
 class RewardsConfig(AppConfig):
-    """Points mall, benefits and coupons (the rewards issue fills this in)."""
+    """Points mall, benefits, coupons and points holds, plugged into the engine (loyalty.extensions)."""
 
     name = "rewards"
     verbose_name = _("Rewards")
+
+    def ready(self):
+        from loyalty import extensions
+
+        from . import audit, demo, jobs, program_sections, selectors, storefront
+        from .services import configuration
+
+        jobs.register()
+        storefront.register()
+        extensions.member_panels.register(
+            "redemptions",
+            extensions.MemberPanel("admin/rewards/member_panels/redemptions.html", selectors.recent_redemptions),
+        )
+        extensions.member_panels.register(
+            "coupons", extensions.MemberPanel("admin/rewards/member_panels/coupons.html", selectors.recent_coupons)
+        )
+        extensions.economics_sources.register(
+            "points mall",
+            extensions.EconomicsSource(redeemed=selectors.redeemed_rewards, granted=selectors.benefit_grants),
+        )
+        audit.register()
+        configuration.register()
+        program_sections.register()
+        extensions.demo_steps.register("points mall", extensions.DemoStep(run=demo.populate_the_mall))

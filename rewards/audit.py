@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from loyalty.audit import Finding
+from loyalty import extensions
+from loyalty.extensions import Finding
 from loyalty.models import PointsEntry
 
 from .models import PointsHold, Redemption, Reward
@@ -66,5 +67,8 @@ def _hold_findings(limit: int) -> Iterator[Finding]:
         )
 
 
-def findings(limit: int) -> list[Finding]:
-    return [*_stock_findings(limit), *_redemption_findings(limit), *_hold_findings(limit)]
+def register() -> None:
+    """The rewards' checks, run by loyalty_audit after the engine's (loyalty.extensions.audit_checks)."""
+    extensions.audit_checks.register("reward stock", _stock_findings, order=110)
+    extensions.audit_checks.register("redemption points", _redemption_findings, order=120)
+    extensions.audit_checks.register("points holds", _hold_findings, order=130)

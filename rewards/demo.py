@@ -8,7 +8,7 @@ import random
 from django.db import transaction
 from django.utils import timezone
 
-from loyalty.errors import LoyaltyError
+from members.errors import LoyaltyError
 from members.models import Member
 
 from .models import CodePool, Reward
@@ -70,3 +70,9 @@ def make_redemptions(*, count: int, seed: int) -> int:
             move_fulfilment(redemption_id=redemption.pk, status="shipped")
         made += 1
     return made
+
+
+def populate_the_mall(stdout, seed: int) -> None:
+    """The demo step (loyalty.extensions.demo_steps): partner codes, then redemptions."""
+    add_partner_codes(codes=200, seed=seed)
+    stdout.write(f"Points mall: {make_redemptions(count=40, seed=seed)} demo redemptions.")

@@ -1,6 +1,6 @@
 """Rewards refusals with stable codes; the API's error handler serves them like every LoyaltyError."""
 
-from loyalty.errors import LoyaltyError
+from members.errors import LoyaltyError
 
 
 class RewardNotFound(LoyaltyError):

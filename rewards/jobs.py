@@ -1,37 +1,63 @@
-"""The rewards' scheduled jobs, run by the loyalty job machinery (JobRun per period, member-id chunks)."""
+"""The rewards' scheduled jobs, registered on the engine's job machinery (loyalty.extensions.jobs).
+Benefits follow the 04:00 tier recalculation on the 1st, so members get what their new tier gives."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from django.utils.translation import gettext_lazy as _
 
-from loyalty.services.bulk import ChunkResult
+from loyalty import extensions
+from loyalty.extensions import Schedule, ScheduledJob
 
 from . import selectors
 from .services import bulk
 
 
-@dataclass(frozen=True)
-class ScheduledJob:
-    period_format: str  # strftime of as_of in the program time zone: one run per period
-    run_chunk: Callable[..., ChunkResult]  # (first_id, last_id, as_of, *, period, run_id)
-    preview: Callable[[datetime], list[str]]  # for run_job --dry-run
-    on_finish: Callable[..., None] | None = None  # (*, run) in the transaction that marks a run done
-
-
-JOBS = {
-    "issue_benefits": ScheduledJob("%Y-%m", bulk.issue_monthly_benefits, selectors.preview_monthly_benefits),
-    "issue_birthday_gifts": ScheduledJob("%Y-%m-%d", bulk.issue_birthday_gifts, selectors.preview_birthday_gifts),
-    "expire_coupons": ScheduledJob("%Y-%m-%d", bulk.expire_coupons, selectors.preview_expire_coupons),
-    "release_expired_holds": ScheduledJob("%Y-%m-%dT%H", bulk.release_expired_holds, selectors.preview_expired_holds),
-}
-
-# (job, minute, hour, day of month) in the program time zone, for setup_schedules. Benefits follow the
-# 04:00 tier recalculation on the 1st, so members get what their new tier gives.
-SCHEDULES = [
-    ("issue_benefits", "0", "5", "1"),
-    ("issue_birthday_gifts", "15", "5", "*"),
-    ("expire_coupons", "45", "3", "*"),
-    ("release_expired_holds", "10", "*", "*"),
-]
+def register() -> None:
+    extensions.jobs.register(
+        "issue_benefits",
+        ScheduledJob(
+            label=_("Issue monthly benefits"),
+            description=_("Each member gets this month's coupons of their tier's monthly benefits."),
+            period_format="%Y-%m",
+            run_chunk=bulk.issue_monthly_benefits,
+            preview=selectors.preview_monthly_benefits,
+            schedule=Schedule(minute="0", hour="5", day_of_month="1"),
+        ),
+        order=50,
+    )
+    extensions.jobs.register(
+        "issue_birthday_gifts",
+        ScheduledJob(
+            label=_("Issue birthday gifts"),
+            description=_("Members in their birthday month get their tier's birthday gift, once a year."),
+            period_format="%Y-%m-%d",
+            run_chunk=bulk.issue_birthday_gifts,
+            preview=selectors.preview_birthday_gifts,
+            schedule=Schedule(minute="15", hour="5"),
+        ),
+        order=60,
+    )
+    extensions.jobs.register(
+        "expire_coupons",
+        ScheduledJob(
+            label=_("Expire coupons"),
+            description=_("Unused coupons past their validity become expired."),
+            period_format="%Y-%m-%d",
+            run_chunk=bulk.expire_coupons,
+            preview=selectors.preview_expire_coupons,
+            schedule=Schedule(minute="45", hour="3"),
+        ),
+        order=70,
+    )
+    extensions.jobs.register(
+        "release_expired_holds",
+        ScheduledJob(
+            label=_("Release expired points holds"),
+            description=_("Points held for orders that were never captured go back to the members."),
+            period_format="%Y-%m-%dT%H",
+            run_chunk=bulk.release_expired_holds,
+            preview=selectors.preview_expired_holds,
+            schedule=Schedule(minute="10", hour="*"),
+        ),
+        order=80,
+    )

@@ -6,17 +6,18 @@ from __future__ import annotations
 from import_export.fields import Field
 from import_export.instance_loaders import CachedInstanceLoader
 
-from loyalty.errors import LoyaltyError
 from loyalty.models import Tier
+from loyalty.services.configuration import writer_for
 from loyalty.spreadsheets import CodeWidget, SpreadsheetResource, refusal
+from members.errors import LoyaltyError
 
 from . import services
 from .models import CodePool, CouponTemplate, PoolCode, Reward
 
 
 class RewardResource(SpreadsheetResource):
-    """A row whose code is new adds a reward, a known code updates it; each row is checked like the
-    admin's form (the model's validation and constraints) before it is saved."""
+    """A row whose code is new adds a reward, a known code updates it; each row is saved through the
+    reward's configuration writer, checked as the admin's form checks it."""
 
     min_tier = Field(attribute="min_tier", column_name="min_tier", widget=CodeWidget(Tier))
     coupon_template = Field(
@@ -53,12 +54,14 @@ class RewardResource(SpreadsheetResource):
         skip_unchanged = True
         report_skipped = True
 
-    def do_instance_save(self, instance, is_create):
-        if is_create:
-            instance.save(force_insert=True)
-        else:
-            # Only the imported columns: redeemed_quantity moves with redemptions in the meantime.
-            instance.save(update_fields=[*(field.attribute for field in self.get_import_fields()), "updated_at"])
+    def save_instance(self, instance, is_create, row, **kwargs):
+        """Through the reward's configuration writer, as the admin's form saves: only the imported
+        columns (redeemed_quantity moves with redemptions in the meantime), as the importing user."""
+        fields = None if is_create else [field.attribute for field in self.get_import_fields()]
+        try:
+            writer_for(Reward).save(instance, actor=kwargs.get("user"), fields=fields)
+        except LoyaltyError as exc:
+            raise refusal(exc) from exc
 
 
 class PoolCodeResource(SpreadsheetResource):
@@ -76,6 +79,6 @@ class PoolCodeResource(SpreadsheetResource):
 
     def save_instance(self, instance, is_create, row, **kwargs):
         try:
-            instance.pk = services.add_pool_code(pool=instance.pool, code=instance.code).pk
+            instance.pk = services.add_pool_code(pool=instance.pool, code=instance.code, actor=kwargs.get("user")).pk
         except LoyaltyError as exc:
             raise refusal(exc) from exc

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 
 from loyalty.config import current_config
 from loyalty.models import ProgramSettings, Tier
@@ -192,71 +193,123 @@ def _moment(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def export_rewards_sections() -> dict[str, list[dict]]:
-    """coupon_templates, rewards and benefits in the program-file format (docs/program-file.md)."""
+def _code_of(row) -> str | None:
+    return row.code if row else None
 
-    def code_of(row) -> str | None:
-        return row.code if row else None
 
+def export_coupon_templates() -> list[dict]:
+    """The coupon_templates section of the program file (docs/program-file.md)."""
     templates = CouponTemplate.objects.select_related("code_pool").order_by("code")
+    return [
+        {
+            "code": t.code,
+            "name": t.name,
+            "description": t.description,
+            "kind": t.kind,
+            "value": decimal_text(t.value),
+            "min_spend": decimal_text(t.min_spend),
+            "valid_from": _moment(t.valid_from),
+            "valid_until": _moment(t.valid_until),
+            "valid_days": t.valid_days,
+            "inactive_days": t.inactive_days,
+            "code_pool": _code_of(t.code_pool),
+            "active": t.is_active,
+        }
+        for t in templates
+    ]
+
+
+def export_rewards() -> list[dict]:
+    """The rewards section of the program file."""
     rewards = Reward.objects.select_related("coupon_template", "code_pool", "min_tier").order_by("code")
+    return [
+        {
+            "code": r.code,
+            "name": r.name,
+            "description": r.description,
+            "image_url": r.image_url,
+            "kind": r.kind,
+            "points_cost": r.points_cost,
+            "cash_value": decimal_text(r.cash_value),
+            "stock": r.stock,
+            "per_member_limit": r.per_member_limit,
+            "limit_period": r.limit_period,
+            "min_tier": _code_of(r.min_tier),
+            "visible_from": _moment(r.visible_from),
+            "visible_until": _moment(r.visible_until),
+            "active": r.is_active,
+            "category": r.category,
+            "sort_order": r.sort_order,
+            "coupon_template": _code_of(r.coupon_template),
+            "code_pool": _code_of(r.code_pool),
+        }
+        for r in rewards
+    ]
+
+
+def export_benefits() -> list[dict]:
+    """The benefits section of the program file."""
     benefits = Benefit.objects.select_related("coupon_template").prefetch_related("tiers").order_by("code")
-    return {
-        "coupon_templates": [
-            {
-                "code": t.code,
-                "name": t.name,
-                "description": t.description,
-                "kind": t.kind,
-                "value": decimal_text(t.value),
-                "min_spend": decimal_text(t.min_spend),
-                "valid_from": _moment(t.valid_from),
-                "valid_until": _moment(t.valid_until),
-                "valid_days": t.valid_days,
-                "inactive_days": t.inactive_days,
-                "code_pool": code_of(t.code_pool),
-                "active": t.is_active,
-            }
-            for t in templates
-        ],
-        "rewards": [
-            {
-                "code": r.code,
-                "name": r.name,
-                "description": r.description,
-                "image_url": r.image_url,
-                "kind": r.kind,
-                "points_cost": r.points_cost,
-                "cash_value": decimal_text(r.cash_value),
-                "stock": r.stock,
-                "per_member_limit": r.per_member_limit,
-                "limit_period": r.limit_period,
-                "min_tier": code_of(r.min_tier),
-                "visible_from": _moment(r.visible_from),
-                "visible_until": _moment(r.visible_until),
-                "active": r.is_active,
-                "category": r.category,
-                "sort_order": r.sort_order,
-                "coupon_template": code_of(r.coupon_template),
-                "code_pool": code_of(r.code_pool),
-            }
-            for r in rewards
-        ],
-        "benefits": [
-            {
-                "code": b.code,
-                "name": b.name,
-                "description": b.description,
-                "tiers": sorted(tier.code for tier in b.tiers.all()),
-                "entitlement": b.entitlement,
-                "coupon_template": code_of(b.coupon_template),
-                "coupon_quantity": b.coupon_quantity,
-                "points": b.points,
-                "growth": b.growth,
-                "rebate_percent": decimal_text(b.rebate_percent) if b.rebate_percent is not None else None,
-                "sort_order": b.sort_order,
-                "active": b.is_active,
-            }
-            for b in benefits
-        ],
-    }
+    return [
+        {
+            "code": b.code,
+            "name": b.name,
+            "description": b.description,
+            "tiers": sorted(tier.code for tier in b.tiers.all()),
+            "entitlement": b.entitlement,
+            "coupon_template": _code_of(b.coupon_template),
+            "coupon_quantity": b.coupon_quantity,
+            "points": b.points,
+            "growth": b.growth,
+            "rebate_percent": decimal_text(b.rebate_percent) if b.rebate_percent is not None else None,
+            "sort_order": b.sort_order,
+            "active": b.is_active,
+        }
+        for b in benefits
+    ]
+
+
+# --- the admin's member page (loyalty.extensions.member_panels) ---------------------------------------
+
+RECENT = 10
+
+
+def recent_redemptions(member: Member) -> list[Redemption]:
+    return list(
+        Redemption.objects.filter(member=member).select_related("reward").order_by("-created_at", "-id")[:RECENT]
+    )
+
+
+def recent_coupons(member: Member) -> list[Coupon]:
+    return list(Coupon.objects.filter(member=member).select_related("template").order_by("-issued_at")[:RECENT])
+
+
+# --- the points economics report (loyalty.extensions.economics_sources) -------------------------------
+
+
+def redeemed_rewards(since: datetime) -> list[tuple[str, str, int, int, Decimal]]:
+    """(code, name, units, points, cash value per unit) of the rewards redeemed since then, cancelled
+    redemptions left out."""
+    return list(
+        Redemption.objects.filter(created_at__gte=since)
+        .exclude(status=Redemption.Status.CANCELLED)
+        .values_list("reward__code", "reward__name", "reward__cash_value")
+        .annotate(units=Sum("quantity"), points=Sum("points_spent"))
+        .values_list("reward__code", "reward__name", "units", "points", "reward__cash_value")
+        .order_by("reward__code")
+    )
+
+
+def benefit_grants(since: datetime, zone) -> list[tuple[date, str, str | None, Decimal | None, int, int, int]]:
+    """(month, tier code, coupon kind, coupon face value, grants, coupons, points) per month, tier and
+    coupon template of the benefit granted."""
+    rows = (
+        BenefitGrant.objects.filter(granted_at__gte=since)
+        .annotate(month=TruncMonth("granted_at", tzinfo=zone))
+        .values_list("month", "tier__code", "benefit__coupon_template__kind", "benefit__coupon_template__value")
+        .annotate(grants=Count("id"), coupons=Sum("coupon_count"), points=Sum("points"))
+    )
+    return [
+        (month.date() if isinstance(month, datetime) else month, tier, kind, value, grants, coupons, points)
+        for month, tier, kind, value, grants, coupons, points in rows
+    ]

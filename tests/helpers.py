@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import json
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.apps import apps
@@ -28,10 +30,23 @@ def local(year, month, day, hour=0, minute=0, second=0) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=SHANGHAI)
 
 
+DEFAULT_PROGRAM_FILE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "default-program.json"
+
+
 def ensure_default_program() -> None:
-    """Create the default program of migration 0003 if it is missing (transactional tests flush it)."""
-    migration = importlib.import_module("loyalty.migrations.0003_default_program")
-    migration.create_default_program(apps, None)
+    """A fresh install's program when it is missing (transactional tests flush it): the built-in
+    event types, then the program file a fresh install exports (docs/examples/default-program.json,
+    kept equal to it by tests/test_program_file.py): settings, tiers, rules and the reward catalog."""
+    from loyalty.models import BUILTIN_EVENT_TYPES, EventType, ProgramSettings, Tier
+    from loyalty.program_file import parse_program
+    from loyalty.services.program import apply_program
+
+    if Tier.objects.exists():
+        return
+    for code, name in BUILTIN_EVENT_TYPES.items():
+        EventType.objects.update_or_create(code=code, defaults={"name": name, "is_builtin": True})
+    ProgramSettings.current()
+    apply_program(document=parse_program(json.loads(DEFAULT_PROGRAM_FILE.read_text())))
 
 
 def ensure_staff_roles() -> None:

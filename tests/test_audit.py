@@ -10,9 +10,8 @@ from django.utils import timezone
 
 from loyalty.audit import audit
 from loyalty.models import GrowthEntry, PointsEntry, ProgramSettings
-from loyalty.services import adjust_points, expire_points, record_event, refund_spend, spend_points
+from loyalty.services import adjust_points, enrol_member, expire_points, record_event, refund_spend, spend_points
 from members.models import Member
-from members.services import enrol_member
 
 pytestmark = pytest.mark.django_db
 

@@ -13,11 +13,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from loyalty.errors import InsufficientPoints, MemberExists
+from loyalty.errors import InsufficientPoints
 from loyalty.models import Event, GrowthEntry, PointsEntry, RuleHit
-from loyalty.services import record_event, spend_points
+from loyalty.services import enrol_member, record_event, spend_points
+from members.errors import MemberExists
 from members.models import Member
-from members.services import enrol_member
 
 from .helpers import assert_ledger_consistent, local
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.apps import apps
 from django.core.management import call_command
 from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
 
@@ -27,14 +25,15 @@ from loyalty.models import (
 from loyalty.services.event_input import EventInput
 from members.models import Member
 
+from .helpers import ensure_default_program
+
 AS_OF = datetime(2026, 6, 1, 4, 30, tzinfo=UTC)
 
 
 @pytest.fixture
 def default_program(db) -> ProgramSettings:
-    """The program of migration 0003 (a transactional test elsewhere may have flushed it)."""
-    migration = importlib.import_module("loyalty.migrations.0003_default_program")
-    migration.create_default_program(apps, None)
+    """A fresh install's program (a transactional test elsewhere may have flushed it)."""
+    ensure_default_program()
     return ProgramSettings.current()
 
 

@@ -10,12 +10,12 @@ import pytest
 from django.db.models import Q
 
 from loyalty.audit import audit
-from loyalty.errors import LoyaltyError
 from loyalty.models import Event, GrowthEntry, PointsEntry, RuleHit, TierChange
-from loyalty.services import record_events
+from loyalty.services import enrol_member, record_events
 from loyalty.services.events import record_events_one_by_one
+from members.errors import LoyaltyError
 from members.models import Member
-from members.services import enrol_member, freeze_member
+from members.services import freeze_member
 
 from .helpers import local, record
 
@@ -237,3 +237,29 @@ def test_a_chunk_that_collides_with_a_concurrent_write_is_recorded_one_by_one(pr
     [again] = record_events(source="t", events=[body])
     assert (first.applied, again.applied, again.event.pk) == (True, False, first.event.pk)
     assert Event.objects.filter(event_id="e1").count() == 1
+
+
+def test_a_batch_reports_what_it_stored_when_the_database_fails_before_the_one_by_one_part(program, monkeypatch):
+    """The set-based chunks committed; the database then fails as the one-by-one part (a return)
+    starts. The stored event is reported and only the other is refused, never the whole batch."""
+    from django.db import OperationalError
+
+    from loyalty.services import events as single_path
+
+    for external_id in ("a", "b"):
+        enrol_member(external_id=external_id)
+    record(Member.objects.get(external_id="b"), "purchase", amount=Decimal("100"), order_id="o-1")
+
+    class Unanswered:
+        class objects:  # noqa: N801 - stands in for Member.objects
+            @staticmethod
+            def filter(**kwargs):
+                raise OperationalError("the database stopped answering")
+
+    monkeypatch.setattr(single_path, "Member", Unanswered)
+    check_in = {"event_id": "s-1", "member": "a", "type": "check_in", "occurred_at": START.isoformat()}
+    refund = {"event_id": "s-2", "member": "b", "type": "return", "amount": "10", "original_order_id": "o-1"}
+    stored, refused = record_events(source="s", events=[check_in, refund])
+    assert stored.applied and stored.event.event_id == "s-1"
+    assert isinstance(refused, LoyaltyError) and refused.code == "service_unavailable"
+    assert list(Event.objects.filter(source="s").values_list("event_id", flat=True)) == ["s-1"]

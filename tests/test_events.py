@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from loyalty.errors import DuplicateOrder, IdempotencyConflict, InvalidInput, MemberNotFound, UnknownEventType
+from loyalty.errors import DuplicateOrder, IdempotencyConflict, UnknownEventType
 from loyalty.models import Event, GrowthEntry, PointsEntry, RuleHit, TierChange
 from loyalty.services import record_event
+from members.errors import InvalidInput, MemberNotFound
 
 from .helpers import DAY, UTC, assert_ledger_consistent, ledger_counts, local, purchase, record
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from loyalty.errors import InvalidInput
 from loyalty.models import GrowthEntry, TierChange
 from loyalty.services import adjust_growth, change_tier_manually, expire_growth, recalculate_member_tier
+from members.errors import InvalidInput
 
 from .helpers import assert_ledger_consistent, ledger_counts, local, purchase, record
 

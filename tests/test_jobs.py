@@ -16,10 +16,10 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from loyalty.audit import audit
-from loyalty.errors import InvalidInput
 from loyalty.models import GrowthEntry, JobChunk, JobRun, PointsEntry, Tier, TierChange
 from loyalty.services import adjust_growth, bulk, change_tier_manually, recalculate_member_tier, spend_points
 from loyalty.services.jobs import chunk_ranges, period_key, run_job_now
+from members.errors import InvalidInput
 from members.models import Member
 from members.services import freeze_member
 

@@ -7,11 +7,11 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from loyalty.errors import InvalidInput, MemberClosed, MemberExists, MemberFrozen
 from loyalty.models import TierChange
-from loyalty.services import spend_points
+from loyalty.services import enrol_member, spend_points
+from members.errors import InvalidInput, MemberClosed, MemberExists, MemberFrozen
 from members.models import Member
-from members.services import close_member, enrol_member, freeze_member, unfreeze_member, update_member
+from members.services import close_member, freeze_member, unfreeze_member, update_member
 
 from .helpers import assert_ledger_consistent, ledger_counts, record
 

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput, RefundExceedsSpend
+from loyalty.errors import IdempotencyConflict, InsufficientPoints, RefundExceedsSpend
 from loyalty.models import PointsEntry
 from loyalty.services import adjust_points, expire_points, refund_spend, release_pending_points, spend_points
+from members.errors import InvalidInput
 
 from .helpers import assert_ledger_consistent, ledger_counts, local, purchase, record
 

@@ -8,12 +8,12 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from loyalty.errors import InvalidInput
 from loyalty.models import EarningRule, EventType, ProgramSettings, Tier
 from loyalty.program_file import parse_program
 from loyalty.selectors import export_program
+from loyalty.services import enrol_member
 from loyalty.services.program import apply_program
-from members.services import enrol_member
+from members.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db
 
@@ -254,3 +254,53 @@ def test_the_admin_upload_refuses_hostile_json_on_the_form(admin_client):
     document = '{"tiers": [{"code": "x\\ud800", "name": "X", "rank": 0, "threshold": 0}]}'
     page = admin_client.post(url, {"document": document, "step": "apply"})
     assert page.status_code == 200 and page.context["errors"]
+
+
+def _staff_who_may_change_only(*codenames):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return get_user_model().objects.get(pk=user.pk)
+
+
+def test_an_empty_section_is_a_change_that_needs_its_permission():
+    """A present section is the whole desired state: "rules": [] deactivates every rule, so someone
+    allowed to change only the settings may not send it."""
+    from members.errors import NotPermitted
+
+    staff = _staff_who_may_change_only("change_programsettings")
+    before = snapshot()
+    empty = {"rules": [], "rewards": [], "benefits": [], "coupon_templates": []}
+    with pytest.raises(NotPermitted) as refused:
+        apply_program(document=parse_program(empty), actor=staff)
+    assert set(refused.value.fields) == {"rules", "rewards", "benefits", "coupon_templates"}
+    assert snapshot() == before
+    assert EarningRule.objects.filter(is_active=True).exists()
+
+
+def test_a_whole_exported_file_may_be_uploaded_by_someone_who_changed_only_its_settings():
+    staff = _staff_who_may_change_only("change_programsettings")
+    document = export_program()
+    document["settings"]["pending_days"] = 3
+    changes = apply_program(document=parse_program(document), actor=staff)
+    assert changes == ["settings: pending_days 0 -> 3"]
+    document["rules"][0]["growth_per_unit"] = "7"
+    with pytest.raises(Exception, match="rules"):
+        apply_program(document=parse_program(document), actor=staff)
+    assert ProgramSettings.current().pending_days == 3
+
+
+def test_the_default_program_file_is_what_a_fresh_install_exports():
+    """docs/examples/default-program.json is the program a fresh install has (tests restore it with
+    helpers.ensure_default_program after a transactional test flushed the database)."""
+    from loyalty.models import BUILTIN_EVENT_TYPES
+
+    from .helpers import DEFAULT_PROGRAM_FILE
+
+    assert export_program() == json.loads(DEFAULT_PROGRAM_FILE.read_text())
+    builtins = dict(EventType.objects.filter(is_builtin=True).values_list("code", "name"))
+    assert builtins == BUILTIN_EVENT_TYPES

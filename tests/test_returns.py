@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from loyalty.errors import InvalidInput, OrderNotFound, RefundExceedsOrder
+from loyalty.errors import OrderNotFound, RefundExceedsOrder
 from loyalty.models import GrowthEntry, PointsEntry, TierChange
 from loyalty.services import adjust_growth, change_tier_manually, release_pending_points, spend_points
 from loyalty.services.jobs import run_job_now
+from members.errors import InvalidInput
 
 from .helpers import DAY, assert_ledger_consistent, ledger_counts, purchase, refund
 
@@ -125,6 +126,31 @@ def test_a_tier_given_by_staff_is_not_taken_by_a_return(member, tiers, user):
     refund(member, "o-1", "600")
     member.refresh_from_db()
     assert member.tier == tiers["platinum"]
+
+
+def test_returning_the_orders_one_at_a_time_goes_back_as_far_as_returning_them_at_once(member, tiers):
+    """Splitting the purchase must not keep the tier: after the first return the latest tier move is
+    a return, and the floor is still the tier held before the earning."""
+    purchase(member, "2000", order_id="o-1")  # silver
+    purchase(member, "4000", order_id="o-2")  # gold
+    refund(member, "o-2", "4000")
+    member.refresh_from_db()
+    assert member.tier == tiers["silver"]
+    refund(member, "o-1", "2000")
+    member.refresh_from_db()
+    assert (member.growth_value, member.tier) == (0, tiers["normal"])
+    returns = TierChange.objects.filter(member=member, reason="return").order_by("created_at", "id")
+    assert list(returns.values_list("to_tier__code", flat=True)) == ["silver", "normal"]
+
+
+def test_a_tier_given_by_staff_stays_the_floor_after_earning_above_it(member, tiers, user):
+    change_tier_manually(member=member, tier=tiers["gold"], actor=user, reason="celebrity")
+    purchase(member, "15000", order_id="o-1")  # platinum by earning
+    member.refresh_from_db()
+    assert member.tier == tiers["platinum"]
+    refund(member, "o-1", "15000")
+    member.refresh_from_db()
+    assert (member.growth_value, member.tier) == (0, tiers["gold"])
 
 
 def test_return_takes_the_order_pending_points_first(member, configure_program, give_points):

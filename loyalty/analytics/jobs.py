@@ -1,12 +1,14 @@
-"""The analytics' scheduled job, run by the loyalty job machinery (JobRun per period, member-id chunks)."""
+"""The analytics' scheduled job: the report summaries, stored after the night's other jobs."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.extensions import Schedule, ScheduledJob
 from loyalty.services.report_summaries import prune_report_summaries, store_report_summaries
 from members.models import Member
-from rewards.jobs import ScheduledJob
 
 from .selectors.summaries import SUMMARY_JOB
 from .weights import DEFAULT_WEIGHTS_DAYS
@@ -20,11 +22,13 @@ def preview_report_summaries(as_of: datetime) -> list[str]:
     ]
 
 
-JOBS = {
-    SUMMARY_JOB: ScheduledJob(
-        "%Y-%m-%d", store_report_summaries, preview_report_summaries, on_finish=prune_report_summaries
+def report_summaries_job() -> tuple[str, ScheduledJob]:
+    return SUMMARY_JOB, ScheduledJob(
+        label=_("Store report summaries"),
+        description=_("The program design reports' totals are stored per member chunk, so the reports stay fast."),
+        period_format="%Y-%m-%d",
+        run_chunk=store_report_summaries,
+        preview=preview_report_summaries,
+        schedule=Schedule(minute="45", hour="5"),
+        on_finish=prune_report_summaries,
     )
-}
-
-# (job, minute, hour, day of month) in the program time zone: after the night's other jobs.
-SCHEDULES = [(SUMMARY_JOB, "45", "5", "*")]

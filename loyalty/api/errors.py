@@ -12,7 +12,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from loyalty.errors import LoyaltyError, ServiceUnavailable
+from loyalty.errors import ServiceUnavailable
+from members.errors import LoyaltyError
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from loyalty.inputs import MAX_JSON_DEPTH, nested_deeper_than
+from members.inputs import MAX_JSON_DEPTH, nested_deeper_than
 
 # A body nests a little deeper than what it carries: a batch's events sit two levels down, and each
 # event's `data` may nest MAX_JSON_DEPTH levels (checked per event, so one bad event is refused alone).

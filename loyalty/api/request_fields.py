@@ -5,6 +5,8 @@ Rules that depend on the time or on other data (docs/api.md, "Errors") cannot be
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty.services.event_input import MAX_WHOLE_NUMBER_ID
+
 # Text: no NUL characters (PostgreSQL cannot store them); required text has a character that is not
 # a space (the services strip it). Lengths count the text as sent.
 # "Not a space" is spelt out: the services strip what Python counts as white space, which is not what
@@ -46,7 +48,7 @@ def optional_text(max_length: int, **kwargs) -> serializers.CharField:
 
 
 # Events take ids as text or as whole numbers (storefronts often number their orders).
-WHOLE_NUMBER_ID = {"type": "integer", "minimum": -(10**18), "maximum": 10**18}
+WHOLE_NUMBER_ID = {"type": "integer", "minimum": -MAX_WHOLE_NUMBER_ID, "maximum": MAX_WHOLE_NUMBER_ID}
 
 
 def event_text(max_length: int, *, required: bool, **kwargs) -> serializers.CharField:

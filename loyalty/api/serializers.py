@@ -3,12 +3,11 @@
 Requests are validated by the services, which own the rules; the request serializers here only
 describe the bodies in the OpenAPI schema."""
 
-from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+import functools
+
 from rest_framework import serializers
 
-from rewards.api.serializers import MemberBenefitSerializer, TierBenefitSerializer
-from rewards.selectors import member_benefits, tier_benefits
+from loyalty import extensions
 
 from .request_fields import BirthdayField, EmailOrBlankField, MoneyField, event_text, optional_text, required_text
 
@@ -44,7 +43,9 @@ class PointsSummarySerializer(serializers.Serializer):
     expiring = ExpiringSerializer(many=True, help_text="points expiring in the next 90 days")
 
 
-class MemberCardSerializer(serializers.Serializer):
+# The card's own fields; member_card_serializer() adds the registered sections (rewards: benefits).
+# No docstring: the schema would show it as the card's description.
+class MemberCardBase(serializers.Serializer):
     external_id = serializers.CharField(source="member.external_id")
     name = serializers.CharField(source="member.name")
     email = serializers.CharField(source="member.email")
@@ -55,11 +56,17 @@ class MemberCardSerializer(serializers.Serializer):
     tier = TierRefSerializer(source="member.tier")
     growth = GrowthSummarySerializer(source="*")
     points = PointsSummarySerializer(source="*")
-    benefits = serializers.SerializerMethodField(help_text="the tier's benefits and what this period granted")
 
-    @extend_schema_field(MemberBenefitSerializer(many=True))
-    def get_benefits(self, card) -> list[dict]:
-        return MemberBenefitSerializer(member_benefits(member=card.member, now=timezone.now()), many=True).data
+
+@functools.cache
+def member_card_serializer() -> type[serializers.Serializer]:
+    """The member card with every registered section (loyalty.extensions.card_sections), read from a
+    StorefrontCard's `sections`: the schema's description of the card, which member_card_body follows."""
+    fields = {
+        name: section.field(source=f"sections.{name}", read_only=True)
+        for name, section in extensions.card_sections.items()
+    }
+    return type("MemberCardSerializer", (MemberCardBase,), fields)
 
 
 _datetime = serializers.DateTimeField()
@@ -67,7 +74,7 @@ _date = serializers.DateField()
 
 
 def member_card_body(storefront_card) -> dict:
-    """A MemberCardSerializer body, built directly: the serializer's per-request field copies cost
+    """A member_card_serializer() body, built directly: the serializer's per-request field copies cost
     more than the card's queries. tests/api/test_members_api.py pins it to the serializer's output."""
     card = storefront_card.card
     member, next_tier = card.member, card.next_tier
@@ -98,34 +105,7 @@ def member_card_body(storefront_card) -> dict:
                 for lot in card.expiring
             ],
         },
-        "benefits": [_member_benefit_body(item) for item in storefront_card.benefits],
-    }
-
-
-_percent = serializers.DecimalField(max_digits=5, decimal_places=2)
-
-
-def _member_benefit_body(item) -> dict:
-    """A MemberBenefitSerializer body, built directly like the card around it."""
-    benefit, grant = item.benefit, item.grant
-    return {
-        "code": benefit.code,
-        "name": benefit.name,
-        "description": benefit.description,
-        "entitlement": benefit.entitlement,
-        "rebate_percent": _percent.to_representation(benefit.rebate_percent)
-        if benefit.rebate_percent is not None
-        else None,
-        "period": item.period,
-        "granted": {
-            "period": grant.period,
-            "granted_at": _datetime.to_representation(grant.granted_at),
-            "coupons": grant.coupon_count,
-            "points": grant.points,
-            "growth": grant.growth,
-        }
-        if grant is not None
-        else None,
+        **{name: section.body(storefront_card.sections[name]) for name, section in extensions.card_sections.items()},
     }
 
 
@@ -152,7 +132,27 @@ class EventResultSerializer(serializers.Serializer):
     tier_changed = serializers.BooleanField()
 
 
-class LedgerEntrySerializer(serializers.Serializer):
+OTHER_STOREFRONT = "Recorded by another storefront."
+
+
+class _OriginScoped(serializers.Serializer):
+    """An entry another storefront caused (its `origin`, from the ledger selectors) is shown without
+    that storefront's words and ids: its reason names their orders and redemptions."""
+
+    free_text: tuple[str, ...] = ()  # fields that may name the other storefront's orders
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        origin = getattr(instance, "origin", None)
+        if origin and origin != self.context["request"].user.source:
+            data["event_id"] = None
+            data.update(dict.fromkeys(self.free_text, OTHER_STOREFRONT))
+        return data
+
+
+class LedgerEntrySerializer(_OriginScoped):
+    free_text = ("reason",)
+
     id = serializers.IntegerField()
     kind = serializers.CharField()
     amount = serializers.IntegerField(help_text="signed: positive credits, negative debits")
@@ -171,7 +171,7 @@ class PointsEntrySerializer(LedgerEntrySerializer):
         return entry.amount > 0 and entry.released_at is None
 
 
-class TierChangeSerializer(serializers.Serializer):
+class TierChangeSerializer(_OriginScoped):
     from_tier = TierRefSerializer(allow_null=True)
     to_tier = TierRefSerializer()
     reason = serializers.CharField()
@@ -181,18 +181,20 @@ class TierChangeSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class LadderTierSerializer(serializers.Serializer):
+class LadderTierBase(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     rank = serializers.IntegerField()
     threshold = serializers.IntegerField()
     points_multiplier = serializers.DecimalField(max_digits=6, decimal_places=3)
     description = serializers.CharField()
-    benefits = serializers.SerializerMethodField()
 
-    @extend_schema_field(TierBenefitSerializer(many=True))
-    def get_benefits(self, tier) -> list[dict]:
-        return TierBenefitSerializer(tier_benefits(tier_id=tier.pk), many=True).data
+
+@functools.cache
+def ladder_tier_serializer() -> type[serializers.Serializer]:
+    """A tier of GET tiers/ with every registered detail (loyalty.extensions.ladder_details)."""
+    fields = {name: detail.field() for name, detail in extensions.ladder_details.items()}
+    return type("LadderTierSerializer", (LadderTierBase,), fields)
 
 
 class ErrorDetailSerializer(serializers.Serializer):

@@ -10,13 +10,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty import selectors
-from loyalty.errors import LoyaltyError
 from loyalty.models import GrowthEntry, PointsEntry, Tier, TierChange
 from loyalty.selectors.storefront_card import storefront_card
-from loyalty.services import EventOutcome, record_events, record_storefront_event
+from loyalty.services import EventOutcome, enrol_member, record_events, record_storefront_event
 from loyalty.services.events import EVENT_FIELDS
+from members.errors import LoyaltyError
 from members.selectors import get_member
-from members.services import PROFILE_FIELDS, enrol_member, update_member
+from members.services import PROFILE_FIELDS, update_member
 
 from . import serializers as s
 from .common import COMMON_ERRORS, MEMBER_ERRORS, Pagination, documented_errors, json_object
@@ -35,7 +35,7 @@ class MembersView(APIView):
         operation_id="enrol_member",
         request=s.MemberCreateRequest,
         responses={
-            201: s.MemberCardSerializer,
+            201: s.member_card_serializer(),
             **COMMON_ERRORS,
             **documented_errors((409, ["member_exists"])),
         },
@@ -54,14 +54,14 @@ class MembersView(APIView):
 
 
 class MemberView(APIView):
-    @extend_schema(operation_id="get_member", responses={200: s.MemberCardSerializer, **MEMBER_ERRORS})
+    @extend_schema(operation_id="get_member", responses={200: s.member_card_serializer(), **MEMBER_ERRORS})
     def get(self, request, external_id):
         return Response(_card(external_id))
 
     @extend_schema(
         operation_id="update_member",
         request=s.MemberUpdateRequest,
-        responses={200: s.MemberCardSerializer, **MEMBER_ERRORS},
+        responses={200: s.member_card_serializer(), **MEMBER_ERRORS},
     )
     def patch(self, request, external_id):
         member = update_member(
@@ -180,6 +180,6 @@ def _batch_result(item: Any, outcome: EventOutcome | LoyaltyError) -> dict[str, 
 
 
 class TiersView(APIView):
-    @extend_schema(operation_id="list_tiers", responses={200: s.LadderTierSerializer(many=True), **COMMON_ERRORS})
+    @extend_schema(operation_id="list_tiers", responses={200: s.ladder_tier_serializer()(many=True), **COMMON_ERRORS})
     def get(self, request):
-        return Response(s.LadderTierSerializer(Tier.objects.order_by("rank"), many=True).data)
+        return Response(s.ladder_tier_serializer()(Tier.objects.order_by("rank"), many=True).data)

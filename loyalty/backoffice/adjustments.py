@@ -16,7 +16,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from loyalty.errors import LoyaltyError
 from loyalty.models import Adjustment, AdjustmentReason, ProgramSettings
 from loyalty.services.adjustments import (
     MAX_ADJUSTMENT,
@@ -26,6 +25,7 @@ from loyalty.services.adjustments import (
     request_adjustments,
     would_need_approval,
 )
+from members.errors import LoyaltyError
 from members.models import Member
 
 LISTED_MEMBERS = 200

@@ -8,7 +8,6 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from loyalty.errors import LoyaltyError
 from loyalty.models import Adjustment, ApprovalLimitChange
 from loyalty.services.adjustments import (
     approve_adjustments,
@@ -17,6 +16,7 @@ from loyalty.services.adjustments import (
     reject_limit_change,
     request_limit_change,
 )
+from members.errors import LoyaltyError
 
 
 class PendingFirstFilter(admin.SimpleListFilter):

@@ -8,8 +8,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from loyalty import extensions
 from loyalty.models import JobRun
-from loyalty.services.jobs import JOBS, start_job_run
+from loyalty.services.jobs import start_job_run
 from loyalty.tasks import dispatch_run
 
 PROGRESS_FIELDS = ("id", "status", "chunks_done", "chunks_total", "members_changed", "entries_written", "error")
@@ -20,7 +21,7 @@ MAX_POLLED = 50
 def start(request, job: str, mode: str):
     if not request.user.has_perm("loyalty.run_job"):
         raise PermissionDenied
-    if job not in JOBS or mode not in ("run", "dry-run"):
+    if job not in extensions.jobs or mode not in ("run", "dry-run"):
         raise Http404
     run = start_job_run(job=job, dry_run=mode == "dry-run", started_by=request.user)
     if run.status == JobRun.Status.DONE:

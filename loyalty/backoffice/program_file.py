@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from loyalty.errors import LoyaltyError
 from loyalty.models import ProgramSettings
 from loyalty.program_file import parse_program
 from loyalty.selectors import export_program
 from loyalty.services.program import apply_program
+from members.errors import LoyaltyError
 
 MAX_BYTES = 2_000_000
 

@@ -8,12 +8,12 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
-from loyalty.errors import LoyaltyError
 from loyalty.models import Tier
 from loyalty.program_file import parse_program
 from loyalty.selectors import export_program
 from loyalty.selectors.tier_whatif import preview_thresholds
 from loyalty.services.program import apply_program
+from members.errors import LoyaltyError
 
 
 class ThresholdsForm(forms.Form):

@@ -1,7 +1,7 @@
 """One member's history fed through the engine's rules in memory.
 
-`MemberReplay` mirrors `loyalty.services.events.record_event`, `services/ledger.py` and `spend_points`
-step by step, but keeps the member's lots in memory and hands its rows to a `ChunkRows` instead of
+`MemberReplay` records events with the engine's own planner (loyalty.planner) and mirrors
+`spend_points`, but keeps the member's lots in memory and hands its rows to a `ChunkRows` instead of
 writing them one at a time. Calls must come in time order: each behaves as if the engine had been
 called at that moment (see the package docstring for what that means for release and expiry).
 """
@@ -13,16 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from loyalty.calculations import (
-    Take,
-    local_day,
-    plan_consumption,
-    qualifying_tier,
-    reversal_due,
-    rule_applies_at,
-    rule_earning,
-    rule_within_limits,
-)
+from loyalty import planner
+from loyalty.calculations import Take, plan_consumption
 from loyalty.models import (
     EarningRule,
     Event,
@@ -35,8 +27,11 @@ from loyalty.models import (
     Tier,
     TierChange,
 )
+from loyalty.models.program import ReturnDowngrade
 from loyalty.services.event_input import EventInput
+from loyalty.services.event_plans import contributions
 from loyalty.services.ledger import POINTS_EXPIRED
+from loyalty.services.tiers import EARNED_MOVES
 from members.models import Member
 
 from .program import ProgramSnapshot
@@ -48,19 +43,6 @@ SOURCE = "demo"
 NEVER = datetime.max.replace(tzinfo=UTC)
 
 Preference = Callable[[PointsEntryRow | GrowthEntryRow], bool]
-
-
-@dataclass
-class Order:
-    """What a return needs to know about its purchase (the engine sums the same from the ledgers)."""
-
-    event: EventRow
-    amount: Decimal
-    growth_earned: int
-    points_earned: int
-    refunded: Decimal = Decimal("0")
-    growth_reversed: int = 0
-    points_reversed: int = 0
 
 
 @dataclass
@@ -81,12 +63,6 @@ class RuleCount:
 
 
 @dataclass
-class Credited:
-    growth: int = 0
-    points: int = 0
-
-
-@dataclass
 class MemberReplay:
     member: Member
     program: ProgramSnapshot
@@ -98,14 +74,17 @@ class MemberReplay:
     open_growth_lots: list[GrowthEntryRow] = field(default_factory=list)
     open_points_lots: list[PointsEntryRow] = field(default_factory=list)
     points_lots: list[PointsEntryRow] = field(default_factory=list)
-    orders: dict[str, Order] = field(default_factory=dict)
+    orders: dict[str, planner.Order] = field(default_factory=dict)
     rule_counts: dict[int, RuleCount] = field(default_factory=dict)
     points_total: int = 0
     events_recorded: int = 0
     spends_made: int = 0
+    # A return's floor (as loyalty.services.tiers.return_floor): the tier held before the unbroken
+    # run of earned tier moves that led to the current tier, None when the latest move was not earned.
+    earned_moves_floor: Tier | None = None
 
     def enrol(self) -> None:
-        """As members.services.enrol_member: the lowest tier from `joined_at`, with its tier change."""
+        """As loyalty.services.enrol_member: the lowest tier from `joined_at`, with its tier change."""
         member = self.member
         member.tier = self.program.lowest_tier
         member.tier_since = member.joined_at
@@ -124,21 +103,150 @@ class MemberReplay:
         original_order_id: str = "",
         data: dict | None = None,
     ) -> EventRow:
+        """As record_event at `at`: the engine's plan (loyalty.planner), written as rows."""
         member = self.member
         tier_before = member.tier
         event = self._store_event(event_type, at, amount, order_id, original_order_id, data or {})
-        growth_before, points_before = member.growth_value, self.points_total
-        if event_type == EventType.RETURN:
-            self._reverse_order(event)
-        credited = self._apply_rules(event, tier_before.points_multiplier)
+        facts = planner.EventFacts(event_type, at, amount, order_id, original_order_id)
+        order = self.orders.get(original_order_id) if event_type == EventType.RETURN else None
+        if event_type == EventType.RETURN and order is None:
+            raise ValueError(f"No purchase with order_id {original_order_id!r} to return.")
+        plan = planner.plan_event(
+            facts,
+            self._state(at),
+            self.program.planner_program,
+            rules=self.program.rules_by_event_type.get(event_type, ()),
+            hits=self._hits,
+            now=at,
+            order=order,
+            growth_lots=self._growth_lot_views(at),
+            points_lots=self._points_lot_views(at),
+            return_floor=self._return_floor(),
+            contributions=contributions([member.id], [facts]),
+            member_key=member.id,
+        )
+        self._write(plan, event)
         if event_type == EventType.PURCHASE:
-            self.orders[order_id] = Order(event, amount, credited.growth, credited.points)
-        self._update_activity(event)
-        event.tier_changed = self._upgrade_if_qualified(event)
-        event.growth_delta = member.growth_value - growth_before
-        event.points_delta = self.points_total - points_before
+            earned = [e for e in plan.entries if isinstance(e, planner.Credit)]
+            self.orders[order_id] = planner.Order(
+                event_key=event.id,
+                amount=amount,
+                growth_earned=sum(e.amount for e in earned if e.ledger == planner.GROWTH),
+                points_earned=sum(e.amount for e in earned if e.ledger == planner.POINTS),
+            )
+        elif plan.order is not None:
+            self.orders[original_order_id] = plan.order
+        event.tier_changed = plan.tier_move is not None
+        event.growth_delta, event.points_delta = plan.growth_delta, plan.points_delta
         event.tier_after_id = member.tier_id
+        if event.tier_changed:
+            self._add_tier_change(tier_before, member.tier, plan.tier_move.reason, at, event=event)
         return event
+
+    def _state(self, at: datetime) -> planner.MemberState:
+        """The member as of `at`: points pending are those of lots not available yet then (finish()
+        settles the cached balances as the release job leaves them)."""
+        member = self.member
+        pending = sum(lot.remaining for lot in self._usable_points_lots(at) if lot.available_at > at)
+        return planner.MemberState(
+            growth_value=member.growth_value,
+            points_available=self.points_total - pending,
+            points_pending=pending,
+            tier=member.tier,
+            tier_since=member.tier_since,
+            last_activity_at=member.last_activity_at,
+            last_purchase_at=member.last_purchase_at,
+            purchase_count=member.purchase_count,
+            purchase_amount=member.purchase_amount,
+        )
+
+    def _hits(self, rule: EarningRule, day: date) -> tuple[int, int]:
+        count = self.rule_counts.get(rule.id) or RuleCount()
+        return count.hits_on(day), count.ever
+
+    def _growth_lot_views(self, at: datetime) -> list[planner.Lot]:
+        self.open_growth_lots = [lot for lot in self.open_growth_lots if _usable(lot, at)]
+        return [planner.Lot(lot, lot.remaining, lot.expires_at, lot.event_id) for lot in self.open_growth_lots]
+
+    def _points_lot_views(self, at: datetime) -> list[planner.Lot]:
+        return [
+            planner.Lot(lot, lot.remaining, lot.expires_at, lot.event_id, pending=lot.available_at > at)
+            for lot in self._usable_points_lots(at)
+        ]
+
+    def _return_floor(self) -> Tier | None:
+        """As loyalty.services.tiers.return_floor (the demo's history runs before any recalculation)."""
+        if self.program.settings.return_downgrade != ReturnDowngrade.IMMEDIATE:
+            return None
+        return self.earned_moves_floor
+
+    def _write(self, plan: planner.EventPlan, event: EventRow) -> None:
+        member, at = self.member, event.occurred_at
+        for hit in plan.hits:
+            self.rule_counts.setdefault(hit.rule.id, RuleCount()).add(hit.day)
+            self.rows.add(
+                RuleHit,
+                RuleHitRow(
+                    id=self.ids.take(RuleHit),
+                    event_id=event.id,
+                    rule_id=hit.rule.id,
+                    member_id=member.id,
+                    local_day=hit.day,
+                    growth=hit.growth,
+                    points=hit.points,
+                ),
+            )
+        for entry in plan.entries:
+            if isinstance(entry, planner.Credit):
+                self._credit(entry, event)
+            else:
+                model, row_class, allocation = (
+                    (GrowthEntry, GrowthEntryRow, GrowthAllocation)
+                    if entry.ledger == planner.GROWTH
+                    else (PointsEntry, PointsEntryRow, PointsAllocation)
+                )
+                takes = [Take(lot, amount) for lot, amount in entry.takes]
+                fields = {"event_id": event.id, "reason": entry.reason}
+                if entry.rule is not None:
+                    fields["rule_id"] = entry.rule.id
+                self._write_debit(model, row_class, allocation, takes, entry.kind, at, **fields)
+        state = plan.member
+        member.growth_value = state.growth_value
+        self.points_total = state.points_available + state.points_pending
+        member.last_activity_at, member.last_purchase_at = state.last_activity_at, state.last_purchase_at
+        member.purchase_count, member.purchase_amount = state.purchase_count, state.purchase_amount
+        if plan.tier_move is not None:
+            member.tier, member.tier_since = state.tier, state.tier_since
+
+    def _credit(self, entry: planner.Credit, event: EventRow) -> None:
+        at = event.occurred_at
+        common = {
+            "id": self.ids.take(GrowthEntry if entry.ledger == planner.GROWTH else PointsEntry),
+            "member_id": self.member.id,
+            "kind": entry.kind,
+            "amount": entry.amount,
+            "remaining": entry.amount,
+            "expires_at": entry.expires_at,
+            "event_id": event.id,
+            "rule_id": entry.rule.id if entry.rule is not None else None,
+            "reason": entry.reason,
+            "created_at": at,
+            "recorded_at": at,
+        }
+        if entry.ledger == planner.GROWTH:
+            lot = GrowthEntryRow(**common)
+            self.rows.add(GrowthEntry, lot)
+            self.open_growth_lots.append(lot)
+            return
+        lot = PointsEntryRow(
+            **common,
+            available_at=entry.available_at,
+            # As if the release job had run the moment the lot became available.
+            released_at=entry.available_at if entry.available_at <= self.now else None,
+        )
+        self.rows.add(PointsEntry, lot)
+        self.points_lots.append(lot)
+        self.open_points_lots.append(lot)
 
     def _store_event(
         self, event_type: str, at: datetime, amount: Decimal | None, order_id: str, original_order_id: str, data: dict
@@ -172,111 +280,13 @@ class MemberReplay:
         self.rows.add(Event, event)
         return event
 
-    def _reverse_order(self, event: EventRow) -> None:
-        """Cumulative refunds reverse round-down(earned x refunded so far / order amount) in total."""
-        order = self.orders[event.original_order_id]
-        if event.amount > order.amount - order.refunded:
-            raise ValueError(f"Refund of {event.amount} exceeds what is left of order {event.original_order_id}.")
-        order.refunded += event.amount
-        at, reason = event.occurred_at, f"Return on order {event.original_order_id}"
-        growth_due = reversal_due(order.growth_earned, order.amount, order.refunded, order.growth_reversed)
-        points_due = reversal_due(order.points_earned, order.amount, order.refunded, order.points_reversed)
-        if growth_due:
-            order.growth_reversed += self._debit_growth(
-                growth_due, GrowthEntry.Kind.REVERSE, event, prefer=[_earned_by(order.event)], reason=reason
-            )
-        if points_due:
-            order.points_reversed += self._debit_points(
-                points_due,
-                PointsEntry.Kind.REVERSE,
-                at,
-                lots=self._usable_points_lots(at),
-                prefer=[_earned_by(order.event), _pending_at(at)],
-                event_id=event.id,
-                reason=reason,
-            )
-
-    def _apply_rules(self, event: EventRow, multiplier: Decimal) -> Credited:
-        credited = Credited()
-        day = local_day(event.occurred_at, self.program.zone)
-        for rule in self.program.rules_by_event_type.get(event.event_type_id, ()):
-            if not rule_applies_at(rule, event.occurred_at):
-                continue
-            count = self.rule_counts.setdefault(rule.id, RuleCount())
-            if not rule_within_limits(rule, count.hits_on(day), count.ever):
-                continue
-            count.add(day)
-            earning = rule_earning(rule, event.amount, multiplier)
-            self.rows.add(
-                RuleHit,
-                RuleHitRow(
-                    id=self.ids.take(RuleHit),
-                    event_id=event.id,
-                    rule_id=rule.id,
-                    member_id=self.member.id,
-                    local_day=day,
-                    growth=earning.growth,
-                    points=earning.points,
-                ),
-            )
-            credited.growth += self._book_growth(event, rule, day, earning.growth)
-            credited.points += self._book_points(event, rule, day, earning.points)
-        return credited
-
-    def _book_growth(self, event: EventRow, rule: EarningRule, day: date, growth: int) -> int:
-        """Books the rule's growth; returns what was credited."""
-        reason = rule.name or rule.code
-        if growth > 0:
-            self._credit_growth(growth, event, rule, day, reason)
-            return growth
-        if growth < 0 and self.program.deducts_growth:
-            self._debit_growth(-growth, GrowthEntry.Kind.DEDUCT, event, rule_id=rule.id, reason=reason)
-        return 0
-
-    def _book_points(self, event: EventRow, rule: EarningRule, day: date, points: int) -> int:
-        """Books the rule's points; returns what was credited."""
-        reason = rule.name or rule.code
-        if points > 0:
-            self._credit_points(points, event, rule, day, reason)
-            return points
-        if points < 0:
-            at = event.occurred_at
-            self._debit_points(
-                -points,
-                PointsEntry.Kind.DEDUCT,
-                at,
-                lots=self._usable_points_lots(at),
-                prefer=[_released_at(at)],
-                event_id=event.id,
-                rule_id=rule.id,
-                reason=reason,
-            )
-        return 0
-
-    def _update_activity(self, event: EventRow) -> None:
-        member, at = self.member, event.occurred_at
-        member.last_activity_at = max(filter(None, [member.last_activity_at, at]))
-        if event.event_type_id == EventType.PURCHASE:
-            member.purchase_count += 1
-            member.purchase_amount += event.amount
-            member.last_purchase_at = max(filter(None, [member.last_purchase_at, at]))
-        elif event.event_type_id == EventType.RETURN:
-            member.purchase_amount -= event.amount
-
-    def _upgrade_if_qualified(self, event: EventRow) -> bool:
-        """Earning upgrades at once; nothing here downgrades."""
-        member = self.member
-        target = qualifying_tier(self.program.ladder, member.growth_value)
-        if target.rank <= member.tier.rank:
-            return False
-        self._add_tier_change(member.tier, target, TierChange.Reason.UPGRADE, event.occurred_at, event=event)
-        member.tier = target
-        member.tier_since = event.occurred_at
-        return True
-
     def _add_tier_change(
         self, from_tier: Tier | None, to_tier: Tier, reason: str, at: datetime, event: EventRow | None
     ) -> None:
+        if reason not in EARNED_MOVES:
+            self.earned_moves_floor = None
+        elif self.earned_moves_floor is None:
+            self.earned_moves_floor = from_tier
         self.rows.add(
             TierChange,
             TierChangeRow(
@@ -303,12 +313,14 @@ class MemberReplay:
         if amount > sum(lot.remaining for lot in lots):
             raise ValueError(f"Cannot spend {amount} points at {at}: not that many available.")
         self.spends_made += 1
-        self._debit_points(
-            amount,
+        takes, _short = plan_consumption(_soonest_expiring_first(lots, []), amount)
+        self.points_total -= self._write_debit(
+            PointsEntry,
+            PointsEntryRow,
+            PointsAllocation,
+            takes,
             PointsEntry.Kind.SPEND,
             at,
-            lots=lots,
-            prefer=[],
             reason=reason,
             source=SOURCE,
             reference=f"{self.member.external_id}-s{self.spends_made}",
@@ -333,82 +345,6 @@ class MemberReplay:
             lot.remaining = 0
 
     # --- ledger ------------------------------------------------------------------------------------
-
-    def _credit_growth(self, amount: int, event: EventRow, rule: EarningRule, day: date, reason: str) -> None:
-        at = event.occurred_at
-        lot = GrowthEntryRow(
-            id=self.ids.take(GrowthEntry),
-            member_id=self.member.id,
-            kind=GrowthEntry.Kind.EARN,
-            amount=amount,
-            remaining=amount,
-            expires_at=self.program.growth_expiry(at, day),
-            event_id=event.id,
-            rule_id=rule.id,
-            reason=reason,
-            created_at=at,
-            recorded_at=at,
-        )
-        self.rows.add(GrowthEntry, lot)
-        self.open_growth_lots.append(lot)
-        self.member.growth_value += amount
-
-    def _credit_points(self, amount: int, event: EventRow, rule: EarningRule, day: date, reason: str) -> None:
-        at = event.occurred_at
-        available_at = at + self.program.pending_window if event.event_type_id == EventType.PURCHASE else at
-        lot = PointsEntryRow(
-            id=self.ids.take(PointsEntry),
-            member_id=self.member.id,
-            kind=PointsEntry.Kind.EARN,
-            amount=amount,
-            remaining=amount,
-            expires_at=self.program.points_expiry(at, day),
-            available_at=available_at,
-            # As if the release job had run the moment the lot became available.
-            released_at=available_at if available_at <= self.now else None,
-            event_id=event.id,
-            rule_id=rule.id,
-            reason=reason,
-            created_at=at,
-            recorded_at=at,
-        )
-        self.rows.add(PointsEntry, lot)
-        self.points_lots.append(lot)
-        self.open_points_lots.append(lot)
-        self.points_total += amount
-
-    def _debit_growth(
-        self, amount: int, kind: str, event: EventRow, prefer: Sequence[Preference] = (), **fields
-    ) -> int:
-        """Takes up to `amount` growth; returns what was taken (less when the lots run short)."""
-        at = event.occurred_at
-        self.open_growth_lots = lots = [lot for lot in self.open_growth_lots if _usable(lot, at)]
-        takes, _short = plan_consumption(_soonest_expiring_first(lots, prefer), amount)
-        if not takes:
-            return 0
-        taken = self._write_debit(
-            GrowthEntry, GrowthEntryRow, GrowthAllocation, takes, kind, at, event_id=event.id, **fields
-        )
-        self.member.growth_value -= taken
-        return taken
-
-    def _debit_points(
-        self,
-        amount: int,
-        kind: str,
-        at: datetime,
-        *,
-        lots: list[PointsEntryRow],
-        prefer: Sequence[Preference],
-        **fields,
-    ) -> int:
-        """Takes up to `amount` points from `lots`; returns what was taken."""
-        takes, _short = plan_consumption(_soonest_expiring_first(lots, prefer), amount)
-        if not takes:
-            return 0
-        taken = self._write_debit(PointsEntry, PointsEntryRow, PointsAllocation, takes, kind, at, **fields)
-        self.points_total -= taken
-        return taken
 
     def _write_debit(
         self, entry_model, row_class, allocation_model, takes: list[Take], kind: str, at: datetime, **fields
@@ -456,18 +392,6 @@ def _expired(lot: GrowthEntryRow | PointsEntryRow, at: datetime) -> bool:
 def _usable(lot: GrowthEntryRow | PointsEntryRow, at: datetime) -> bool:
     """Open, and not past its expiry: the expiry job would have emptied it (see the package docstring)."""
     return lot.remaining > 0 and not _expired(lot, at)
-
-
-def _earned_by(event: EventRow) -> Preference:
-    return lambda lot: lot.event_id == event.id
-
-
-def _pending_at(at: datetime) -> Preference:
-    return lambda lot: lot.available_at > at
-
-
-def _released_at(at: datetime) -> Preference:
-    return lambda lot: lot.available_at <= at
 
 
 def _soonest_expiring_first(lots: Iterable, prefer: Sequence[Preference]) -> list[tuple[object, int]]:

@@ -1,9 +1,10 @@
 from . import history  # noqa: F401  registers the configuration history
 from .adjustments import Adjustment, AdjustmentReason, ApprovalLimitChange
-from .events import Event, EventType, RuleHit
+from .events import BUILTIN_EVENT_TYPES, Event, EventType, RuleHit
 from .jobs import JobChunk, JobRun
 from .ledgers import GrowthAllocation, GrowthEntry, PointsAllocation, PointsEntry
 from .program import ExpiryPolicy, ProgramSettings
+from .rfm import MemberRFM
 from .rules import EarningRule
 from .storefronts import Storefront, StorefrontAPIKey
 from .summaries import ClimbSummary, PointsFlowSummary, RuleUseSummary, SpendSummary, TierSizeSummary
@@ -16,12 +17,14 @@ __all__ = [
     "ClimbSummary",
     "EarningRule",
     "Event",
+    "BUILTIN_EVENT_TYPES",
     "EventType",
     "ExpiryPolicy",
     "GrowthAllocation",
     "GrowthEntry",
     "JobChunk",
     "JobRun",
+    "MemberRFM",
     "PointsAllocation",
     "PointsEntry",
     "PointsFlowSummary",

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from loyalty.config import current_config
 from loyalty.models import Event, GrowthEntry, JobRun, PointsEntry, ProgramSettings, TierChange
-from loyalty.permissions import require_permission
 from members.models import Member
+from members.permissions import require_permission
 
 # The dashboard's figures are about the membership as a whole: every staff role may see them.
 DASHBOARD_PERMISSION = "members.view_member"

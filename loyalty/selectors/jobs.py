@@ -6,9 +6,11 @@ from datetime import datetime
 
 from django.db.models import Count, Sum
 
+from loyalty import extensions
 from loyalty.calculations import recalculated_tier
 from loyalty.models import GrowthEntry, JobRun, PointsEntry, ProgramSettings, Tier
-from loyalty.services.jobs import APP_JOBS, period_key
+from loyalty.services.jobs import period_key
+from loyalty.services.tiers import RECALCULATION_JOB as RECALCULATE_TIERS
 from members.models import Member
 
 
@@ -23,20 +25,28 @@ def preview_job(*, job: str, as_of: datetime) -> list[str]:
                 "nothing would change."
             ]
         as_of = run.as_of
-    if job in APP_JOBS:
-        return APP_JOBS[job].preview(as_of)
-    if job == "release_pending_points":
-        due = PointsEntry.objects.filter(amount__gt=0, released_at__isnull=True, available_at__lte=as_of)
-        totals = due.aggregate(points=Sum("remaining"), members=Count("member", distinct=True))
-        return [f"{totals['points'] or 0} pending points of {totals['members']} members would become available."]
-    if job in ("expire_points", "expire_growth"):
-        model, label = (PointsEntry, "points") if job == "expire_points" else (GrowthEntry, "growth")
+    return extensions.jobs[job].preview(as_of)
+
+
+def preview_release(as_of: datetime) -> list[str]:
+    due = PointsEntry.objects.filter(amount__gt=0, released_at__isnull=True, available_at__lte=as_of)
+    totals = due.aggregate(points=Sum("remaining"), members=Count("member", distinct=True))
+    return [f"{totals['points'] or 0} pending points of {totals['members']} members would become available."]
+
+
+def preview_expiry(model: type[PointsEntry] | type[GrowthEntry], label: str):
+    def preview(as_of: datetime) -> list[str]:
         overdue = model.objects.filter(remaining__gt=0, expires_at__lte=as_of)
         totals = overdue.aggregate(amount=Sum("remaining"), lots=Count("id"), members=Count("member", distinct=True))
         return [
             f"{totals['amount'] or 0} {label} in {totals['lots']} lots of {totals['members']} members would expire."
         ]
-    return _tier_moves(period_key(job, as_of))
+
+    return preview
+
+
+def preview_tier_moves(as_of: datetime) -> list[str]:
+    return _tier_moves(period_key(RECALCULATE_TIERS, as_of))
 
 
 def _tier_moves(period: str) -> list[str]:

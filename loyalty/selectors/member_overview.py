@@ -1,13 +1,15 @@
-"""Everything the admin's member page shows, one query per list (no per-row queries)."""
+"""Everything the admin's member page shows, one query per list (no per-row queries), and the panels
+the apps above the engine add (loyalty.extensions.member_panels: rewards adds redemptions and coupons)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from loyalty import extensions
 from loyalty.models import Adjustment, Event, GrowthEntry, PointsEntry, TierChange
 from members.models import Member
-from rewards.models import Coupon, Redemption
 
 from .members import MemberCard, member_card
 
@@ -20,10 +22,9 @@ class MemberOverview:
     growth_entries: list[GrowthEntry]
     points_entries: list[PointsEntry]
     events: list[Event]
-    redemptions: list[Redemption]
-    coupons: list[Coupon]
     tier_changes: list[TierChange]
     adjustments: list[Adjustment]
+    panels: list[tuple[str, list[Any]]]  # (template, rows) of each registered panel
 
     @property
     def progress_percent(self) -> int:
@@ -48,10 +49,6 @@ def member_overview(*, member: Member, now: datetime) -> MemberOverview:
         events=list(
             Event.objects.filter(member=member).select_related("event_type").order_by("-occurred_at", "-id")[:RECENT]
         ),
-        redemptions=list(
-            Redemption.objects.filter(member=member).select_related("reward").order_by("-created_at", "-id")[:RECENT]
-        ),
-        coupons=list(Coupon.objects.filter(member=member).select_related("template").order_by("-issued_at")[:RECENT]),
         tier_changes=list(
             TierChange.objects.filter(member=member)
             .select_related("from_tier", "to_tier")
@@ -62,4 +59,5 @@ def member_overview(*, member: Member, now: datetime) -> MemberOverview:
             .select_related("requested_by", "decided_by")
             .order_by("-requested_at", "-id")[:RECENT]
         ),
+        panels=[(panel.template, panel.rows(member)) for panel in extensions.member_panels],
     )

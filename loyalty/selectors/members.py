@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Coalesce, NullIf
 
 from loyalty.config import current_config
 from loyalty.models import GrowthEntry, PointsEntry, Tier, TierChange
@@ -61,16 +62,29 @@ def next_tier_of(member: Member, ladder: tuple[Tier, ...]) -> Tier | None:
 
 
 def points_ledger(*, member: Member) -> QuerySet[PointsEntry]:
-    return PointsEntry.objects.filter(member=member).select_related("event").order_by("-created_at", "-id")
+    """Newest first, each entry with its `origin`: the storefront whose event, spend or hold caused
+    it (None for staff and scheduled jobs), so a storefront is not shown another's order ids."""
+    return (
+        PointsEntry.objects.filter(member=member)
+        .select_related("event")
+        .annotate(origin=Coalesce(F("event__source"), NullIf(F("source"), Value("")), F("refunded_spend__source")))
+        .order_by("-created_at", "-id")
+    )
 
 
 def growth_ledger(*, member: Member) -> QuerySet[GrowthEntry]:
-    return GrowthEntry.objects.filter(member=member).select_related("event").order_by("-created_at", "-id")
+    return (
+        GrowthEntry.objects.filter(member=member)
+        .select_related("event")
+        .annotate(origin=F("event__source"))
+        .order_by("-created_at", "-id")
+    )
 
 
 def tier_history(*, member: Member) -> QuerySet[TierChange]:
     return (
         TierChange.objects.filter(member=member)
         .select_related("from_tier", "to_tier", "event")
+        .annotate(origin=F("event__source"))
         .order_by("-created_at", "-id")
     )

@@ -4,47 +4,58 @@ from __future__ import annotations
 
 from typing import Any
 
+from loyalty import extensions
 from loyalty.models import EarningRule, EventType, ProgramSettings, Tier
 from loyalty.models.program import ExpiryPolicy
 from loyalty.program_file import decimal_text
-from rewards.selectors import export_rewards_sections
 
 
 def export_program() -> dict[str, Any]:
+    """Every registered section of the program file (loyalty.extensions.program_sections)."""
+    return {name: section.export() for name, section in extensions.program_sections.items()}
+
+
+def export_settings() -> dict[str, Any]:
     program = ProgramSettings.current()
     return {
-        "settings": {
-            "currency": program.currency,
-            "timezone": program.timezone,
-            "point_value": decimal_text(program.point_value),
-            "pending_days": program.pending_days,
-            "points_expiry": _expiry_json(program.points_expiry_policy, program.points_expiry_months),
-            "growth_window": _expiry_json(program.growth_window_policy, program.growth_window_months),
-            "downgrade": program.downgrade_policy,
-            "growth_mode": program.growth_mode,
-            "target_value_per_point": decimal_text(program.target_value_per_point),
-            "hold_minutes": program.hold_minutes,
-            "return_downgrade": program.return_downgrade,
-            "max_event_age_days": program.max_event_age_days,
-        },
-        "event_types": [
-            {"code": t.code, "name": t.name, "description": t.description}
-            for t in EventType.objects.filter(is_builtin=False).order_by("code")
-        ],
-        "tiers": [
-            {
-                "code": t.code,
-                "name": t.name,
-                "rank": t.rank,
-                "threshold": t.threshold,
-                "points_multiplier": decimal_text(t.points_multiplier),
-                "description": t.description,
-            }
-            for t in Tier.objects.order_by("rank")
-        ],
-        "rules": [_rule_json(rule) for rule in EarningRule.objects.order_by("code")],
-        **export_rewards_sections(),
+        "currency": program.currency,
+        "timezone": program.timezone,
+        "point_value": decimal_text(program.point_value),
+        "pending_days": program.pending_days,
+        "points_expiry": _expiry_json(program.points_expiry_policy, program.points_expiry_months),
+        "growth_window": _expiry_json(program.growth_window_policy, program.growth_window_months),
+        "downgrade": program.downgrade_policy,
+        "growth_mode": program.growth_mode,
+        "target_value_per_point": decimal_text(program.target_value_per_point),
+        "hold_minutes": program.hold_minutes,
+        "return_downgrade": program.return_downgrade,
+        "max_event_age_days": program.max_event_age_days,
     }
+
+
+def export_event_types() -> list[dict[str, Any]]:
+    return [
+        {"code": t.code, "name": t.name, "description": t.description}
+        for t in EventType.objects.filter(is_builtin=False).order_by("code")
+    ]
+
+
+def export_tiers() -> list[dict[str, Any]]:
+    return [
+        {
+            "code": t.code,
+            "name": t.name,
+            "rank": t.rank,
+            "threshold": t.threshold,
+            "points_multiplier": decimal_text(t.points_multiplier),
+            "description": t.description,
+        }
+        for t in Tier.objects.order_by("rank")
+    ]
+
+
+def export_rules() -> list[dict[str, Any]]:
+    return [_rule_json(rule) for rule in EarningRule.objects.order_by("code")]
 
 
 def _expiry_json(policy: str, months: int) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The one way in: every change to loyalty state goes through these functions."""
 
+from .enrolment import enrol_member
 from .event_batch import record_events, record_storefront_event
 from .events import EventOutcome, record_event, record_event_body
 from .growth import adjust_growth, expire_growth
@@ -11,6 +12,7 @@ __all__ = [
     "adjust_growth",
     "adjust_points",
     "change_tier_manually",
+    "enrol_member",
     "expire_growth",
     "expire_points",
     "recalculate_member_tier",

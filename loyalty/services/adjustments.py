@@ -12,10 +12,11 @@ from django.db.models import Max, Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 
-from loyalty.errors import AdjustmentNotPending, InvalidInput, NotPermitted
+from loyalty.errors import AdjustmentNotPending
 from loyalty.models import Adjustment, AdjustmentReason, ApprovalLimitChange, ProgramSettings
-from loyalty.permissions import require_permission
+from members.errors import InvalidInput, NotPermitted
 from members.models import Member
+from members.permissions import require_permission
 
 from .growth import adjust_growth
 from .points import adjust_points

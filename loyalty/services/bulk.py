@@ -6,7 +6,6 @@ interleave on one member. They give the same results as the per-member building 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
@@ -14,15 +13,10 @@ from django.utils import timezone
 
 from loyalty.calculations import DOWNGRADE_NEVER, DOWNGRADE_ONE_TIER, DOWNGRADE_TO_QUALIFYING
 from loyalty.config import current_config
+from loyalty.extensions import ChunkResult
 from loyalty.models import Tier
 
 from . import ledger
-
-
-@dataclass(frozen=True)
-class ChunkResult:
-    members_changed: int
-    entries_written: int
 
 
 def _params(first_id: int, last_id: int, as_of: datetime, **extra) -> dict:

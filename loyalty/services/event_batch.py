@@ -17,7 +17,7 @@ import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
 
@@ -34,36 +34,25 @@ from django.db import (
 from django.db.models import Case, Count, F, Q, When
 from django.utils import timezone
 
-from loyalty.calculations import (
-    local_day,
-    qualifying_tier,
-    rule_within_limits,
-)
+from loyalty import planner
+from loyalty.calculations import local_day
 from loyalty.config import ProgramConfig, current_config
 from loyalty.db import fetch_all
-from loyalty.errors import (
-    DuplicateOrder,
-    IdempotencyConflict,
-    LoyaltyError,
-    MemberNotFound,
-    ServiceUnavailable,
-    UnknownEventType,
-)
+from loyalty.errors import DuplicateOrder, IdempotencyConflict, ServiceUnavailable, UnknownEventType
 from loyalty.models import EarningRule, Event, EventType, GrowthEntry, PointsEntry, RuleHit, TierChange
+from members.errors import LoyaltyError, MemberNotFound
 from members.models import Member
 from members.selectors import member_columns, member_from_row
 
-from . import ledger
 from .event_input import EventInput
+from .event_plans import contributions, facts_of, lot_row, may_debit, member_state, program_of, set_state
 from .events import (
     EVENT_MEMBER_FIELDS,
     EventOutcome,
-    applicable_earnings,
     check_age,
     check_shape,
     parse_event_body,
     record_events_one_by_one,
-    update_activity,
 )
 from .members_guard import check_can_transact
 
@@ -85,7 +74,12 @@ def record_events(*, source: str, events: list[Any]) -> list[Result]:
             results[index] = error
 
     repeated_ids = {eid for eid, n in Counter(e.event_id for e in parsed.values()).items() if n > 1}
-    slow_members = {e.member for e in parsed.values() if e.event_id in repeated_ids or _needs_lots(e, config)}
+    # A member with an event that needs lots (a return, a rule that can deduct) is recorded event by event.
+    slow_members = {
+        e.member
+        for e in parsed.values()
+        if e.event_id in repeated_ids or may_debit(e.event_type, config.rules_for(e.event_type))
+    }
     set_based = {i: e for i, e in parsed.items() if e.member not in slow_members}
     try:
         for chunk in _member_chunks(set_based):
@@ -123,7 +117,6 @@ def _refuse_the_unanswered(results: list[Result | None]) -> list[Result]:
         ServiceUnavailable("The database did not answer in time; send this event again.") if result is None else result
         for result in results
     ]
-    return results  # type: ignore[return-value]
 
 
 # Events per set-based transaction. A transaction holds its members' row locks until it commits, and
@@ -161,16 +154,6 @@ def record_storefront_event(*, source: str, body: Any) -> EventOutcome:
     return result
 
 
-def _needs_lots(event: EventInput, config: ProgramConfig) -> bool:
-    """Events whose effect depends on the member's individual lots: returns and any rule that may deduct."""
-    if event.event_type == EventType.RETURN:
-        return True
-    return any(
-        rule.growth < 0 or rule.points < 0 or rule.growth_per_unit < 0 or rule.points_per_unit < 0
-        for rule in config.rules_for(event.event_type)
-    )
-
-
 @dataclass
 class _Rows:
     events: list[Event] = field(default_factory=list)
@@ -191,6 +174,13 @@ def _record_set_based(
     members = _lock_members({e.member for e in parsed.values()}, prepare)
     earlier, reported_orders = _earlier_events(source, parsed.values(), members, prepare)
     hits = _RuleHitCounts.load(members.values(), parsed.values(), config, now, prepare)
+    prepared = contributions(
+        [member.pk for member in members.values()],
+        [
+            planner.EventFacts(e.event_type, e.occurred_at or now, e.amount, e.order_id, e.original_order_id)
+            for e in parsed.values()
+        ],
+    )
 
     rows = _Rows()
     results: dict[int, Result] = {}
@@ -199,7 +189,15 @@ def _record_set_based(
         member = members.get(event_input.member)
         try:
             results[index] = _apply(
-                event_input, member, earlier.get(event_input.event_id), reported_orders, hits, config, rows, now
+                event_input,
+                member,
+                earlier.get(event_input.event_id),
+                reported_orders,
+                hits,
+                config,
+                rows,
+                now,
+                prepared,
             )
         except LoyaltyError as error:
             results[index] = error
@@ -296,8 +294,9 @@ def _apply(
     config: ProgramConfig,
     rows: _Rows,
     now: datetime,
+    prepared: list,
 ) -> EventOutcome:
-    """As `events._apply`, in memory."""
+    """As `events._apply`, in memory: the same checks, the same plan, its rows for _write."""
     if earlier is not None:
         if earlier.fingerprint != event_input.fingerprint:
             raise IdempotencyConflict(f"Event {event_input.event_id!r} was already recorded with a different body.")
@@ -313,15 +312,14 @@ def _apply(
     if is_purchase and (member.pk, event_input.order_id) in reported_orders:
         raise DuplicateOrder(f"Order {event_input.order_id!r} was already reported as a purchase.")
 
-    occurred_at = event_input.occurred_at or now
     tier_before = config.tier(member.tier_id)
-    growth_before, points_before = member.growth_value, member.points_available + member.points_pending
+    member.tier = tier_before
     event = Event(
         source=event_input.source,
         event_id=event_input.event_id,
         member=member,
         event_type_id=event_input.event_type,
-        occurred_at=occurred_at,
+        occurred_at=event_input.occurred_at or now,
         amount=event_input.amount,
         order_id=event_input.order_id,
         original_order_id=event_input.original_order_id,
@@ -329,63 +327,41 @@ def _apply(
         fingerprint=event_input.fingerprint,
         recorded_at=now,
     )
-    settings = config.settings
-    day = local_day(occurred_at, settings.zone)
-    earnings = applicable_earnings(
-        config.rules_for(event_input.event_type), occurred_at, event_input.amount, tier_before.points_multiplier
+    plan = planner.plan_event(
+        facts_of(event),
+        member_state(member),
+        program_of(config),
+        rules=config.rules_for(event_input.event_type),
+        hits=hits.counts(member.pk),
+        now=now,
+        contributions=prepared,
+        member_key=member.pk,
     )
-    for rule, earning in earnings:
-        if not hits.allow(member.pk, rule, day):
-            continue
+    for hit in plan.hits:
+        hits.add(member.pk, hit.rule, hit.day)
         rows.rule_hits.append(
-            RuleHit(event=event, rule=rule, member=member, local_day=day, growth=earning.growth, points=earning.points)
+            RuleHit(event=event, rule=hit.rule, member=member, local_day=hit.day, growth=hit.growth, points=hit.points)
         )
-        source = {"event": event, "rule": rule, "reason": rule.name or rule.code}
-        if earning.growth > 0:
-            rows.growth.append(
-                ledger.growth_lot(
-                    member,
-                    program=settings,
-                    amount=earning.growth,
-                    kind=GrowthEntry.Kind.EARN,
-                    at=occurred_at,
-                    **source,
-                )
-            )
-        if earning.points > 0:
-            pending_days = settings.pending_days if is_purchase else 0
-            rows.points.append(
-                ledger.points_lot(
-                    member,
-                    amount=earning.points,
-                    kind=PointsEntry.Kind.EARN,
-                    at=occurred_at,
-                    available_at=occurred_at + timedelta(days=pending_days),
-                    expires_at=ledger.points_expiry(settings, occurred_at),
-                    now=now,
-                    **source,
-                )
-            )
-
-    update_activity(member, event)
-    target = qualifying_tier(config.ladder, member.growth_value)
-    event.tier_changed = target.rank > tier_before.rank
-    if event.tier_changed:
+    for entry in plan.entries:  # credits only: members whose events may debit are not set-based (_needs_lots)
+        (rows.growth if entry.ledger == planner.GROWTH else rows.points).append(
+            lot_row(entry, member=member, event=event, now=now)
+        )
+    if plan.tier_move is not None:
         rows.tier_changes.append(
             TierChange(
                 member=member,
                 from_tier=tier_before,
-                to_tier=target,
-                reason=TierChange.Reason.UPGRADE,
+                to_tier=plan.tier_move.to,
+                reason=plan.tier_move.reason,
                 event=event,
-                growth_value=member.growth_value,
+                growth_value=plan.member.growth_value,
+                note=plan.tier_move.note,
                 created_at=now,
             )
         )
-        member.tier, member.tier_since = target, now
-    event.growth_delta = member.growth_value - growth_before
-    event.points_delta = member.points_available + member.points_pending - points_before
-    event.tier_after = config.tier(member.tier_id)
+    set_state(member, plan.member)
+    event.growth_delta, event.points_delta = plan.growth_delta, plan.points_delta
+    event.tier_after, event.tier_changed = member.tier, plan.tier_move is not None
     if is_purchase:
         reported_orders.add((member.pk, event_input.order_id))
     rows.events.append(event)
@@ -446,15 +422,18 @@ class _RuleHitCounts:
                 today[(member_id, rule_id, day)] = n
         return cls(today, ever)
 
-    def allow(self, member_id: int, rule: EarningRule, day: date) -> bool:
-        """Whether one more hit is within the rule's limits; if so, counts it."""
-        if rule.daily_limit is None and rule.lifetime_limit is None:
-            return True
-        if not rule_within_limits(rule, self.today[(member_id, rule.pk, day)], self.ever[(member_id, rule.pk)]):
-            return False
+    def counts(self, member_id: int):
+        """The planner's hit counts of this member: (that day, ever) per rule."""
+
+        def hits(rule: EarningRule, day: date) -> tuple[int, int]:
+            return self.today[(member_id, rule.pk, day)], self.ever[(member_id, rule.pk)]
+
+        return hits
+
+    def add(self, member_id: int, rule: EarningRule, day: date) -> None:
+        """Counts a hit the batch makes, for the member's later events in it."""
         self.today[(member_id, rule.pk, day)] += 1
         self.ever[(member_id, rule.pk)] += 1
-        return True
 
 
 def _write(rows: _Rows, now: datetime, prepare: bool) -> None:

@@ -13,9 +13,10 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from loyalty.errors import EventTooOld, InvalidInput
-from loyalty.inputs import json_problem, text_problem
+from loyalty.errors import EventTooOld
 from loyalty.models.program import MAX_EVENT_AGE_DAYS
+from members.errors import InvalidInput
+from members.inputs import json_problem, text_problem
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # The hard floor whatever the program says (its max_event_age_days is checked with the configuration,
@@ -51,6 +52,10 @@ class EventInput:
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+# Ids sent as JSON numbers: beyond this, JavaScript storefronts (doubles) have already lost digits.
+MAX_WHOLE_NUMBER_ID = 10**18
+
+
 def _text(value: Any, name: str, max_length: int, errors: dict, *, required: bool) -> str:
     """Text (or a whole number, which storefronts often use for ids), at most max_length characters
     as sent, stripped."""
@@ -60,6 +65,9 @@ def _text(value: Any, name: str, max_length: int, errors: dict, *, required: boo
         return ""
     if not isinstance(value, str | int) or isinstance(value, bool):
         errors[name] = ["Must be a string."]
+        return ""
+    if isinstance(value, int) and abs(value) > MAX_WHOLE_NUMBER_ID:
+        errors[name] = ["A whole number id must be within ±10^18; send a longer id as a string."]
         return ""
     text = str(value)
     if problem := text_problem(text):
@@ -106,7 +114,7 @@ def _occurred_at(value: Any, now: datetime, errors: dict) -> datetime | None:
 
 
 # A decimal as the API documents it: digits, and at most two after the point.
-_DECIMAL_TEXT = re.compile(r"\d{1,12}(\.\d{1,2})?")
+_DECIMAL_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # [0-9]: \d also matches other scripts' digits
 
 
 def _amount(value: Any, errors: dict) -> Decimal | None:

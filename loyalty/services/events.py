@@ -4,44 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.db import DataError, IntegrityError, OperationalError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
-from loyalty.calculations import (
-    MAX_EARNING,
-    Earning,
-    earning_in_bounds,
-    local_day,
-    reversal_due,
-    rule_applies_at,
-    rule_earning,
-    rule_within_limits,
-)
 from loyalty.config import current_config
 from loyalty.errors import (
     DuplicateOrder,
     EventTooOld,
     IdempotencyConflict,
-    InvalidInput,
-    LoyaltyError,
-    MemberNotFound,
-    OrderNotFound,
-    RefundExceedsOrder,
     UnknownEventType,
 )
-from loyalty.models import EarningRule, Event, EventType, GrowthEntry, PointsEntry, ProgramSettings, RuleHit
-from loyalty.models.program import GrowthMode
+from loyalty.models import Event, EventType, ProgramSettings
+from members.errors import InvalidInput, LoyaltyError, MemberNotFound
 from members.models import Member
 from members.selectors import lock_member
 
-from . import ledger
 from .event_input import EventInput, parse_event
+from .event_plans import plan_one, write_plan
 from .members_guard import check_can_transact
-from .tiers import downgrade_after_return, upgrade_if_qualified
 
 # What recording an event may change on the member row.
 EVENT_MEMBER_FIELDS = [
@@ -120,15 +103,18 @@ def record_events_one_by_one(
 
     Events are applied in member-id order (keeping each member's own order), so concurrent batches
     always take member locks in the same order and cannot deadlock each other."""
-    member_ids = dict(
-        Member.objects.filter(
-            external_id__in={
-                events[i].get("member")
-                for i in indexes
-                if isinstance(events[i], dict) and isinstance(events[i].get("member"), str)
-            }
-        ).values_list("external_id", "id")
-    )
+    try:
+        member_ids = dict(
+            Member.objects.filter(
+                external_id__in={
+                    events[i].get("member")
+                    for i in indexes
+                    if isinstance(events[i], dict) and isinstance(events[i].get("member"), str)
+                }
+            ).values_list("external_id", "id")
+        )
+    except OperationalError:
+        return {}  # the database stopped answering before any of these was tried
 
     def lock_order(index: int) -> tuple[int, int]:
         item = events[index]
@@ -241,25 +227,12 @@ def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
     check_age(event_input, config.settings, now)
     if earlier:
         raise DuplicateOrder(f"Order {event_input.order_id!r} was already reported as a purchase.")
-    occurred_at = event_input.occurred_at or now
-    program = config.settings
-    tier_before = member.tier
-
-    event = _store_event(event_input, member, occurred_at)
-    growth_before, points_before = member.growth_value, _points_total(member)
-    if event_input.event_type == EventType.RETURN:
-        _reverse_order(member, event, event_input)
-    _apply_rules(member, event, config.rules_for(event_input.event_type), program, tier_before.points_multiplier, now)
-    update_activity(member, event)
-    tier_changed = upgrade_if_qualified(member, at=now, event=event, ladder=config.ladder)
-    if event_input.event_type == EventType.RETURN and not tier_changed:
-        tier_changed = downgrade_after_return(member, at=now, event=event, ladder=config.ladder, program=program)
+    event = _store_event(event_input, member, event_input.occurred_at or now)
+    plan = plan_one(event, member, config, now)
+    write_plan(plan, event=event, member=member, now=now)
     member.save(update_fields=EVENT_MEMBER_FIELDS)
-
-    event.growth_delta = member.growth_value - growth_before
-    event.points_delta = _points_total(member) - points_before
-    event.tier_after = member.tier
-    event.tier_changed = tier_changed
+    event.growth_delta, event.points_delta = plan.growth_delta, plan.points_delta
+    event.tier_after, event.tier_changed = member.tier, plan.tier_move is not None
     event.save(update_fields=["growth_delta", "points_delta", "tier_after", "tier_changed"])
     return EventOutcome(event=event, applied=True)
 
@@ -280,10 +253,6 @@ def _replay_among(earlier: list[Event], event_input: EventInput) -> EventOutcome
                 raise IdempotencyConflict(f"Event {event_input.event_id!r} was already recorded with a different body.")
             return EventOutcome(event=event, applied=False)
     return None
-
-
-def _points_total(member: Member) -> int:
-    return member.points_available + member.points_pending
 
 
 def check_shape(event_input: EventInput) -> None:
@@ -325,164 +294,3 @@ def _store_event(event_input: EventInput, member: Member, occurred_at: datetime)
         fingerprint=event_input.fingerprint,
         tier_after=member.tier,
     )
-
-
-def _sum(queryset, field: str = "amount"):
-    return queryset.aggregate(total=Sum(field))["total"] or 0
-
-
-def _reverse_order(member: Member, event: Event, event_input: EventInput) -> None:
-    """Cumulative refunds reverse round-down(earned x refunded so far / order amount) in total."""
-    purchase = Event.objects.filter(
-        member=member, event_type=EventType.PURCHASE, order_id=event_input.original_order_id
-    ).first()
-    if purchase is None:
-        raise OrderNotFound(
-            f"Member {member.external_id} has no purchase with order_id {event_input.original_order_id!r}."
-        )
-    returns = Event.objects.filter(member=member, event_type=EventType.RETURN, original_order_id=purchase.order_id)
-    refunded_total = Decimal(_sum(returns.exclude(pk=event.pk))) + event_input.amount
-    if refunded_total > purchase.amount:
-        refundable = purchase.amount - (refunded_total - event_input.amount)
-        raise RefundExceedsOrder(
-            f"Refunds would total {refunded_total} on order {purchase.order_id} of {purchase.amount}; "
-            f"at most {refundable} is still refundable."
-        )
-    growth_due = reversal_due(
-        _sum(GrowthEntry.objects.filter(event=purchase, amount__gt=0)),
-        purchase.amount,
-        refunded_total,
-        -_sum(GrowthEntry.objects.filter(event__in=returns, kind=GrowthEntry.Kind.REVERSE)),
-    )
-    points_due = reversal_due(
-        _sum(PointsEntry.objects.filter(event=purchase, amount__gt=0)),
-        purchase.amount,
-        refunded_total,
-        -_sum(PointsEntry.objects.filter(event__in=returns, kind=PointsEntry.Kind.REVERSE)),
-    )
-    reason = f"Return on order {purchase.order_id}"
-    if growth_due:
-        ledger.debit_growth(
-            member,
-            amount=growth_due,
-            kind=GrowthEntry.Kind.REVERSE,
-            at=event.occurred_at,
-            own_event=purchase,
-            event=event,
-            reason=reason,
-        )
-    if points_due:
-        ledger.debit_points(
-            member,
-            amount=points_due,
-            kind=PointsEntry.Kind.REVERSE,
-            at=event.occurred_at,
-            pending=ledger.PENDING_FIRST,
-            own_event=purchase,
-            event=event,
-            reason=reason,
-        )
-
-
-def _apply_rules(
-    member: Member,
-    event: Event,
-    rules: tuple[EarningRule, ...],
-    program: ProgramSettings,
-    multiplier: Decimal,
-    now: datetime,
-) -> None:
-    day = local_day(event.occurred_at, program.zone)
-    earnings = applicable_earnings(rules, event.occurred_at, event.amount, multiplier)
-    for rule, earning in earnings:
-        hits = RuleHit.objects.filter(member=member, rule=rule)
-        hits_today = hits.filter(local_day=day).count() if rule.daily_limit is not None else 0
-        hits_ever = hits.count() if rule.lifetime_limit is not None else 0
-        if not rule_within_limits(rule, hits_today, hits_ever):
-            continue
-        RuleHit.objects.create(
-            event=event, rule=rule, member=member, local_day=day, growth=earning.growth, points=earning.points
-        )
-        _book_growth(member, event, rule, program, earning.growth)
-        _book_points(member, event, rule, program, earning.points, now)
-
-
-def applicable_earnings(
-    rules: tuple[EarningRule, ...], at: datetime, amount: Decimal | None, multiplier: Decimal
-) -> list[tuple[EarningRule, Earning]]:
-    """What each rule active at `at` would earn, before its limits are counted; an event that would
-    earn (or deduct) more than MAX_EARNING through one rule is refused before anything is written."""
-    earnings = [(rule, rule_earning(rule, amount, multiplier)) for rule in rules if rule_applies_at(rule, at)]
-    if not all(earning_in_bounds(earning) for _, earning in earnings):
-        raise InvalidInput(
-            "The event would earn more than one event may.",
-            fields={"amount": [f"Earns more than {MAX_EARNING:,} through one rule; check the amount."]},
-        )
-    return earnings
-
-
-def _book_growth(member: Member, event: Event, rule: EarningRule, program: ProgramSettings, growth: int) -> None:
-    reason = rule.name or rule.code
-    if growth > 0:
-        ledger.credit_growth(
-            member,
-            program=program,
-            amount=growth,
-            kind=GrowthEntry.Kind.EARN,
-            at=event.occurred_at,
-            event=event,
-            rule=rule,
-            reason=reason,
-        )
-    elif growth < 0 and program.growth_mode == GrowthMode.TWO_WAY:
-        ledger.debit_growth(
-            member,
-            amount=-growth,
-            kind=GrowthEntry.Kind.DEDUCT,
-            at=event.occurred_at,
-            event=event,
-            rule=rule,
-            reason=reason,
-        )
-
-
-def _book_points(
-    member: Member, event: Event, rule: EarningRule, program: ProgramSettings, points: int, now: datetime
-) -> None:
-    reason = rule.name or rule.code
-    if points > 0:
-        pending_days = program.pending_days if event.event_type_id == EventType.PURCHASE else 0
-        ledger.credit_points(
-            member,
-            amount=points,
-            kind=PointsEntry.Kind.EARN,
-            at=event.occurred_at,
-            available_at=event.occurred_at + timedelta(days=pending_days),
-            expires_at=ledger.points_expiry(program, event.occurred_at),
-            now=now,
-            event=event,
-            rule=rule,
-            reason=reason,
-        )
-    elif points < 0:
-        ledger.debit_points(
-            member,
-            amount=-points,
-            kind=PointsEntry.Kind.DEDUCT,
-            at=event.occurred_at,
-            pending=ledger.PENDING_LAST,
-            event=event,
-            rule=rule,
-            reason=reason,
-        )
-
-
-def update_activity(member: Member, event: Event) -> None:
-    at = event.occurred_at
-    member.last_activity_at = max(filter(None, [member.last_activity_at, at]))
-    if event.event_type_id == EventType.PURCHASE:
-        member.purchase_count += 1
-        member.purchase_amount += event.amount
-        member.last_purchase_at = max(filter(None, [member.last_purchase_at, at]))
-    elif event.event_type_id == EventType.RETURN:
-        member.purchase_amount -= event.amount

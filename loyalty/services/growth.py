@@ -7,8 +7,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from loyalty.errors import InvalidInput
 from loyalty.models import GrowthEntry, ProgramSettings
+from members.errors import InvalidInput
 from members.models import Member
 from members.selectors import lock_member
 

@@ -11,36 +11,25 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns.jobs import JOBS as CAMPAIGNS_JOBS
-from loyalty.analytics.jobs import JOBS as ANALYTICS_JOBS
-from loyalty.errors import InvalidInput
+from loyalty import extensions
+from loyalty.extensions import ChunkResult
 from loyalty.models import JobChunk, JobRun, ProgramSettings
-from loyalty.permissions import require_permission
-from rewards.jobs import JOBS as REWARDS_JOBS
-
-from . import bulk
-
-# Jobs of other apps on this machinery: each a period format, a chunk function and a preview.
-APP_JOBS = {**REWARDS_JOBS, **CAMPAIGNS_JOBS, **ANALYTICS_JOBS}
-JOBS = ("release_pending_points", "expire_points", "expire_growth", "recalculate_tiers", *APP_JOBS)
+from members.errors import InvalidInput
+from members.permissions import require_permission
 
 
 def period_key(job: str, as_of: datetime) -> str:
-    """The period a run belongs to, in the program's time zone: monthly for recalculation, daily for
-    expiry, hourly for releasing pending points."""
+    """The period a run belongs to, in the program's time zone (the job's period_format: monthly for
+    tier recalculation, daily for expiry, hourly for releasing pending points, ...)."""
+    check_job_name(job)
     local = as_of.astimezone(ProgramSettings.current().zone)
-    if job in APP_JOBS:
-        return local.strftime(APP_JOBS[job].period_format)
-    if job == "recalculate_tiers":
-        return f"{local:%Y-%m}"
-    if job == "release_pending_points":
-        return f"{local:%Y-%m-%dT%H}"
-    return f"{local:%Y-%m-%d}"
+    return local.strftime(extensions.jobs[job].period_format)
 
 
 def check_job_name(job: str) -> None:
-    if job not in JOBS:
-        raise InvalidInput(f"Unknown job {job!r}; one of: {', '.join(JOBS)}.", fields={"job": ["Unknown job."]})
+    if job not in extensions.jobs:
+        names = ", ".join(extensions.jobs.names())
+        raise InvalidInput(f"Unknown job {job!r}; one of: {names}.", fields={"job": ["Unknown job."]})
 
 
 def chunk_ranges(chunk_size: int) -> list[tuple[int, int]]:
@@ -91,15 +80,9 @@ def start_job_run(
     return run
 
 
-def _execute(run: JobRun, chunk: JobChunk) -> bulk.ChunkResult:
-    arguments = (chunk.first_member_id, chunk.last_member_id, run.as_of)
-    if run.job in APP_JOBS:
-        return APP_JOBS[run.job].run_chunk(*arguments, period=run.period, run_id=run.pk)
-    if run.job == "recalculate_tiers":
-        policy = ProgramSettings.current().downgrade_policy
-        note = f"Scheduled recalculation, job run {run.pk}"
-        return bulk.recalculate_tiers(*arguments, period=run.period, policy=policy, note=note)
-    return getattr(bulk, run.job)(*arguments)
+def _execute(run: JobRun, chunk: JobChunk) -> ChunkResult:
+    job = extensions.jobs[run.job]
+    return job.run_chunk(chunk.first_member_id, chunk.last_member_id, run.as_of, period=run.period, run_id=run.pk)
 
 
 def _without_jit() -> None:
@@ -113,11 +96,11 @@ def _without_jit() -> None:
 class _RolledBack(Exception):
     """Leaves a dry run's chunk transaction, undoing what the chunk wrote."""
 
-    def __init__(self, result: bulk.ChunkResult):
+    def __init__(self, result: ChunkResult):
         self.result = result
 
 
-def _execute_and_roll_back(run: JobRun, chunk: JobChunk) -> bulk.ChunkResult:
+def _execute_and_roll_back(run: JobRun, chunk: JobChunk) -> ChunkResult:
     try:
         with transaction.atomic():
             raise _RolledBack(_execute(run, chunk))
@@ -168,12 +151,11 @@ def finish_job_run(*, run_id: int) -> JobRun:
         )
     else:
         run.status, run.error = JobRun.Status.DONE, ""
+        job = extensions.jobs[run.job]
         if run.dry_run:
-            from loyalty.selectors.jobs import preview_job  # the selector imports this module
-
-            run.summary = preview_job(job=run.job, as_of=run.as_of)
-        elif run.job in APP_JOBS and APP_JOBS[run.job].on_finish:
-            APP_JOBS[run.job].on_finish(run=run)
+            run.summary = job.preview(run.as_of)
+        elif job.on_finish is not None:
+            job.on_finish(run=run)
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "error", "finished_at", "summary"])
     return run

@@ -1,6 +1,6 @@
 """Checks shared by the services before they change a member's balances."""
 
-from loyalty.errors import InvalidInput, MemberClosed, MemberFrozen
+from members.errors import InvalidInput, MemberClosed, MemberFrozen
 from members.models import Member
 
 

@@ -1,29 +1,23 @@
-"""Applying a program file: settings, event types, the tier ladder and the earning rules, in one
-transaction. Existing members keep their tier until they earn (upgrade) or the scheduled
-recalculation runs, so a new ladder never silently moves anyone."""
+"""Applying a program file in one transaction: each section present, in the registered order
+(loyalty.extensions.program_sections), through the configuration writers. The engine's sections are
+here: settings, event types, the tier ladder and the earning rules. Existing members keep their tier
+until they earn (upgrade) or the scheduled recalculation runs, so a new ladder never silently moves
+anyone."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+import copy
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, ProtectedError
 
-from loyalty.errors import InvalidInput, NotPermitted
+from loyalty import extensions
 from loyalty.models import EarningRule, EventType, ProgramSettings, Tier
-from loyalty.program_file import ProgramDocument, decimal_text
+from loyalty.program_file import ProgramDocument
+from members.errors import InvalidInput, NotPermitted
 
-# What a staff member needs to change each section of a program file.
-SECTION_PERMISSIONS = {
-    "settings": "loyalty.change_programsettings",
-    "event_types": "loyalty.change_eventtype",
-    "tiers": "loyalty.change_tier",
-    "rules": "loyalty.change_earningrule",
-    "coupon_templates": "rewards.change_coupontemplate",
-    "rewards": "rewards.change_reward",
-    "benefits": "rewards.change_benefit",
-}
+from .configuration import writer_for
 
 # Ranks and thresholds are unique, so a reordered ladder is parked on values no real tier uses first.
 _PARKED_RANK = 30_000
@@ -34,53 +28,33 @@ class _DryRun(Exception):
     pass
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return decimal_text(value)
-    return "null" if value is None else str(value)
-
-
-def _diff(label: str, obj, wanted: dict[str, Any], changes: list[str]) -> list[str]:
-    changed = []
-    for name, value in wanted.items():
-        current = getattr(obj, name)
-        if current != value:
-            changes.append(f"{label}: {name} {_show(current)} -> {_show(value)}")
-            setattr(obj, name, value)
-            changed.append(name)
-    return changed
-
-
-def _check_permissions(document: ProgramDocument, actor) -> None:
-    if actor is None:
-        return
-    sections = [
-        name
-        for name, permission in SECTION_PERMISSIONS.items()
-        if getattr(document, name) not in (None, [], {}) and not actor.has_perm(permission)
-    ]
-    if sections:
-        raise NotPermitted(
-            f"You may not change these parts of the program: {', '.join(sections)}.",
-            fields={name: ["You may not change this section."] for name in sections},
-        )
-
-
 def apply_program(*, document: ProgramDocument, dry_run: bool = False, actor=None) -> list[str]:
     """Apply the document and return the changes made, one line each. With dry_run, the same
     changes are worked out against the database and rolled back. A staff `actor` needs the change
-    permission of every section the document holds (SECTION_PERMISSIONS)."""
-    _check_permissions(document, actor)
+    permission of every section the document changes: a whole exported file can be uploaded by
+    someone allowed to change only its settings, as long as the other sections are as they were.
+    A present section is the whole desired state, so an empty list is a change like any other."""
     changes: list[str] = []
+    refused: list[str] = []
     try:
         with transaction.atomic():
-            _apply_settings(document.settings, changes)
-            _apply_event_types(document.event_types, changes)
-            if document.tiers is not None:
-                _apply_tiers(document.tiers, changes)
-            if document.rules is not None:
-                _apply_rules(document.rules, changes)
-            _apply_rewards_sections(document, changes)
+            for name, section in extensions.program_sections.items():
+                if name not in document:
+                    continue
+                before = len(changes)
+                try:
+                    with transaction.atomic():  # the writers check their models' permissions too
+                        section.apply(document[name], changes, actor)
+                except NotPermitted:
+                    refused.append(name)
+                    continue
+                if len(changes) > before and actor is not None and not actor.has_perm(section.permission):
+                    refused.append(name)
+            if refused:
+                raise NotPermitted(
+                    f"You may not change these parts of the program: {', '.join(refused)}.",
+                    fields={name: ["You may not change this section."] for name in refused},
+                )
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -88,53 +62,50 @@ def apply_program(*, document: ProgramDocument, dry_run: bool = False, actor=Non
     return changes
 
 
-def _apply_rewards_sections(document: ProgramDocument, changes: list[str]) -> None:
-    from rewards.services import program as rewards_program  # rewards builds on this module's _diff
-
-    if document.coupon_templates is not None:
-        rewards_program.apply_coupon_templates(document.coupon_templates, changes)
-    if document.rewards is not None:
-        rewards_program.apply_rewards(document.rewards, changes)
-    if document.benefits is not None:
-        rewards_program.apply_benefits(document.benefits, changes)
+def assign(instance, wanted: dict[str, Any]):
+    """`instance` with the wanted values set (what a section saves through its writer)."""
+    for name, value in wanted.items():
+        setattr(instance, name, value)
+    return instance
 
 
-def _apply_settings(wanted: dict[str, Any], changes: list[str]) -> None:
-    program = ProgramSettings.objects.select_for_update().get_or_create(pk=ProgramSettings.SINGLETON_PK)[0]
-    changed = _diff("settings", program, wanted, changes)
-    if changed:
-        program.save(update_fields=[*changed, "updated_at"])
+def apply_settings(wanted: dict[str, Any], changes: list[str], actor) -> None:
+    ProgramSettings.current()  # the row exists from then on
+    program = ProgramSettings.objects.select_for_update().get(pk=ProgramSettings.SINGLETON_PK)
+    changes += writer_for(ProgramSettings).save(assign(program, wanted), actor=actor, fields=wanted).changes
 
 
-def _apply_event_types(wanted: list[dict[str, Any]], changes: list[str]) -> None:
+def apply_event_types(wanted: list[dict[str, Any]], changes: list[str], actor) -> None:
+    writer = writer_for(EventType)
+    existing = {
+        event_type.code: event_type for event_type in EventType.objects.filter(code__in=[i["code"] for i in wanted])
+    }
     for item in wanted:
-        event_type = EventType.objects.filter(code=item["code"]).first()
-        if event_type is None:
-            EventType.objects.create(**item)
-            changes.append(f"event type {item['code']}: created")
-            continue
-        changed = _diff(f"event type {item['code']}", event_type, item, changes)
-        if changed:
-            event_type.save(update_fields=changed)
+        event_type = existing.get(item["code"]) or EventType(code=item["code"])
+        changes += writer.save(assign(event_type, item), actor=actor, fields=item).changes
 
 
-def _apply_tiers(wanted: list[dict[str, Any]], changes: list[str]) -> None:
+def apply_tiers(wanted: list[dict[str, Any]], changes: list[str], actor) -> None:
+    """The ladder as a whole, checked as a whole when the file was read. Ranks and thresholds are
+    unique, so the tiers are first parked on values no tier keeps, then moved to their new places;
+    each is then saved through its writer (`checked`: the ladder was; `before`: the tier as it was)."""
+    writer = writer_for(Tier)
     existing = {tier.code: tier for tier in Tier.objects.select_for_update()}
     wanted_codes = {item["code"] for item in wanted}
     _remove_tiers([tier for code, tier in existing.items() if code not in wanted_codes], changes)
-    for offset, tier in enumerate(t for t in existing.values() if t.code in wanted_codes):
+    kept = [tier for tier in existing.values() if tier.code in wanted_codes]
+    for offset, tier in enumerate(kept):
         Tier.objects.filter(pk=tier.pk).update(rank=_PARKED_RANK + offset, threshold=_PARKED_THRESHOLD + offset)
+    for item in wanted:
+        if item["code"] in existing:
+            Tier.objects.filter(code=item["code"]).update(rank=item["rank"], threshold=item["threshold"])
     for item in wanted:
         tier = existing.get(item["code"])
         if tier is None:
-            Tier.objects.create(**item)
-            changes.append(f"tier {item['code']}: created (rank {item['rank']}, threshold {item['threshold']})")
-            continue
-        if _diff(f"tier {item['code']}", tier, item, changes):
-            tier.save()
+            changes += writer.save(Tier(**item), actor=actor, checked=True).changes
         else:
-            # Back from its parked rank and threshold, unchanged: nothing for the configuration history.
-            tier.save_without_historical_record()
+            before = copy.copy(tier)
+            changes += writer.save(assign(tier, item), actor=actor, fields=item, checked=True, before=before).changes
 
 
 def _remove_tiers(unwanted: list[Tier], changes: list[str]) -> None:
@@ -160,7 +131,7 @@ def _remove_tiers(unwanted: list[Tier], changes: list[str]) -> None:
         changes.append(f"tier {tier.code}: removed")
 
 
-def _apply_rules(wanted: list[dict[str, Any]], changes: list[str]) -> None:
+def apply_rules(wanted: list[dict[str, Any]], changes: list[str], actor) -> None:
     known_types = set(EventType.objects.values_list("code", flat=True))
     unknown = {
         f"rules[{index}].event_type": [f"Unknown event type {item['event_type_id']!r}."]
@@ -169,20 +140,15 @@ def _apply_rules(wanted: list[dict[str, Any]], changes: list[str]) -> None:
     }
     if unknown:
         raise InvalidInput("Rules name event types that do not exist (add them under event_types).", fields=unknown)
+    writer = writer_for(EarningRule)
     existing = {rule.code: rule for rule in EarningRule.objects.select_for_update()}
     for item in wanted:
-        rule = existing.get(item["code"])
-        if rule is None:
-            EarningRule.objects.create(**item)
-            changes.append(f"rule {item['code']}: created")
-            continue
-        changed = _diff(f"rule {item['code']}", rule, item, changes)
-        if changed:
-            rule.save(update_fields=changed)
+        rule = existing.get(item["code"]) or EarningRule()
+        changes += writer.save(assign(rule, item), actor=actor, fields=item).changes
     wanted_codes = {item["code"] for item in wanted}
     # Rules are never deleted: ledger entries and limit counts refer to them.
     for code, rule in existing.items():
         if code not in wanted_codes and rule.is_active:
             rule.is_active = False
-            rule.save(update_fields=["is_active"])
+            writer.save(rule, actor=actor, fields=["is_active"])
             changes.append(f"rule {code}: deactivated (not in the file)")

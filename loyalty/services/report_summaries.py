@@ -15,6 +15,7 @@ from loyalty.analytics.selectors.summaries import (
     summary_params,
     tier_size_sql,
 )
+from loyalty.extensions import ChunkResult
 from loyalty.models import (
     ClimbSummary,
     JobChunk,
@@ -25,8 +26,6 @@ from loyalty.models import (
     SpendSummary,
     TierSizeSummary,
 )
-
-from .bulk import ChunkResult
 
 
 def store_report_summaries(first_id: int, last_id: int, as_of: datetime, *, period: str, run_id: int) -> ChunkResult:

@@ -1,8 +1,8 @@
 from django.db import transaction
 from django.utils.text import slugify
 
-from loyalty.errors import InvalidInput
 from loyalty.models import Storefront, StorefrontAPIKey
+from members.errors import InvalidInput
 
 
 @transaction.atomic

@@ -8,11 +8,11 @@ from django.utils import timezone
 
 from loyalty.calculations import qualifying_tier, recalculated_tier
 from loyalty.config import current_config
-from loyalty.errors import InvalidInput
 from loyalty.models import Event, JobRun, ProgramSettings, Tier, TierChange
 from loyalty.models.program import ReturnDowngrade
-from loyalty.permissions import require_permission
+from members.errors import InvalidInput
 from members.models import Member
+from members.permissions import require_permission
 from members.selectors import lock_member
 
 
@@ -74,44 +74,31 @@ def last_recalculation_at() -> datetime | None:
     )
 
 
-def _tier_held_at(member: Member, moment: datetime | None, ladder: Sequence[Tier]) -> Tier:
-    """The tier the member held at `moment` (the lowest tier before they joined, or with no moment)."""
-    if moment is None:
-        return ladder[0]
-    held = (
-        TierChange.objects.filter(member=member, created_at__lte=moment)
-        .order_by("-created_at", "-id")
-        .values_list("to_tier_id", flat=True)
-        .first()
-    )
-    return next((tier for tier in ladder if tier.pk == held), ladder[0])
+EARNED_MOVES = (TierChange.Reason.UPGRADE, TierChange.Reason.RETURN)
 
 
-def downgrade_after_return(
-    member: Member, *, at: datetime, event: Event, ladder: Sequence[Tier], program: ProgramSettings
-) -> bool:
-    """With return_downgrade = immediate: when a return leaves the member's growth below their tier's
-    threshold and they reached that tier by earning since the last recalculation, move them back to
-    the highest tier their growth qualifies for, never below the tier they held at that
-    recalculation (buying up to a tier and returning everything must not keep it). A tier held at
-    the last recalculation, or given by staff, waits for the next recalculation as before. The caller
-    holds the member lock and saves the member."""
-    if program.return_downgrade != ReturnDowngrade.IMMEDIATE:
-        return False
-    qualifying = qualifying_tier(ladder, member.growth_value)
-    if qualifying.rank >= member.tier.rank:
-        return False
-    reached = TierChange.objects.filter(member=member).order_by("-created_at", "-id").first()
+def return_floor(member: Member, ladder: Sequence[Tier]) -> Tier | None:
+    """With return_downgrade = immediate, the lowest tier a return may take the member back to: the
+    tier they held before the earning that moved them since the last recalculation — the moves
+    (upgrades on earning, and returns) that led to their current tier, unbroken by a recalculation or
+    by staff. Buying up to a tier and returning it, all at once or an order at a time, must not keep
+    it, and a tier staff gave stays the floor. None when a return must not move the tier: the setting
+    says at_recalculation, or the current tier was held at the last recalculation or given by staff
+    (both wait for the next recalculation)."""
+    if ProgramSettings.current().return_downgrade != ReturnDowngrade.IMMEDIATE:
+        return None
     since = last_recalculation_at()
-    if reached is None or reached.reason != TierChange.Reason.UPGRADE or (since and reached.created_at <= since):
-        return False
-    floor = _tier_held_at(member, since, ladder)
-    target = max(qualifying, floor, key=lambda tier: tier.rank)
-    if target.rank >= member.tier.rank:
-        return False
-    note = f"Growth {member.growth_value} after the return is below {member.tier.code}'s threshold"
-    move_tier(member, to=target, reason=TierChange.Reason.RETURN, at=at, event=event, note=note)
-    return True
+    changes = TierChange.objects.filter(member=member).order_by("-created_at", "-id")
+    if since is not None:
+        changes = changes.filter(created_at__gt=since)
+    floor, upgraded = None, False
+    for reason, from_tier_id in changes.values_list("reason", "from_tier_id").iterator(chunk_size=50):
+        if reason not in EARNED_MOVES:
+            break
+        floor, upgraded = from_tier_id, upgraded or reason == TierChange.Reason.UPGRADE
+    if not upgraded:
+        return None
+    return next((tier for tier in ladder if tier.pk == floor), ladder[0])
 
 
 @transaction.atomic

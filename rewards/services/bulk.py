@@ -12,9 +12,10 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from loyalty.calculations import expiry_at, qualifying_tier
+from loyalty.extensions import ChunkResult
 from loyalty.models import GrowthEntry, PointsAllocation, PointsEntry, ProgramSettings, Tier, TierChange
 from loyalty.services import ledger
-from loyalty.services.bulk import ChunkResult, lock_members
+from loyalty.services.bulk import lock_members
 from members.models import Member
 from rewards import calculations
 from rewards.models import Benefit, BenefitGrant, Coupon, PointsHold

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from loyalty.errors import InvalidInput
-from loyalty.permissions import require_permission
+from members.errors import InvalidInput
+from members.permissions import require_permission
 from rewards import calculations
 from rewards.errors import CouponNotFound, CouponNotReleasable, CouponNotUsable, OutOfStock, RewardUnavailable
 from rewards.models import Coupon, CouponTemplate, PoolCode

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from loyalty.errors import IdempotencyConflict
 from loyalty.models import PointsEntry, ProgramSettings
-from loyalty.permissions import require_permission
 from loyalty.services import refund_spend, spend_points
 from loyalty.services.members_guard import check_can_transact
 from members.models import Member
+from members.permissions import require_permission
 from members.selectors import lock_member
 from rewards.errors import HoldExpired, HoldNotActive, HoldNotFound
 from rewards.models import PointsHold

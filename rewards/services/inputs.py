@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from loyalty.calculations import MAX_EARNING
-from loyalty.errors import InvalidInput
-from loyalty.inputs import text_problem
+from members.errors import InvalidInput
+from members.inputs import text_problem
 
 
 def fingerprint(body: dict[str, Any]) -> str:
@@ -44,7 +44,7 @@ def whole(value: Any, name: str, *, minimum: int = 1, maximum: int = MAX_POINTS)
     return value
 
 
-_DECIMAL_TEXT = re.compile(r"\d{1,12}(\.\d{1,2})?")
+_DECIMAL_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # [0-9]: \d also matches other scripts' digits
 
 
 def money(value: Any, name: str) -> Decimal | None:

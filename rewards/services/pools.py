@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from loyalty.errors import InvalidInput
-from loyalty.permissions import require_permission
+from members.errors import InvalidInput
+from members.permissions import require_permission
 from rewards.models import CodePool, Coupon, PoolCode
 
 MAX_CODE_LENGTH = 128
@@ -48,7 +48,7 @@ def import_pool_codes(*, pool: CodePool, text: str, actor=None) -> PoolImport:
     """Add the file's codes to the pool as available. Codes already in the pool are skipped; codes that
     are some member's coupon already are refused (a coupon pool's codes become coupon codes). A staff
     `actor` needs rewards.change_codepool."""
-    require_permission(actor, "rewards.change_codepool", "You may not import codes into code pools.")
+    require_permission(actor, "rewards.change_codepool", IMPORT_REFUSED)
     codes = parse_codes(text)
     unique = list(dict.fromkeys(codes))
     clashing = list(Coupon.objects.filter(code__in=unique).values_list("code", flat=True)[:20])
@@ -60,10 +60,15 @@ def import_pool_codes(*, pool: CodePool, text: str, actor=None) -> PoolImport:
     return PoolImport(added=added, duplicates=len(codes) - added)
 
 
+IMPORT_REFUSED = "You may not import codes into code pools."
+
+
 @transaction.atomic
-def add_pool_code(*, pool: CodePool, code: str) -> PoolCode:
+def add_pool_code(*, pool: CodePool, code: str, actor=None) -> PoolCode:
     """One code into the pool as available (the admin's spreadsheet import calls this per row).
-    Refused when it is not a code, is in the pool already, or is some member's coupon already."""
+    Refused when it is not a code, is in the pool already, or is some member's coupon already. A
+    staff `actor` needs rewards.change_codepool, as for import_pool_codes."""
+    require_permission(actor, "rewards.change_codepool", IMPORT_REFUSED)
     code = code.strip()
     if not _is_code(code):
         raise InvalidInput("Not a code.", fields={"code": [f"Printable, 1 to {MAX_CODE_LENGTH} characters."]})

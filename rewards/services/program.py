@@ -1,15 +1,16 @@
-"""Applying the rewards sections of a program file, inside loyalty.services.program.apply_program's
-transaction: coupon templates, then rewards, then benefits (each may refer to the one before).
-Entries missing from a present section are deactivated, never deleted: coupons, redemptions and
-grants refer to them."""
+"""The rewards sections of a program file, applied inside loyalty.services.program.apply_program's
+transaction through the configuration writers: coupon templates, then rewards, then benefits (each
+may refer to the one before). Entries missing from a present section are deactivated, never
+deleted: coupons, redemptions and grants refer to them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from loyalty.errors import InvalidInput
 from loyalty.models import Tier
-from loyalty.services.program import _diff
+from loyalty.services.configuration import writer_for
+from loyalty.services.program import assign
+from members.errors import InvalidInput
 from rewards.models import Benefit, CodePool, CouponTemplate, Reward
 
 
@@ -27,33 +28,28 @@ def _lookup(model, section: str, key: str, wanted: list[dict], label: str) -> di
     return found
 
 
-def _upsert(model, label: str, wanted: list[dict[str, Any]], changes: list[str]) -> dict[str, Any]:
+def _upsert(model, wanted: list[dict[str, Any]], changes: list[str], actor, many: dict | None = None) -> None:
+    writer = writer_for(model)
     existing = {row.code: row for row in model.objects.select_for_update()}
     for item in wanted:
-        row = existing.get(item["code"])
-        if row is None:
-            existing[item["code"]] = model.objects.create(**item)
-            changes.append(f"{label} {item['code']}: created")
-            continue
-        changed = _diff(f"{label} {item['code']}", row, item, changes)
-        if changed:
-            row.save(update_fields=changed)
+        row = existing.get(item["code"]) or model()
+        related = (many or {}).get(item["code"])
+        changes += writer.save(assign(row, item), actor=actor, fields=item, many_to_many=related).changes
     wanted_codes = {item["code"] for item in wanted}
     for code, row in existing.items():
         if code not in wanted_codes and row.is_active:
             row.is_active = False
-            row.save(update_fields=["is_active"])
-            changes.append(f"{label} {code}: deactivated (not in the file)")
-    return existing
+            writer.save(row, actor=actor, fields=["is_active"])
+            changes.append(f"{writer.label} {code}: deactivated (not in the file)")
 
 
-def apply_coupon_templates(wanted: list[dict[str, Any]], changes: list[str]) -> None:
+def apply_coupon_templates(wanted: list[dict[str, Any]], changes: list[str], actor) -> None:
     pools = _lookup(CodePool, "coupon_templates", "code_pool", wanted, "code pool")
     rows = [{**item, "code_pool": pools.get(item["code_pool"])} for item in wanted]
-    _upsert(CouponTemplate, "coupon template", rows, changes)
+    _upsert(CouponTemplate, rows, changes, actor)
 
 
-def apply_rewards(wanted: list[dict[str, Any]], changes: list[str]) -> None:
+def apply_rewards(wanted: list[dict[str, Any]], changes: list[str], actor) -> None:
     templates = _lookup(CouponTemplate, "rewards", "coupon_template", wanted, "coupon template")
     pools = _lookup(CodePool, "rewards", "code_pool", wanted, "code pool")
     tiers = _lookup(Tier, "rewards", "min_tier", wanted, "tier")
@@ -66,10 +62,10 @@ def apply_rewards(wanted: list[dict[str, Any]], changes: list[str]) -> None:
         }
         for item in wanted
     ]
-    _upsert(Reward, "reward", rows, changes)
+    _upsert(Reward, rows, changes, actor)
 
 
-def apply_benefits(wanted: list[dict[str, Any]], changes: list[str]) -> None:
+def apply_benefits(wanted: list[dict[str, Any]], changes: list[str], actor) -> None:
     templates = _lookup(CouponTemplate, "benefits", "coupon_template", wanted, "coupon template")
     tiers = {tier.code: tier for tier in Tier.objects.all()}
     unknown = {
@@ -83,12 +79,5 @@ def apply_benefits(wanted: list[dict[str, Any]], changes: list[str]) -> None:
         {**{k: v for k, v in item.items() if k != "tiers"}, "coupon_template": templates.get(item["coupon_template"])}
         for item in wanted
     ]
-    saved = _upsert(Benefit, "benefit", rows, changes)
-    for item in wanted:
-        benefit = saved[item["code"]]
-        current = sorted(benefit.tiers.values_list("code", flat=True))
-        if current != item["tiers"]:
-            benefit.tiers.set([tiers[code] for code in item["tiers"]])
-            changes.append(
-                f"benefit {item['code']}: tiers {','.join(current) or '-'} -> {','.join(item['tiers']) or '-'}"
-            )
+    many = {item["code"]: {"tiers": [tiers[code] for code in item["tiers"]]} for item in wanted}
+    _upsert(Benefit, rows, changes, actor, many)

@@ -14,12 +14,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from loyalty.errors import IdempotencyConflict, InvalidInput
+from loyalty.errors import IdempotencyConflict
 from loyalty.models import PointsEntry, ProgramSettings, Tier
-from loyalty.permissions import require_permission
 from loyalty.services import refund_spend, spend_points
 from loyalty.services.members_guard import check_can_transact
+from members.errors import InvalidInput
 from members.models import Member
+from members.permissions import require_permission
 from members.selectors import lock_member
 from rewards import calculations
 from rewards.errors import (

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from loyalty.errors import AdjustmentNotPending, InsufficientPoints, InvalidInput, NotPermitted
+from loyalty.errors import AdjustmentNotPending, InsufficientPoints
 from loyalty.models import Adjustment, PointsEntry
 from loyalty.services.adjustments import (
     approve_adjustments,
@@ -14,6 +14,7 @@ from loyalty.services.adjustments import (
     request_adjustment,
     request_adjustments,
 )
+from members.errors import InvalidInput, NotPermitted
 from tests.helpers import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db

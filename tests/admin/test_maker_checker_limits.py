@@ -12,7 +12,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from loyalty.errors import AdjustmentNotPending, InvalidInput, NotPermitted
+from loyalty.errors import AdjustmentNotPending
 from loyalty.models import Adjustment, ApprovalLimitChange, ProgramSettings
 from loyalty.services.adjustments import (
     MAX_ADJUSTMENT,
@@ -23,6 +23,7 @@ from loyalty.services.adjustments import (
     request_adjustments,
     request_limit_change,
 )
+from members.errors import InvalidInput, NotPermitted
 from members.models import Member
 from tests.factories import MemberFactory
 from tests.helpers import assert_ledger_consistent

@@ -13,9 +13,9 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.urls import reverse
 
-from loyalty.errors import NotPermitted
 from loyalty.models import Adjustment, Tier
 from loyalty.services.adjustments import approve_adjustments, request_adjustment
+from members.errors import NotPermitted
 from members.models import Member
 
 from ..factories import MemberFactory, UserFactory

@@ -269,7 +269,7 @@ def test_a_reward_row_that_fails_validation_blocks_the_import(marketing_clerk, c
 
 
 def test_pool_codes_import_adds_new_codes_and_skips_those_already_in_the_pool(login_as, client):
-    login_as("rewards.view_poolcode", "rewards.change_poolcode")
+    login_as("rewards.view_poolcode", "rewards.change_codepool")
     pool = CodePoolFactory(code="cinema")
     PoolCode.objects.create(pool=pool, code="OLD-1")
 
@@ -287,7 +287,7 @@ def test_pool_codes_import_adds_new_codes_and_skips_those_already_in_the_pool(lo
 def test_a_pool_code_that_is_an_issued_coupon_is_refused(login_as, client, member, make_member):
     from rewards.models import Coupon
 
-    login_as("rewards.view_poolcode", "rewards.change_poolcode")
+    login_as("rewards.view_poolcode", "rewards.change_codepool")
     CodePoolFactory(code="cinema")
     template = CouponTemplateFactory()
     Coupon.objects.create(
@@ -373,3 +373,39 @@ def test_xlsx_exports_drop_control_characters_a_spreadsheet_cannot_hold(login_as
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     header = [cell.value for cell in sheet[1]]
     assert sheet[2][header.index("name")].value == "Bell and escape"
+
+
+def test_a_file_previewed_for_one_import_cannot_be_confirmed_at_another(login_as, client):
+    """Confirming at another import would skip that import's preview."""
+    login_as("rewards.view_poolcode", "rewards.change_codepool", "members.view_member", "members.change_member")
+    CodePoolFactory(code="cinema")
+    preview = upload(client, "rewards_poolcode", b"pool,code\r\ncinema,external_id\r\n")
+    assert row_errors(preview) == []
+    elsewhere = client.post(reverse("admin:members_member_process_import"), preview.context["confirm_form"].initial)
+    assert elsewhere.status_code == 302
+    assert not Member.objects.exists()
+    confirm(client, "rewards_poolcode", preview)
+    assert PoolCode.objects.filter(code="external_id").exists()
+
+
+def test_the_code_import_needs_the_pools_permission_in_the_admin_and_the_service(login_as, client):
+    from members.errors import NotPermitted
+    from rewards.services import add_pool_code
+
+    clerk = login_as("rewards.view_poolcode", "rewards.change_poolcode")
+    pool = CodePoolFactory(code="cinema")
+    assert client.get(reverse("admin:rewards_poolcode_import")).status_code == 403
+    with pytest.raises(NotPermitted):
+        add_pool_code(pool=pool, code="X-1", actor=clerk)
+    assert not PoolCode.objects.exists()
+
+
+def test_an_upload_nobody_confirmed_is_removed_a_day_later(operations_clerk, client):
+    from loyalty.spreadsheets import UploadStorage
+
+    abandoned = upload(client, "members_member", b"external_id\r\nm-1\r\n").context["confirm_form"].initial
+    path = os.path.join(tempfile.gettempdir(), UploadStorage.FOLDER, abandoned["import_file_name"])
+    day_old = os.stat(path).st_mtime - UploadStorage.KEEP_SECONDS - 1
+    os.utime(path, (day_old, day_old))
+    upload(client, "members_member", b"external_id\r\nm-2\r\n")
+    assert not os.path.exists(path)

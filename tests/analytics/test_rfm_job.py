@@ -3,11 +3,10 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns.models import MemberRFM
 from campaigns.selectors import members_in_quadrant
 from loyalty.analytics import rfm
 from loyalty.analytics.report import ReportOptions, rfm_report
-from loyalty.models import JobRun
+from loyalty.models import JobRun, MemberRFM
 from loyalty.services.jobs import run_job_now
 from members.services import close_member
 from tests.factories import MemberFactory

@@ -1,8 +1,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from loyalty.services import enrol_member
 from loyalty.services.storefronts import create_api_key
-from members.services import enrol_member
 
 
 def client_for(storefront: str) -> APIClient:

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 
 from loyalty.models import Event, GrowthEntry, PointsEntry
+from loyalty.services import enrol_member
 from members.models import Member
-from members.services import enrol_member
 
 from ..helpers import ensure_default_program
 from .conftest import client_for

@@ -9,8 +9,8 @@ import pytest
 from django.db import close_old_connections, connection
 
 from loyalty.models import Event
+from loyalty.services import enrol_member
 from members.models import Member
-from members.services import enrol_member
 
 from ..helpers import ensure_default_program
 from .conftest import client_for

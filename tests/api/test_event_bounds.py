@@ -88,3 +88,20 @@ def test_a_replay_of_an_event_that_has_since_become_too_old_is_still_a_replay(ap
     again = api.post("/api/v1/events/", body, format="json")
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json() == first.json()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("amount", "١٢٣.٤٥"),  # Arabic-Indic digits: Python's \d takes them, the schema's does not
+        ("amount", "１２３"),  # full-width digits
+        ("event_id", 10**18 + 1),
+        ("event_id", -(10**18) - 1),
+    ],
+)
+def test_the_server_refuses_what_the_schema_refuses(api, alice, field, value):
+    event = {"event_id": "e-1", "member": "alice", "type": "purchase", "amount": "10", "order_id": "o"}
+    response = post_event(api, **(event | {field: value}))
+    assert (response.status_code, list(response.json()["error"]["fields"])) == (400, [field])
+    assert post_event(api, **(event | {"event_id": 10**18})).status_code == 201
+    assert not Event.objects.exclude(event_id=str(10**18)).exists()

@@ -168,7 +168,7 @@ def test_batch_needs_1_to_1000_events(api, body):
 
 
 def test_batch_keeps_each_members_events_in_order(api, alice):
-    from members.services import enrol_member
+    from loyalty.services import enrol_member
 
     enrol_member(external_id="bob")
     events = [

@@ -13,9 +13,8 @@ from django.conf import settings
 from django.test import override_settings
 
 from loyalty.models import Event, PointsEntry
-from loyalty.services import adjust_points
+from loyalty.services import adjust_points, enrol_member
 from members.models import Member
-from members.services import enrol_member
 
 from ..factories import UserFactory
 from ..helpers import assert_ledger_consistent

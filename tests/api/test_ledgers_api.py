@@ -3,8 +3,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from loyalty.services import record_event, spend_points
-from members.services import enrol_member
+from loyalty.services import enrol_member, record_event, spend_points
 
 from .conftest import error_code
 
@@ -16,13 +15,13 @@ def history(alice):
     base = timezone.now() - timedelta(days=3)
     for day in range(3):
         record_event(
-            source="t",
+            source="web-shop",  # the `api` fixture's storefront: its own event ids are shown to it
             event_id=f"c{day}",
             member="alice",
             event_type="check_in",
             occurred_at=base + timedelta(days=day),
         )
-    record_event(source="t", event_id="p", member="alice", event_type="purchase", amount="700", order_id="o")
+    record_event(source="web-shop", event_id="p", member="alice", event_type="purchase", amount="700", order_id="o")
     spend_points(member=alice, amount=100, reason="coupon", source="mall")
     return alice
 

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.core.parameters import ParameterLocation
 
 from config.wsgi import application
+from loyalty.services import enrol_member
 from loyalty.services.storefronts import create_api_key
-from members.services import enrol_member
 
 # Schema-valid data may still be refused by a business rule (an unknown member is 404, too few points
 # 422, a replayed key 409), but never as malformed (400): what the server refuses as malformed, the

@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from loyalty.services import adjust_points
+from loyalty.services import adjust_points, enrol_member
 from loyalty.services.jobs import run_job_now
-from members.services import enrol_member, freeze_member
+from members.services import freeze_member
 from rewards.models import Coupon, PointsHold
 from rewards.services import move_fulfilment
 

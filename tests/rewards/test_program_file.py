@@ -1,18 +1,18 @@
 """The rewards sections of the program file: import, export, dry-run diff, validation by path."""
 
-import importlib
 import json
 from decimal import Decimal
 
 import pytest
-from django.apps import apps
 
-from loyalty.errors import InvalidInput
 from loyalty.models import ProgramSettings
 from loyalty.program_file import parse_program
 from loyalty.selectors import export_program
 from loyalty.services.program import apply_program
+from members.errors import InvalidInput
 from rewards.models import Benefit, CouponTemplate, Reward
+
+from ..helpers import DEFAULT_PROGRAM_FILE
 
 pytestmark = pytest.mark.django_db
 
@@ -46,8 +46,9 @@ BENEFIT = {
 
 @pytest.fixture
 def program(program):
-    """With migration 0002's default catalog, as on a fresh install."""
-    importlib.import_module("rewards.migrations.0002_default_catalog").create_default_catalog(apps, None)
+    """With the default catalog of a fresh install (the rewards' conftest removes it)."""
+    catalog = json.loads(DEFAULT_PROGRAM_FILE.read_text())
+    run_import({section: catalog[section] for section in ("coupon_templates", "rewards", "benefits")})
     return program
 
 

@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from loyalty.errors import IdempotencyConflict, InsufficientPoints, InvalidInput, MemberFrozen, MemberNotFound
+from loyalty.errors import IdempotencyConflict, InsufficientPoints
 from loyalty.models import PointsEntry
+from members.errors import InvalidInput, MemberFrozen, MemberNotFound
 from members.services import freeze_member
 from rewards.errors import (
     InvalidFulfilment,

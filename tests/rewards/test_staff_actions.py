@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from loyalty.errors import NotPermitted
 from loyalty.services import adjust_points
+from members.errors import NotPermitted
 from rewards.models import Coupon, PointsHold, Redemption
 from rewards.services import cancel_redemption, hold_points, move_fulfilment, redeem, release_hold, void_coupon
 

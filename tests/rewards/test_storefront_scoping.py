@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from loyalty.api.serializers import OTHER_STOREFRONT
 from loyalty.models import ProgramSettings
-from loyalty.services import adjust_points
-from members.services import enrol_member
+from loyalty.services import adjust_points, enrol_member
 from rewards.models import Coupon, PointsHold, Redemption
 from rewards.services.coupons import CouponOwner, issue_coupons
 
@@ -85,6 +85,40 @@ def test_another_storefronts_hold_cannot_be_read_captured_or_released(shops, ali
     assert PointsHold.objects.get(pk=hid).status == "captured"
     assert alice.points_available == 4_200, "the captured points were not refunded to another storefront"
     assert web.post(f"/api/v1/points/holds/{hid}/release/", format="json").json()["status"] == "released"
+
+
+def test_the_ledgers_show_another_storefronts_entries_without_its_order_ids(shops, alice, voucher):
+    """The member's balance is shared, so every storefront sees every entry; but the reason and
+    event id of an entry another storefront caused (its orders, holds, redemptions) are its own."""
+    web, pos = shops
+    web.post(
+        "/api/v1/events/",
+        {"event_id": "w-1", "member": "alice", "type": "purchase", "amount": "120", "order_id": "secret-order"},
+        format="json",
+    )
+    hold = web.post(
+        "/api/v1/members/alice/points/holds/",
+        {"amount": 100, "order_id": "secret-order", "idempotency_key": "h"},
+        format="json",
+    ).json()
+    web.post(f"/api/v1/points/holds/{hold['id']}/release/", format="json")
+    made = web.post(
+        "/api/v1/redemptions/", {"member": "alice", "reward": "voucher", "idempotency_key": "k"}, format="json"
+    ).json()
+    web.post(f"/api/v1/redemptions/{made['id']}/cancel/", {"reason": "secret note"}, format="json")
+
+    def entries(client, ledger):
+        return client.get(f"/api/v1/members/alice/{ledger}/").json()["results"]
+
+    seen_by_pos = entries(pos, "points") + entries(pos, "growth") + entries(pos, "tier-history")
+    assert "secret" not in str(seen_by_pos)
+    foreign = [entry for entry in entries(pos, "points") if entry["reason"] == OTHER_STOREFRONT]
+    assert len(foreign) == 5, "earn, hold spend and refund, redemption spend and refund"
+    assert all(entry["event_id"] is None for entry in foreign)
+    assert next(e for e in entries(pos, "points") if e["kind"] == "adjust")["reason"] == "test setup"
+    seen_by_web = str(entries(web, "points"))
+    assert "secret-order" in seen_by_web and "secret note" in seen_by_web
+    assert {entry["event_id"] for entry in entries(web, "growth")} == {"w-1"}
 
 
 def test_a_coupon_is_released_only_by_the_storefront_that_used_it(shops, alice, voucher):

@@ -3,12 +3,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Count, Sum
-from django.db.models.functions import TruncMonth
-
+from loyalty import extensions
 from loyalty.analytics.economics import MonthFlow
 from loyalty.models import JobRun, PointsEntry, Tier
-from rewards.models import BenefitGrant, Redemption
 
 from . import summaries
 from .distribution import MemberCounts, member_counts
@@ -42,31 +39,15 @@ def monthly_points(since: datetime, zone, run: JobRun | None) -> list[MonthFlow]
 
 
 def redeemed_rewards(since: datetime) -> list[tuple[str, str, int, int, Decimal]]:
-    """(code, name, units, points, cash value per unit) of the rewards redeemed since then, cancelled
-    redemptions left out."""
-    return list(
-        Redemption.objects.filter(created_at__gte=since)
-        .exclude(status=Redemption.Status.CANCELLED)
-        .values_list("reward__code", "reward__name", "reward__cash_value")
-        .annotate(units=Sum("quantity"), points=Sum("points_spent"))
-        .values_list("reward__code", "reward__name", "units", "points", "reward__cash_value")
-        .order_by("reward__code")
-    )
+    """(code, name, units, points, cash value per unit) of the rewards redeemed since then, from every
+    registered source of mall figures (loyalty.extensions.economics_sources)."""
+    return [row for source in extensions.economics_sources for row in source.redeemed(since)]
 
 
 def benefit_grants(since: datetime, zone) -> list[tuple[date, str, str | None, Decimal | None, int, int, int]]:
     """(month, tier code, coupon kind, coupon face value, grants, coupons, points) per month, tier and
-    coupon template of the benefit granted."""
-    rows = (
-        BenefitGrant.objects.filter(granted_at__gte=since)
-        .annotate(month=TruncMonth("granted_at", tzinfo=zone))
-        .values_list("month", "tier__code", "benefit__coupon_template__kind", "benefit__coupon_template__value")
-        .annotate(grants=Count("id"), coupons=Sum("coupon_count"), points=Sum("points"))
-    )
-    return [
-        (_day(month), tier, kind, value, grants, coupons, points)
-        for month, tier, kind, value, grants, coupons, points in rows
-    ]
+    coupon template of the benefits granted, from every registered source."""
+    return [row for source in extensions.economics_sources for row in source.granted(since, zone)]
 
 
 def spend_by_tier(since: datetime, zone, run: JobRun | None) -> dict[tuple[date, str], Decimal]:

@@ -8,6 +8,7 @@ from django.db import connection
 
 from loyalty.analytics.rfm import Cut, QuadrantCell, quadrant_of
 from loyalty.models import JobRun
+from members.models import Member
 
 from .sql import elapsed_days, medians, moment
 
@@ -40,19 +41,18 @@ def member_rfm_sql(*, closed: bool, chunk: bool) -> str:
 
 
 def stored_rfm_sql() -> str:
-    """The same columns as member_rfm_sql, from the nightly store (campaigns_memberrfm) alone: the
+    """The same columns as member_rfm_sql, from the nightly store (loyalty_memberrfm) alone: the
     members, tiers and growth values as they were at the store's as_of, like their F, M and R."""
     return """SELECT s.member_id, s.tier_id, s.growth_value, s.closed, s.frequency, s.monetary, s.last_purchase_at,
                      s.recency_days
-              FROM campaigns_memberrfm AS s
+              FROM loyalty_memberrfm AS s
               WHERE NOT s.closed"""
 
 
 def stored_rfm_as_of(*, as_of: datetime, window_days: int) -> datetime | None:
     """The as_of of the store_member_rfm run of as_of's program day when it is done and kept this
     window; None otherwise (then the report computes from the events)."""
-    # Imported here: the job registry imports the campaigns job, which imports this module.
-    from loyalty.services.jobs import period_key
+    from loyalty.services.jobs import period_key  # the job machinery reads the registered jobs, RFM's too
 
     if window_days != settings.LOYALTY_RFM_WINDOW_DAYS:
         return None
@@ -60,6 +60,13 @@ def stored_rfm_as_of(*, as_of: datetime, window_days: int) -> datetime | None:
         job="store_member_rfm", period=period_key("store_member_rfm", as_of), status=JobRun.Status.DONE
     ).first()
     return run.as_of if run else None
+
+
+def preview_store_rfm(as_of: datetime) -> list[str]:
+    return [
+        f"RFM over the {settings.LOYALTY_RFM_WINDOW_DAYS} days before {as_of:%Y-%m-%d %H:%M %Z} would be stored for "
+        f"{Member.objects.count():,} members."
+    ]
 
 
 def window_params(as_of: datetime, window_days: int) -> dict:

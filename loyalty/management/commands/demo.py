@@ -5,11 +5,11 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from loyalty import extensions
 from loyalty.models import StorefrontAPIKey
-from loyalty.services.jobs import JOBS, run_job_now
+from loyalty.services.jobs import run_job_now
 from loyalty.services.storefronts import create_api_key, revoke_api_key
 from members.models import Member
-from rewards import demo as mall
 
 DEMO_ADMIN = "admin"
 DEMO_APPROVER = "finance"  # a second person, to approve adjustments above the limit (maker-checker)
@@ -33,11 +33,11 @@ class Command(BaseCommand):
         if not Member.objects.exists():
             self.stdout.write(f"Generating {members} demo members (seed {seed})...")
             call_command("generate_demo_data", members=members, seed=seed)
-            for job in JOBS:
+            for job in extensions.jobs.names():
                 run = run_job_now(job=job)
                 self.stdout.write(f"Ran {job}: {run.members_changed} members changed, {run.entries_written} entries.")
-            mall.add_partner_codes(codes=200, seed=seed)
-            self.stdout.write(f"Points mall: {mall.make_redemptions(count=40, seed=seed)} demo redemptions.")
+            for step in extensions.demo_steps:
+                step.run(self.stdout, seed)
         call_command("loyalty_audit", limit=5)
         password = self._reset_admin()
         approver_password = self._reset_approver()

@@ -3,10 +3,10 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from loyalty.errors import InvalidInput
 from loyalty.program_file import parse_program
 from loyalty.selectors import export_program
 from loyalty.services.program import apply_program
+from members.errors import InvalidInput
 
 
 class Command(BaseCommand):

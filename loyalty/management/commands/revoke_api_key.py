@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from loyalty.errors import LoyaltyError
 from loyalty.services.storefronts import revoke_api_key
+from members.errors import LoyaltyError
 
 
 class Command(BaseCommand):

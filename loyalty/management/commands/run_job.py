@@ -3,16 +3,17 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from loyalty import extensions
 from loyalty.selectors import preview_job
-from loyalty.services.jobs import JOBS, run_job_now
+from loyalty.services.jobs import run_job_now
 from loyalty.tasks import run_scheduled_job
 
 
 class Command(BaseCommand):
-    help = "Run a scheduled job now: " + ", ".join(JOBS) + "."
+    help = "Run a scheduled job now: " + ", ".join(extensions.jobs.names()) + "."
 
     def add_arguments(self, parser):
-        parser.add_argument("job", choices=JOBS)
+        parser.add_argument("job", choices=extensions.jobs.names())
         parser.add_argument("--as-of", help="ISO 8601 date-time with offset (default: now).")
         parser.add_argument("--dry-run", action="store_true", help="Print what would change; write nothing.")
         parser.add_argument(

@@ -1,21 +1,9 @@
 from django.core.management.base import BaseCommand
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from campaigns.jobs import SCHEDULES as CAMPAIGNS_SCHEDULES
-from loyalty.analytics.jobs import SCHEDULES as ANALYTICS_SCHEDULES
+from loyalty import extensions
 from loyalty.models import ProgramSettings
-from rewards.jobs import SCHEDULES as REWARDS_SCHEDULES
 
-# (job, minute, hour, day of month): the night runs release -> expire points -> expire growth -> recalculate.
-SCHEDULES = [
-    ("release_pending_points", "5", "*", "*"),
-    ("expire_points", "0", "3", "*"),
-    ("expire_growth", "30", "3", "*"),
-    ("recalculate_tiers", "0", "4", "1"),
-    *REWARDS_SCHEDULES,
-    *CAMPAIGNS_SCHEDULES,
-    *ANALYTICS_SCHEDULES,
-]
 DASHBOARD_REFRESH_MINUTES = 5
 
 
@@ -24,9 +12,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         zone = ProgramSettings.current().timezone
-        for job, minute, hour, day in SCHEDULES:
+        for job, scheduled in extensions.jobs.items():
+            if scheduled.schedule is None:
+                continue
+            when = scheduled.schedule
             crontab, _ = CrontabSchedule.objects.get_or_create(
-                minute=minute, hour=hour, day_of_month=day, month_of_year="*", day_of_week="*", timezone=zone
+                minute=when.minute,
+                hour=when.hour,
+                day_of_month=when.day_of_month,
+                month_of_year="*",
+                day_of_week="*",
+                timezone=zone,
             )
             task, created = PeriodicTask.objects.get_or_create(
                 name=f"loyalty: {job}",

@@ -7,7 +7,7 @@ server, or a storefront call, which is scoped by its storefront instead)."""
 
 from __future__ import annotations
 
-from loyalty.errors import NotPermitted
+from members.errors import NotPermitted
 
 
 def require_permission(actor, permission: str, message: str) -> None:

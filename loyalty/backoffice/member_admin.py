@@ -17,16 +17,16 @@ from rangefilter.filters import DateRangeFilterBuilder
 
 from loyalty.backoffice.adjustments import adjust_member_view, adjust_members_action
 from loyalty.backoffice.paging import EstimatedCountPaginator
-from loyalty.errors import LoyaltyError
 from loyalty.models import Adjustment
 from loyalty.selectors.member_overview import member_overview
 from loyalty.services import recalculate_tier_now
 from loyalty.spreadsheets import SpreadsheetImportExportMixin
+from members import services
+from members.errors import LoyaltyError
+from members.models import Member
+from members.selectors import search_members
 
-from . import services
-from .models import Member
-from .resources import MemberExportResource, MemberImportResource
-from .selectors import search_members
+from .member_resources import MemberExportResource, MemberImportResource
 
 
 class MemberProfileForm(forms.ModelForm):
@@ -212,7 +212,6 @@ class MemberAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
             try:
                 if recalculate_tier_now(member=member, actor=request.user) is not None:
                     moved += 1
-            except LoyaltyError as exc:
+            except LoyaltyError as exc:  # that member stays as they were; the others are still done
                 self.message_user(request, exc.message, messages.WARNING)
-                return
         self.message_user(request, _("%(n)d member(s) changed tier.") % {"n": moved})

@@ -1,4 +1,4 @@
-"""State changes of the campaigns app: the nightly RFM store, one chunk of members at a time."""
+"""The nightly RFM store, one chunk of members at a time (the store_member_rfm job)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import connection
 
 from loyalty.analytics.selectors.rfm import member_rfm_sql, window_params
-from loyalty.services.bulk import ChunkResult
+from loyalty.extensions import ChunkResult
 
 
 def store_member_rfm(first_id: int, last_id: int, as_of: datetime, *, period: str, run_id: int) -> ChunkResult:
@@ -19,7 +19,7 @@ def store_member_rfm(first_id: int, last_id: int, as_of: datetime, *, period: st
     params = {**window_params(as_of, window), "first": first_id, "last": last_id, "window": window, "period": period}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""INSERT INTO campaigns_memberrfm (member_id, window_days, frequency, monetary, last_purchase_at,
+            f"""INSERT INTO loyalty_memberrfm (member_id, window_days, frequency, monetary, last_purchase_at,
                                                  recency_days, tier_id, growth_value, closed, period, computed_at)
                 SELECT rfm.member_id, %(window)s, rfm.frequency, ROUND(rfm.monetary, 2), rfm.last_purchase_at,
                        rfm.recency_days, rfm.tier_id, rfm.growth_value, rfm.closed, %(period)s, %(as_of)s

@@ -8,11 +8,11 @@ from import_export.fields import Field
 from import_export.instance_loaders import CachedInstanceLoader
 from import_export.widgets import CharWidget
 
-from loyalty.errors import LoyaltyError
+from loyalty.services import enrol_member
 from loyalty.spreadsheets import CalendarDateWidget, SpreadsheetResource, refusal
-
-from . import services
-from .models import Member
+from members import services
+from members.errors import LoyaltyError
+from members.models import Member
 
 
 class MemberImportResource(SpreadsheetResource):
@@ -35,7 +35,7 @@ class MemberImportResource(SpreadsheetResource):
         try:
             if is_create:
                 referrer = self.fields["referrer"].clean(row) if "referrer" in row else ""
-                member = services.enrol_member(external_id=instance.external_id, referrer=referrer or None, **profile)
+                member = enrol_member(external_id=instance.external_id, referrer=referrer or None, **profile)
                 # The preview and the admin log link the row to the member the service created.
                 instance.pk = member.pk
             else:

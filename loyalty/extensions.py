@@ -1,0 +1,215 @@
+"""The engine's extension points: how the apps above it (rewards, campaigns and those to come) plug
+into the engine without the engine importing them.
+
+Layers point one way (docs/architecture.md): campaigns -> rewards -> loyalty -> members. Each app
+registers its contributions here in its `AppConfig.ready()`; the engine only ever iterates the
+registries. The engine registers its own built-ins the same way, so there are no special cases.
+
+| registry | what an entry is | who reads it |
+|---|---|---|
+| `jobs` | a scheduled job (`ScheduledJob`) | the job machinery, `run_job`, `setup_schedules`, the admin |
+| `audit_checks` | a function yielding `Finding`s | `loyalty_audit` |
+| `program_sections` | a section of the program file (`ProgramSection`) | the program file's parse, apply, export |
+| `config_writers` | how a configuration model is saved (`ConfigWriter`) | admin forms, imports, program file |
+| `card_sections` | a part of the storefront member card (`CardSection`) | `GET members/{id}/` |
+| `ladder_details` | extra fields of each tier in `GET tiers/` (`LadderDetail`) | `GET tiers/` |
+| `member_panels` | a panel of the admin's member page (`MemberPanel`) | the member 360 page |
+| `economics_sources` | the mall's figures for the points economics report | the program design report |
+| `demo_steps` | a step of the demo's setup (`DemoStep`) | `manage.py demo` |
+| `earning_contributors` | earnings added to events (`EarningContributor`) | the event planner, every event path |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Named entries, kept in the order of their `order` (then of registration)."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self._entries: dict[str, tuple[int, int, T]] = {}
+
+    def register(self, name: str, entry: T, *, order: int = 100) -> T:
+        if name in self._entries:
+            raise ImproperlyConfigured(f"A {self.what} named {name!r} is registered twice.")
+        self._entries[name] = (order, len(self._entries), entry)
+        return entry
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __getitem__(self, name: str) -> T:
+        return self._entries[name][2]
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.items()]
+
+    def items(self) -> list[tuple[str, T]]:
+        return [(name, entry) for name, (_, _, entry) in sorted(self._entries.items(), key=lambda item: item[1][:2])]
+
+    def __iter__(self) -> Iterator[T]:
+        return iter([entry for _, entry in self.items()])
+
+    def unregister(self, name: str) -> None:
+        """For tests that register a contribution of their own."""
+        del self._entries[name]
+
+
+# --- scheduled jobs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    members_changed: int
+    entries_written: int
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When Celery beat starts the job, in the program's time zone (a crontab's fields)."""
+
+    minute: str
+    hour: str
+    day_of_month: str = "*"
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A job run by the engine's machinery: one JobRun per period, member-id chunks, each chunk one
+    transaction with its own "done" mark (loyalty.services.jobs)."""
+
+    label: Any  # the human name (lazily translated)
+    description: Any  # one line: what a run does
+    period_format: str  # strftime of as_of in the program time zone: one run per period
+    run_chunk: Callable[..., ChunkResult]  # (first_id, last_id, as_of, *, period, run_id)
+    preview: Callable[[datetime], list[str]]  # what a run as of then would change (dry runs)
+    schedule: Schedule | None = None
+    on_finish: Callable[..., None] | None = None  # (*, run) in the transaction that marks a run done
+
+
+jobs: Registry[ScheduledJob] = Registry("scheduled job")
+
+
+# --- loyalty_audit -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    subject: str
+    detail: str
+
+
+audit_checks: Registry[Callable[[int], Iterable[Finding]]] = Registry("audit check")
+
+
+# --- the program file ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProgramSection:
+    """A top-level key of the program file: checked without the database (`parse`, which adds its
+    problems to the errors by path and returns the section's value), applied in the program file's
+    transaction (`apply`, which appends one line per change), and exported (`export`). A staff
+    member needs `permission` to change it. Sections are applied in their registered order (a
+    reward's coupon template before the reward)."""
+
+    parse: Callable[[Any, Any], Any]  # (ProgramErrors, raw JSON) -> parsed value
+    apply: Callable[[Any, list[str], Any], None]  # (parsed value, changes, actor), through the config writers
+    export: Callable[[], Any]
+    permission: str
+
+
+program_sections: Registry[ProgramSection] = Registry("program file section")
+
+# Keyed by the model's label ("loyalty.Tier"); the entries are loyalty.services.configuration.ConfigWriter.
+config_writers: Registry[Any] = Registry("configuration writer")
+
+
+# --- screens: the storefront card, the ladder, the member page, the economics report -------------------
+
+
+@dataclass(frozen=True)
+class CardSection:
+    """A part of the storefront's member card, read in the card's one statement on PostgreSQL.
+
+    `sql` is a LATERAL subquery over the member row `m` that returns exactly one row with
+    `columns` columns; `params(now, config)` gives its parameters in order. `build(member, values,
+    now, config)` turns those values into the section's object and `body(obj)` into JSON;
+    `load(member, now)` reads the same object without the statement (other databases).
+    `field(**kwargs)` is the serializer field that renders the object the same way and describes the
+    body in the OpenAPI schema."""
+
+    sql: Callable[[], str]
+    columns: int
+    params: Callable[[datetime, Any], list[Any]]
+    build: Callable[[Any, tuple, datetime, Any], Any]
+    load: Callable[[Any, datetime], Any]
+    body: Callable[[Any], Any]
+    field: Callable[[], Any]
+
+
+card_sections: Registry[CardSection] = Registry("member card section")
+
+
+@dataclass(frozen=True)
+class LadderDetail:
+    """An extra field of each tier in `GET tiers/`: `field()` is a serializer field of the tier."""
+
+    field: Callable[[], Any]
+
+
+ladder_details: Registry[LadderDetail] = Registry("ladder detail")
+
+
+@dataclass(frozen=True)
+class MemberPanel:
+    """A panel of the admin's member page: `template` rendered with `rows` = `rows(member)`."""
+
+    template: str
+    rows: Callable[[Any], list[Any]]
+
+
+member_panels: Registry[MemberPanel] = Registry("member panel")
+
+
+@dataclass(frozen=True)
+class EconomicsSource:
+    """The mall's figures in the points economics report. `redeemed(since)`: (code, name, units,
+    points, cash value per unit) per reward redeemed; `granted(since, zone)`: (month, tier code,
+    coupon kind, coupon face value, grants, coupons, points) of the benefits granted."""
+
+    redeemed: Callable[[datetime], list[tuple]]
+    granted: Callable[[datetime, Any], list[tuple]]
+
+
+economics_sources: Registry[EconomicsSource] = Registry("economics source")
+
+
+# --- the demo ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """Something `manage.py demo` sets up after the members' histories (`run(stdout, seed)`)."""
+
+    run: Callable[[Any, int], None]
+
+
+demo_steps: Registry[DemoStep] = Registry("demo step")
+
+
+# --- the event planner ---------------------------------------------------------------------------------
+
+# loyalty.planner.EarningContributor entries, applied in their order after the rules and the tier
+# multiplier, before the caps and the rounding (loyalty.planner's docstring).
+earning_contributors: Registry[Any] = Registry("earning contributor")
