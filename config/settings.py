@@ -76,7 +76,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # The operations admin: who changed the configuration; the login lockout page (axes': last).
+    # The operations admin: who changed the configuration (simple_history), and the login lockout
+    # page (axes, which its documentation asks to be last).
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -116,7 +117,7 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-# The API's hottest statements (loyalty.db.fetch_all(..., prepare=True)) are prepared once per
+# The API's hottest statements (members.db.fetch_all(..., prepare=True)) are prepared once per
 # connection: planning them cost more than running them. Django's own queries never are (its cursors
 # bind client-side). Behind a pooler in transaction mode without prepared-statement support
 # (PgBouncer < 1.21), set DATABASE_PREPARED_STATEMENTS=0.
@@ -201,6 +202,9 @@ API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))
 LOYALTY_JOB_CHUNK_SIZE = int(os.environ.get("LOYALTY_JOB_CHUNK_SIZE", "10000"))
 # The window of the RFM values the nightly store_member_rfm job keeps per member (campaign targeting).
 LOYALTY_RFM_WINDOW_DAYS = int(os.environ.get("LOYALTY_RFM_WINDOW_DAYS", "365"))
+# Domain events every subscriber has been handed are kept this many days (for the admin's outbox list
+# and a subscriber replayed by hand), then pruned nightly (loyalty.outbox.prune_delivered).
+OUTBOX_RETENTION_DAYS = int(os.environ.get("OUTBOX_RETENTION_DAYS", "30"))
 
 # The largest request body, in MB: a full batch (1,000 events) with 16 KB of `data` each fits in 20.
 # Larger API bodies are refused with 413 payload_too_large (loyalty.api.middleware.LimitApiBodies).

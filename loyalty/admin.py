@@ -15,6 +15,7 @@ from .admin_history import ConfigHistoryAdmin
 from .backoffice import (
     approvals,
     member_admin,  # noqa: F401  registers the members' admin (members is below loyalty)
+    outbox_admin,  # noqa: F401  registers the outbox's admin (members.DomainEvent and the subscribers)
     plumbing,
     program_file,
     tier_whatif,
@@ -373,8 +374,9 @@ class StorefrontAdmin(ConfigHistoryAdmin):
 class StorefrontAPIKeyAdmin(APIKeyModelAdmin):
     """Create and revoke storefront keys; the key is shown once, on creation."""
 
-    list_display = ("prefix", "name", "created", "expiry_date", "expired_column", "revoked", "storefront")
-    list_filter = ("storefront", "revoked")
+    # The library's stub types its admin's tuples by their exact length.
+    list_display = ("prefix", "name", "created", "expiry_date", "expired_column", "revoked", "storefront")  # type: ignore[assignment]
+    list_filter = ("storefront", "revoked")  # type: ignore[assignment]
 
     @admin.display(description=_("expired"), boolean=True)
     def expired_column(self, key):

@@ -45,13 +45,15 @@ def _cached_balance_findings(limit: int) -> Iterator[Finding]:
         )
         .order_by("pk")
     )
-    for m in mismatched[:limit]:
+    columns = ("external_id", "growth_value", "points_available", "points_pending", *ledger_balances())
+    for row in mismatched.values(*columns)[:limit]:
         yield Finding(
             "cached balances",
-            m.external_id,
-            f"growth cached {m.growth_value} / ledger {m.ledger_growth} / lots {m.lots_growth}; "
-            f"points available cached {m.points_available} / lots {m.lots_available}; "
-            f"pending cached {m.points_pending} / lots {m.lots_pending}; points ledger {m.ledger_points}",
+            row["external_id"],
+            f"growth cached {row['growth_value']} / ledger {row['ledger_growth']} / lots {row['lots_growth']}; "
+            f"points available cached {row['points_available']} / lots {row['lots_available']}; "
+            f"pending cached {row['points_pending']} / lots {row['lots_pending']}; "
+            f"points ledger {row['ledger_points']}",
         )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -143,11 +143,21 @@ class TierStep:
     threshold: int
 
 
-# Anything with code, rank and threshold: a TierStep or a Tier row.
-T = TypeVar("T")
+class Step(Protocol):
+    """Anything with code, rank and threshold: a TierStep or a Tier row."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def rank(self) -> int: ...
+    @property
+    def threshold(self) -> int: ...
 
 
-def validate_ladder(steps: Iterable[TierStep]) -> list[TierStep]:
+T = TypeVar("T", bound=Step)
+
+
+def validate_ladder(steps: Iterable[T]) -> list[T]:
     """Return the ladder ordered by rank, or raise LadderError saying what is wrong."""
     ladder = sorted(steps, key=lambda s: s.rank)
     if not ladder:
@@ -193,15 +203,18 @@ def recalculated_tier(ladder: Sequence[T], current: T, growth: int, policy: str)
 # --- lots -------------------------------------------------------------------------------------------
 
 
+L = TypeVar("L")  # a lot, as the caller holds it (a ledger row, a demo row)
+
+
 @dataclass(frozen=True)
-class Take:
-    lot: object
+class Take(Generic[L]):
+    lot: L
     amount: int
 
 
-def plan_consumption(lots: Iterable[tuple[object, int]], amount: int) -> tuple[list[Take], int]:
+def plan_consumption(lots: Iterable[tuple[L, int]], amount: int) -> tuple[list[Take[L]], int]:
     """Take `amount` from lots in the order given; return the takes and what could not be covered."""
-    takes: list[Take] = []
+    takes: list[Take[L]] = []
     left = amount
     for lot, remaining in lots:
         if left <= 0:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from loyalty.db import fetch_all
 from loyalty.models import EarningRule, EventType, ProgramSettings, Tier
+from members.db import fetch_all
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ registries. The engine registers its own built-ins the same way, so there are no
 | `economics_sources` | the mall's figures for the points economics report | the program design report |
 | `demo_steps` | a step of the demo's setup (`DemoStep`) | `manage.py demo` |
 | `earning_contributors` | earnings added to events (`EarningContributor`) | the event planner, every event path |
+| `outbox_subscribers` | a consumer of the domain events (`Subscriber`) | the relay (loyalty.outbox) |
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ class CardSection:
     build: Callable[[Any, tuple, datetime, Any], Any]
     load: Callable[[Any, datetime], Any]
     body: Callable[[Any], Any]
-    field: Callable[[], Any]
+    field: Callable[..., Any]  # (**serializer field options) -> the field
 
 
 card_sections: Registry[CardSection] = Registry("member card section")
@@ -213,3 +214,49 @@ demo_steps: Registry[DemoStep] = Registry("demo step")
 # loyalty.planner.EarningContributor entries, applied in their order after the rules and the tier
 # multiplier, before the caps and the rounding (loyalty.planner's docstring).
 earning_contributors: Registry[Any] = Registry("earning contributor")
+
+
+# --- the domain events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """A domain event as the relay hands it over (members.outbox, docs/architecture.md)."""
+
+    id: str  # a UUIDv7: sortable, unique; the webhooks' message id
+    type: str
+    schema_version: int
+    occurred_at: datetime
+    member: str  # the member's external id ("" for events about no member, such as job.finished)
+    sequence: int | None  # 1, 2, 3 ... per member in the order of the changes
+    payload: dict
+    position: int  # the relay's delivery order of its batch
+
+    @classmethod
+    def of(cls, row: Any, position: int) -> OutboxEvent:
+        return cls(
+            id=str(row.id),
+            type=row.type,
+            schema_version=row.schema_version,
+            occurred_at=row.occurred_at,
+            member=row.member_external_id,
+            sequence=row.member_sequence,
+            payload=row.payload,
+            position=position,
+        )
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """Receives the domain events: `handle(events)` is called with the next events in delivery
+    order, in the relay's transaction (its own writes commit with the progress it makes; if it
+    raises, they are rolled back and the same events come again after a back-off). At least once:
+    a handler must be idempotent. `types` limits what it is handed (None: every type); a new
+    subscriber starts after the events numbered when it first runs, unless `from_start`."""
+
+    handle: Callable[[list[OutboxEvent]], None]
+    types: frozenset[str] | None = None
+    from_start: bool = False
+
+
+outbox_subscribers: Registry[Subscriber] = Registry("outbox subscriber")

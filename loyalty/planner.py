@@ -27,7 +27,7 @@ downgrade that `return_downgrade = immediate` asks for).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -216,6 +216,9 @@ class EventPlan:
     growth_delta: int = 0
     points_delta: int = 0
     order: Order | None = None  # a return's purchase, with this return counted
+    # The domain events it makes (members.outbox), as (type, payload) in order; writers add the
+    # event's own id and source to each payload.
+    published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 # --- planning -----------------------------------------------------------------------------------------
@@ -243,7 +246,7 @@ def plan_event(
     return does not move the tier). `contributions` are the registered contributors with their
     prepared context. Lots are changed in place: the writer's view of them after the event."""
     plan = EventPlan(member=member)
-    state = _State(member)
+    state = _State.of(member)
     if facts.event_type == RETURN and order is not None:
         plan.order = _reverse_order(facts, order, state, program, plan, growth_lots or [], points_lots or [])
     lines = earning_lines(facts, member, program, rules=rules, contributions=contributions, member_key=member_key)
@@ -264,7 +267,33 @@ def plan_event(
     plan.points_delta = (plan.member.points_available + plan.member.points_pending) - (
         member.points_available + member.points_pending
     )
+    plan.published = _published(plan, member.tier)
     return plan
+
+
+def _published(plan: EventPlan, tier_before: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The event's domain events: points earned (with whether they are pending), points taken by kind
+    (a return's reversal, a rule's deduction), the change of growth, and the tier move."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    earned = [e for e in plan.entries if isinstance(e, Credit) and e.ledger == POINTS]
+    if earned:
+        pending = [e.available_at for e in earned if not e.released and e.available_at is not None]
+        details: dict[str, Any] = {"points": sum(e.amount for e in earned), "pending": bool(pending)}
+        if pending:
+            details["available_at"] = min(pending)
+        events.append(("points.earned", details))
+    taken: dict[str, int] = {}
+    for entry in plan.entries:
+        if isinstance(entry, Debit) and entry.ledger == POINTS and entry.amount:
+            taken[entry.kind] = taken.get(entry.kind, 0) + entry.amount
+    events += [("points.adjusted", {"points": -amount, "kind": kind}) for kind, amount in taken.items()]
+    if plan.growth_delta:
+        events.append(("growth.changed", {"growth": plan.growth_delta, "kind": "event"}))
+    if plan.tier_move is not None:
+        to = plan.tier_move.to
+        direction = "tier.upgraded" if to.rank > tier_before.rank else "tier.downgraded"
+        events.append((direction, {"from": tier_before.code, "to": to.code, "reason": plan.tier_move.reason}))
+    return events
 
 
 def earning_lines(
@@ -337,14 +366,26 @@ def _check_bounds(groups: list[tuple[Any, list[EarningLine]]]) -> None:
             )
 
 
+@dataclass
 class _State:
-    """The member as the plan changes it."""
+    """The member as the plan changes it (MemberState's fields, mutable)."""
 
-    def __init__(self, member: MemberState):
-        self.__dict__.update(member.__dict__)
+    growth_value: int
+    points_available: int
+    points_pending: int
+    tier: Any
+    tier_since: datetime
+    last_activity_at: datetime | None
+    last_purchase_at: datetime | None
+    purchase_count: int
+    purchase_amount: Decimal
+
+    @classmethod
+    def of(cls, member: MemberState) -> _State:
+        return cls(**{f.name: getattr(member, f.name) for f in fields(MemberState)})
 
     def snapshot(self) -> MemberState:
-        return MemberState(**{name: getattr(self, name) for name in MemberState.__dataclass_fields__})
+        return MemberState(**{f.name: getattr(self, f.name) for f in fields(MemberState)})
 
     def update_activity(self, facts: EventFacts) -> None:
         at = facts.occurred_at
@@ -403,7 +444,14 @@ def _reverse_order(
 
 
 def _book_growth(
-    growth: int, reason: str, rule: Any, facts: EventFacts, state: _State, program: Program, plan: EventPlan, lots
+    growth: int,
+    reason: str,
+    rule: Any,
+    facts: EventFacts,
+    state: _State,
+    program: Program,
+    plan: EventPlan,
+    lots: list[Lot],
 ) -> None:
     if growth > 0:
         policy, months = program.growth_window
@@ -422,7 +470,7 @@ def _book_points(
     state: _State,
     program: Program,
     plan: EventPlan,
-    lots,
+    lots: list[Lot],
     now: datetime,
 ) -> None:
     if points > 0:
@@ -481,15 +529,15 @@ def _debit(
     pending_taken = 0
     for take in takes:
         lot = take.lot
-        lot.remaining -= take.amount  # type: ignore[attr-defined]
-        if ledger == POINTS and lot.pending:  # type: ignore[attr-defined]
+        lot.remaining -= take.amount
+        if ledger == POINTS and lot.pending:
             pending_taken += take.amount
     plan.entries.append(
         Debit(
             ledger,
             kind,
             taken,
-            tuple((take.lot.key, take.amount) for take in takes),  # type: ignore[attr-defined]
+            tuple((take.lot.key, take.amount) for take in takes),
             reason,
             rule,
             pending_taken,

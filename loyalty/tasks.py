@@ -8,6 +8,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from loyalty import outbox
 from loyalty.models import JobRun
 from loyalty.selectors.dashboard import refresh_dashboard
 from loyalty.services.jobs import finish_chunks_here, finish_job_run, run_job_chunk, start_job_run
@@ -73,3 +74,16 @@ def finish_job_run_task(run_id: int) -> str:
 def refresh_dashboard_task() -> None:
     """Recompute the admin dashboard's figures so page views never wait for the aggregates."""
     refresh_dashboard()
+
+
+@shared_task(name="loyalty.relay_outbox", ignore_result=True)
+def relay_outbox_task() -> int:
+    """Hand the domain events to the subscribers (beat starts it every few seconds; a run that finds
+    another relay numbering or delivering to a subscriber leaves that to it)."""
+    return outbox.relay().delivered
+
+
+@shared_task(name="loyalty.prune_outbox", ignore_result=True)
+def prune_outbox_task() -> int:
+    """Remove the domain events every subscriber has had, older than OUTBOX_RETENTION_DAYS."""
+    return outbox.prune_delivered()

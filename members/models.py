@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+import uuid6
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
@@ -87,3 +88,99 @@ class Member(models.Model):
     @property
     def can_transact(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+class DomainEventBatch(models.Model):
+    """The domain events one `publish` wrote, as one unit of delivery order. The relay numbers the
+    committed batches (`position`) in the order of their ids, which follow the order of the changes
+    for any one member (members.outbox); so a row per publish is numbered after commit, instead of a
+    number written into every event."""
+
+    id = models.BigAutoField(primary_key=True)
+    position = models.BigIntegerField(_("position"), null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("domain event batch")
+        verbose_name_plural = _("domain event batches")
+        indexes = [
+            # The relay's next batches to number: few (numbered within seconds), so a small index.
+            models.Index(fields=["id"], condition=Q(position__isnull=True), name="domainbatch_unnumbered_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.pk} @ {self.position}"
+
+
+class DomainEvent(models.Model):
+    """The outbox (members.outbox): something that happened which someone outside may care about,
+    written in the transaction of the change, so it exists exactly when the change does. The relay
+    (loyalty.outbox) hands each to the registered subscribers in the order of its batch's position
+    (then member and member sequence); pruned once every subscriber has it and it is older than
+    OUTBOX_RETENTION_DAYS."""
+
+    # UUIDv7 (time-ordered): made by the database function members_uuid7() on PostgreSQL, so the
+    # set-based jobs make theirs in SQL; the webhooks will send it as the message id.
+    id = models.UUIDField(primary_key=True, default=uuid6.uuid7, editable=False)
+    type = models.CharField(_("type"), max_length=64)
+    schema_version = models.PositiveSmallIntegerField(_("schema version"), default=1)
+    occurred_at = models.DateTimeField(_("occurred at"), help_text=_("When it happened (an event's own time)."))
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    # No constraints on these two: the outbox never blocks (or is blocked by) the change it records.
+    batch = models.ForeignKey(
+        DomainEventBatch,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="events",
+        verbose_name=_("batch"),
+    )
+    member = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+        verbose_name=_("member"),
+    )
+    member_external_id = models.CharField(_("member external id"), max_length=64, blank=True)
+    member_sequence = models.BigIntegerField(
+        _("member sequence"),
+        null=True,
+        blank=True,
+        help_text=_("1, 2, 3 … per member, in the order of the changes: consumers drop what is older than they have."),
+    )
+    payload = models.JSONField(_("payload"), default=dict)
+
+    class Meta:
+        verbose_name = _("domain event")
+        verbose_name_plural = _("domain events")
+        ordering = ["-id"]
+        constraints = [
+            # Also the admin's filter by member.
+            models.UniqueConstraint(
+                fields=["member", "member_sequence"],
+                condition=Q(member__isnull=False),
+                name="domainevent_one_per_member_sequence",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.member_external_id}#{self.member_sequence}" if self.member_id else self.type
+
+
+class MemberEventSequence(models.Model):
+    """The last sequence number given to a member's domain events (members.outbox)."""
+
+    member = models.OneToOneField(
+        Member, primary_key=True, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+    )
+    last = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("member event sequence")
+        verbose_name_plural = _("member event sequences")
+
+    def __str__(self):
+        return f"{self.member_id}: {self.last}"

@@ -3,6 +3,7 @@ from django.db.models import Q, QuerySet
 
 from members.errors import MemberNotFound
 
+from .db import column, concrete_field
 from .models import Member
 
 
@@ -27,7 +28,7 @@ _FIELDS = [f.attname for f in Member._meta.concrete_fields]
 def member_columns(alias: str = "") -> str:
     """The member's columns for plain SQL, in the order `member_from_row` reads them."""
     prefix = f"{alias}." if alias else ""
-    return ", ".join(f"{prefix}{Member._meta.get_field(name).column}" for name in _FIELDS)
+    return ", ".join(f"{prefix}{column(concrete_field(Member, name))}" for name in _FIELDS)
 
 
 def member_from_row(values) -> Member:

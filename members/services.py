@@ -18,6 +18,7 @@ from members.inputs import text_problem
 from members.permissions import require_permission
 
 from .models import Member
+from .outbox import publish
 from .selectors import lock_member
 
 PROFILE_FIELDS = ("name", "email", "phone", "birthday")
@@ -63,6 +64,7 @@ def _birthday(value: Any, errors: dict) -> date | None:
     if isinstance(value, datetime):
         errors["birthday"] = ["Must be a date (YYYY-MM-DD)."]
         return None
+    parsed: date | None
     if isinstance(value, date):
         parsed = value
     else:
@@ -85,9 +87,12 @@ def update_member(*, member: Member, changes: Mapping[str, Any], actor=None) -> 
     require_permission(actor, "members.change_member", "You may not change members' profiles.")
     cleaned = clean_profile(changes)
     member = lock_member(member_id=member.pk)
+    changed = sorted(name for name, value in cleaned.items() if getattr(member, name) != value)
     for name, value in cleaned.items():
         setattr(member, name, value)
     member.save(update_fields=[*cleaned, "updated_at"])
+    if changed:  # the names only: a profile's values are personal data
+        publish("member.updated", member=member, payload={"fields": changed})
     return member
 
 
@@ -98,8 +103,9 @@ def _set_status(member: Member, status: str, expected_from: tuple[str, ...]) -> 
             f"Member {member.external_id} is {member.status}; cannot become {status}.",
             fields={"status": [f"Currently {member.status}."]},
         )
-    member.status = status
+    was, member.status = member.status, status
     member.save(update_fields=["status", "updated_at"])
+    publish("member.status_changed", member=member, payload={"from": was, "to": status})
     return member
 
 

@@ -4,6 +4,7 @@ fulfilment transitions, coupon codes. No database here, so every rule is testabl
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -135,6 +136,6 @@ def can_move(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, set())
 
 
-def new_coupon_code(randbelow=secrets.randbelow) -> str:
+def new_coupon_code(randbelow: Callable[[int], int] = secrets.randbelow) -> str:
     """A random 12-character code (31^12 ≈ 7.9e17 values); the unique constraint catches the rare clash."""
     return "".join(CODE_ALPHABET[randbelow(len(CODE_ALPHABET))] for _ in range(CODE_LENGTH))

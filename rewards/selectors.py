@@ -307,7 +307,7 @@ def benefit_grants(since: datetime, zone) -> list[tuple[date, str, str | None, D
         BenefitGrant.objects.filter(granted_at__gte=since)
         .annotate(month=TruncMonth("granted_at", tzinfo=zone))
         .values_list("month", "tier__code", "benefit__coupon_template__kind", "benefit__coupon_template__value")
-        .annotate(grants=Count("id"), coupons=Sum("coupon_count"), points=Sum("points"))
+        .annotate(grants=Count("id"), coupons_issued=Sum("coupon_count"), points_granted=Sum("points"))
     )
     return [
         (month.date() if isinstance(month, datetime) else month, tier, kind, value, grants, coupons, points)

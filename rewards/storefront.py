@@ -99,7 +99,7 @@ def _card_benefits_field(**kwargs) -> serializers.Field:
 @extend_schema_field(TierBenefitSerializer(many=True))
 class TierBenefitsField(serializers.Field):
     # A tier's active benefits (GET tiers/); no docstring, which the schema would show.
-    def to_representation(self, tier) -> list[dict]:
+    def to_representation(self, tier) -> Any:
         return TierBenefitSerializer(tier_benefits(tier_id=tier.pk), many=True).data
 
 

@@ -36,7 +36,7 @@ DEFAULT_PROGRAM_FILE = Path(__file__).resolve().parent.parent / "docs" / "exampl
 def ensure_default_program() -> None:
     """A fresh install's program when it is missing (transactional tests flush it): the built-in
     event types, then the program file a fresh install exports (docs/examples/default-program.json,
-    kept equal to it by tests/test_program_file.py): settings, tiers, rules and the reward catalog."""
+    kept equal to it by tests/loyalty/test_program_file.py): settings, tiers, rules and the reward catalog."""
     from loyalty.models import BUILTIN_EVENT_TYPES, EventType, ProgramSettings, Tier
     from loyalty.program_file import parse_program
     from loyalty.services.program import apply_program
@@ -50,12 +50,16 @@ def ensure_default_program() -> None:
 
 
 def ensure_staff_roles() -> None:
-    """The staff roles of migrations 0013 and 0019 (transactional tests flush them)."""
+    """The staff roles of migrations 0013, 0019 and 0021 (transactional tests flush them)."""
     from types import SimpleNamespace
 
     from django.db import connection
 
-    for name in ("loyalty.migrations.0013_staff_roles", "loyalty.migrations.0019_action_permissions_for_roles"):
+    for name in (
+        "loyalty.migrations.0013_staff_roles",
+        "loyalty.migrations.0019_action_permissions_for_roles",
+        "loyalty.migrations.0021_outbox_relay",
+    ):
         migration = importlib.import_module(name)
         create = getattr(migration, "create_roles", None) or migration.grant
         create(apps, SimpleNamespace(connection=connection))

@@ -78,9 +78,10 @@ def check_targets(shares: list[Decimal], tier_count: int) -> list[Decimal]:
         )
     if any(s <= 0 for s in shares):
         raise TargetError(_("Every tier needs a target share above zero."))
-    if abs(sum(shares) - 1) > Decimal("0.001"):
+    if abs(sum(shares, Decimal(0)) - 1) > Decimal("0.001"):
         raise TargetError(
-            _("Target shares must add up to 100%%, not %(sum)s%%.") % {"sum": f"{(sum(shares) * 100).normalize():f}"}
+            _("Target shares must add up to 100%%, not %(sum)s%%.")
+            % {"sum": f"{(sum(shares, Decimal(0)) * 100).normalize():f}"}
         )
     return shares
 

@@ -82,7 +82,8 @@ def parse_persona(data: object, event_types: frozenset[str], *, name: str = "") 
         spend = Decimal(str(data.get("daily_spend", "0")))
     except InvalidOperation as exc:
         raise PersonaError(_('daily_spend must be an amount of money, e.g. "100".')) from exc
-    if not spend.is_finite() or spend < 0 or spend.as_tuple().exponent < -2:
+    exponent = spend.as_tuple().exponent  # 'n', 'N' or 'F' for the values is_finite() refuses
+    if not spend.is_finite() or spend < 0 or (isinstance(exponent, int) and exponent < -2):
         raise PersonaError(_("daily_spend must be an amount ≥ 0 with at most 2 decimal places."))
     events = data.get("events_per_day", {})
     if not isinstance(events, dict):

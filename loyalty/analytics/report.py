@@ -187,7 +187,7 @@ def weights_report(days: int, as_of: datetime, counts: distribution_reads.Member
     zone = config.settings.zone
     run = summary_reads.latest_summary_run(as_of) if days == DEFAULT_WEIGHTS_DAYS else None
     stored = run and local_day(run.as_of, zone) == local_day(as_of, zone) and summary_reads.stored_weights(run)
-    if stored:
+    if run is not None and stored:
         first_day, last_day = summary_reads.stored_weights_period(run.as_of, zone)
         members = stored[0]
         uses = [weights.RuleUse(*use) for use in stored[1]]
@@ -238,7 +238,7 @@ def economics_report(as_of: datetime, counts: distribution_reads.MemberCounts | 
     spend = economics_reads.spend_by_tier(since, zone, run)
     costs: dict[tuple[date, str], list] = {}
     for month, tier, kind, face, grants, coupons, points in economics_reads.benefit_grants(since, zone):
-        face_value = face if kind == "amount_off" else Decimal(0)
+        face_value = face if kind == "amount_off" and face is not None else Decimal(0)
         value = economics.grant_value(
             coupons=coupons, coupon_face_value=face_value, points=points, point_value=settings.point_value
         )

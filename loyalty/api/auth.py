@@ -8,6 +8,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django_ratelimit.core import get_usage
 from rest_framework import authentication, exceptions, permissions, throttling
+from rest_framework.settings import api_settings
 from rest_framework_api_key.permissions import KeyParser
 
 from loyalty.models import Storefront, StorefrontAPIKey
@@ -109,7 +110,7 @@ class PerKeyThrottle(throttling.BaseThrottle):
         return not usage["should_limit"]
 
     def rate(self) -> str:
-        return settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope]
+        return str(api_settings.DEFAULT_THROTTLE_RATES[self.scope])
 
     def wait(self):
         return max(self.seconds_left, 1)

@@ -1,5 +1,5 @@
 """Request fields for the OpenAPI schema, exactly as the services check them: the schema must never
-allow what the server refuses as malformed, nor the reverse (tests/api/test_schema_conformance.py).
+allow what the server refuses as malformed, nor the reverse (tests/loyalty/api/test_schema_conformance.py).
 Rules that depend on the time or on other data (docs/api.md, "Errors") cannot be said in a schema."""
 
 from drf_spectacular.utils import extend_schema_field

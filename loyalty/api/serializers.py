@@ -75,7 +75,7 @@ _date = serializers.DateField()
 
 def member_card_body(storefront_card) -> dict:
     """A member_card_serializer() body, built directly: the serializer's per-request field copies cost
-    more than the card's queries. tests/api/test_members_api.py pins it to the serializer's output."""
+    more than the card's queries. tests/loyalty/api/test_members_api.py pins it to the serializer's output."""
     card = storefront_card.card
     member, next_tier = card.member, card.next_tier
     tier = member.tier
@@ -200,7 +200,8 @@ def ladder_tier_serializer() -> type[serializers.Serializer]:
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # The error body's own key; DRF's Serializer.fields property is shadowed only for the schema.
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -253,7 +254,8 @@ class EventRequest(serializers.Serializer):
     amount = MoneyField(required=False, help_text="purchases and returns: more than 0")
     order_id = event_text(128, required=False, help_text="purchases: required")
     original_order_id = event_text(128, required=False, help_text="returns: required, the purchase's order_id")
-    data = serializers.DictField(required=False, allow_null=True, help_text="free-form JSON, at most 16 KB")
+    # The event's own key (the API's contract), as a request schema's field.
+    data = serializers.DictField(required=False, allow_null=True, help_text="free-form JSON, at most 16 KB")  # type: ignore[assignment]
 
 
 class BatchRequest(serializers.Serializer):

@@ -4,12 +4,14 @@ request, CSV included); the pages only read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -282,7 +284,7 @@ def _economics(request) -> dict:
     return {"report": result, "chart": chart, "currency": current_config().settings.currency}
 
 
-BUILDERS = {
+BUILDERS: dict[str, Callable[[HttpRequest], dict[str, Any]]] = {
     "distribution": _distribution,
     "calibration": _calibration,
     "rfm": _rfm,
@@ -291,7 +293,7 @@ BUILDERS = {
     "economics": _economics,
 }
 # Download name -> (the page whose report it writes, the writer).
-CSV = {
+CSV: dict[str, tuple[str, Callable[[Any], str]]] = {
     "distribution": ("distribution", csv_export.distribution_csv),
     "calibration": ("calibration", csv_export.calibration_csv),
     "rfm": ("rfm", csv_export.rfm_csv),

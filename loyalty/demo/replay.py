@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from loyalty import planner
 from loyalty.calculations import Take, plan_consumption
@@ -126,7 +127,7 @@ class MemberReplay:
             member_key=member.id,
         )
         self._write(plan, event)
-        if event_type == EventType.PURCHASE:
+        if event_type == EventType.PURCHASE and amount is not None:  # a purchase always has its amount
             earned = [e for e in plan.entries if isinstance(e, planner.Credit)]
             self.orders[order_id] = planner.Order(
                 event_key=event.id,
@@ -139,7 +140,7 @@ class MemberReplay:
         event.tier_changed = plan.tier_move is not None
         event.growth_delta, event.points_delta = plan.growth_delta, plan.points_delta
         event.tier_after_id = member.tier_id
-        if event.tier_changed:
+        if plan.tier_move is not None:
             self._add_tier_change(tier_before, member.tier, plan.tier_move.reason, at, event=event)
         return event
 
@@ -147,7 +148,7 @@ class MemberReplay:
         """The member as of `at`: points pending are those of lots not available yet then (finish()
         settles the cached balances as the release job leaves them)."""
         member = self.member
-        pending = sum(lot.remaining for lot in self._usable_points_lots(at) if lot.available_at > at)
+        pending = sum(_left(lot) for lot in self._usable_points_lots(at) if _available_at(lot) > at)
         return planner.MemberState(
             growth_value=member.growth_value,
             points_available=self.points_total - pending,
@@ -166,11 +167,11 @@ class MemberReplay:
 
     def _growth_lot_views(self, at: datetime) -> list[planner.Lot]:
         self.open_growth_lots = [lot for lot in self.open_growth_lots if _usable(lot, at)]
-        return [planner.Lot(lot, lot.remaining, lot.expires_at, lot.event_id) for lot in self.open_growth_lots]
+        return [planner.Lot(lot, _left(lot), lot.expires_at, lot.event_id) for lot in self.open_growth_lots]
 
     def _points_lot_views(self, at: datetime) -> list[planner.Lot]:
         return [
-            planner.Lot(lot, lot.remaining, lot.expires_at, lot.event_id, pending=lot.available_at > at)
+            planner.Lot(lot, _left(lot), lot.expires_at, lot.event_id, pending=_available_at(lot) > at)
             for lot in self._usable_points_lots(at)
         ]
 
@@ -220,7 +221,7 @@ class MemberReplay:
 
     def _credit(self, entry: planner.Credit, event: EventRow) -> None:
         at = event.occurred_at
-        common = {
+        common: dict[str, Any] = {
             "id": self.ids.take(GrowthEntry if entry.ledger == planner.GROWTH else PointsEntry),
             "member_id": self.member.id,
             "kind": entry.kind,
@@ -234,19 +235,19 @@ class MemberReplay:
             "recorded_at": at,
         }
         if entry.ledger == planner.GROWTH:
-            lot = GrowthEntryRow(**common)
-            self.rows.add(GrowthEntry, lot)
-            self.open_growth_lots.append(lot)
+            growth_lot = GrowthEntryRow(**common)
+            self.rows.add(GrowthEntry, growth_lot)
+            self.open_growth_lots.append(growth_lot)
             return
-        lot = PointsEntryRow(
+        points_lot = PointsEntryRow(
             **common,
             available_at=entry.available_at,
             # As if the release job had run the moment the lot became available.
-            released_at=entry.available_at if entry.available_at <= self.now else None,
+            released_at=entry.available_at if entry.available_at and entry.available_at <= self.now else None,
         )
-        self.rows.add(PointsEntry, lot)
-        self.points_lots.append(lot)
-        self.open_points_lots.append(lot)
+        self.rows.add(PointsEntry, points_lot)
+        self.points_lots.append(points_lot)
+        self.open_points_lots.append(points_lot)
 
     def _store_event(
         self, event_type: str, at: datetime, amount: Decimal | None, order_id: str, original_order_id: str, data: dict
@@ -304,13 +305,13 @@ class MemberReplay:
     # --- spend_points ------------------------------------------------------------------------------
 
     def spendable_points(self, at: datetime) -> int:
-        return sum(lot.remaining for lot in self._released_points_lots(at))
+        return sum(_left(lot) for lot in self._released_points_lots(at))
 
     def spend(self, amount: int, at: datetime, reason: str) -> None:
         """As spend_points: overdue lots are expired first, then released lots are taken."""
         self._expire_overdue_points(at)
         lots = self._released_points_lots(at)
-        if amount > sum(lot.remaining for lot in lots):
+        if amount > sum(_left(lot) for lot in lots):
             raise ValueError(f"Cannot spend {amount} points at {at}: not that many available.")
         self.spends_made += 1
         takes, _short = plan_consumption(_soonest_expiring_first(lots, []), amount)
@@ -328,20 +329,20 @@ class MemberReplay:
         self.member.last_activity_at = at
 
     def _expire_overdue_points(self, at: datetime) -> None:
-        overdue = [lot for lot in self.points_lots if lot.remaining > 0 and _expired(lot, at)]
-        for lot in sorted(overdue, key=lambda lot: (lot.expires_at, lot.id)):
+        overdue = [lot for lot in self.points_lots if _left(lot) > 0 and _expired(lot, at)]
+        for lot in sorted(overdue, key=lambda lot: (_expires_at(lot), lot.id)):
             expiry = PointsEntryRow(
                 id=self.ids.take(PointsEntry),
                 member_id=self.member.id,
                 kind=PointsEntry.Kind.EXPIRE,
-                amount=-lot.remaining,
+                amount=-_left(lot),
                 created_at=at,
                 recorded_at=at,
                 reason=POINTS_EXPIRED,
                 expired_lot_id=lot.id,
             )
             self.rows.add(PointsEntry, expiry)
-            self.points_total -= lot.remaining
+            self.points_total -= _left(lot)
             lot.remaining = 0
 
     # --- ledger ------------------------------------------------------------------------------------
@@ -361,9 +362,11 @@ class MemberReplay:
         )
         self.rows.add(entry_model, debit)
         for take in takes:
-            take.lot.remaining -= take.amount
+            lot = take.lot
+            assert isinstance(lot, GrowthEntryRow | PointsEntryRow)  # the lots this replay handed to the plan
+            lot.remaining = _left(lot) - take.amount
             allocation = AllocationRow(
-                id=self.ids.take(allocation_model), debit_id=debit.id, lot_id=take.lot.id, amount=take.amount
+                id=self.ids.take(allocation_model), debit_id=debit.id, lot_id=lot.id, amount=take.amount
             )
             self.rows.add(allocation_model, allocation)
         return taken
@@ -373,16 +376,30 @@ class MemberReplay:
         return self.open_points_lots
 
     def _released_points_lots(self, at: datetime) -> list[PointsEntryRow]:
-        return [lot for lot in self._usable_points_lots(at) if lot.available_at <= at]
+        return [lot for lot in self._usable_points_lots(at) if _available_at(lot) <= at]
 
     # --- the member row ----------------------------------------------------------------------------
 
     def finish(self) -> Member:
         """Settle the cached points balances from the lots' final state, as release and the audit see it."""
         member = self.member
-        member.points_available = sum(lot.remaining for lot in self.points_lots if lot.released_at is not None)
-        member.points_pending = sum(lot.remaining for lot in self.points_lots if lot.released_at is None)
+        member.points_available = sum(_left(lot) for lot in self.points_lots if lot.released_at is not None)
+        member.points_pending = sum(_left(lot) for lot in self.points_lots if lot.released_at is None)
         return member
+
+
+def _left(lot: GrowthEntryRow | PointsEntryRow) -> int:
+    """A lot's remainder (only debit rows have none, and they are never lots)."""
+    return lot.remaining or 0
+
+
+def _available_at(lot: PointsEntryRow) -> datetime:
+    """When a points lot became spendable (every points lot has the moment)."""
+    return lot.available_at or lot.created_at
+
+
+def _expires_at(lot: PointsEntryRow) -> datetime:
+    return lot.expires_at or datetime.max.replace(tzinfo=UTC)
 
 
 def _expired(lot: GrowthEntryRow | PointsEntryRow, at: datetime) -> bool:
@@ -391,7 +408,7 @@ def _expired(lot: GrowthEntryRow | PointsEntryRow, at: datetime) -> bool:
 
 def _usable(lot: GrowthEntryRow | PointsEntryRow, at: datetime) -> bool:
     """Open, and not past its expiry: the expiry job would have emptied it (see the package docstring)."""
-    return lot.remaining > 0 and not _expired(lot, at)
+    return _left(lot) > 0 and not _expired(lot, at)
 
 
 def _soonest_expiring_first(lots: Iterable, prefer: Sequence[Preference]) -> list[tuple[object, int]]:
@@ -401,4 +418,4 @@ def _soonest_expiring_first(lots: Iterable, prefer: Sequence[Preference]) -> lis
     def order(lot):
         return (*(0 if preferred(lot) else 1 for preferred in prefer), lot.expires_at or NEVER, lot.id)
 
-    return [(lot, lot.remaining) for lot in sorted(lots, key=order)]
+    return [(lot, _left(lot)) for lot in sorted(lots, key=order)]

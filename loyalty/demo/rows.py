@@ -162,7 +162,7 @@ class TableBatch:
         connection = connections[DEFAULT_DB_ALIAS]
         quote = connection.ops.quote_name
         table = quote(self.model._meta.db_table)
-        columns = ", ".join(quote(field.column) for field in self.fields)
+        columns = ", ".join(quote(field.column or field.attname) for field in self.fields)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:

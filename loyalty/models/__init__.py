@@ -3,6 +3,7 @@ from .adjustments import Adjustment, AdjustmentReason, ApprovalLimitChange
 from .events import BUILTIN_EVENT_TYPES, Event, EventType, RuleHit
 from .jobs import JobChunk, JobRun
 from .ledgers import GrowthAllocation, GrowthEntry, PointsAllocation, PointsEntry
+from .outbox import OutboxNumbering, OutboxSubscriber
 from .program import ExpiryPolicy, ProgramSettings
 from .rfm import MemberRFM
 from .rules import EarningRule
@@ -25,6 +26,8 @@ __all__ = [
     "JobChunk",
     "JobRun",
     "MemberRFM",
+    "OutboxNumbering",
+    "OutboxSubscriber",
     "PointsAllocation",
     "PointsEntry",
     "PointsFlowSummary",

@@ -28,8 +28,9 @@ class StorefrontAPIKey(AbstractAPIKey):
     )
 
     class Meta(AbstractAPIKey.Meta):
-        verbose_name = _("storefront API key")
-        verbose_name_plural = _("storefront API keys")
+        # Lazily translated, as every model's; the library's stub types its own Meta's names as str.
+        verbose_name = _("storefront API key")  # type: ignore[assignment]
+        verbose_name_plural = _("storefront API keys")  # type: ignore[assignment]
 
 
 def _name_library_fields(model, texts: dict) -> None:

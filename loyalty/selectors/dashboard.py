@@ -149,7 +149,8 @@ def _last_recalculation_movements() -> tuple[list[TierMovement], str | None]:
         .values_list("from_tier__rank", "to_tier", "n")
     )
     ladder = current_config().ladder
-    up, down = {}, {}
+    up: dict[int, int] = {}
+    down: dict[int, int] = {}
     rank_of = {t.pk: t.rank for t in ladder}
     for from_rank, to_tier, n in rows:
         target = up if from_rank is None or from_rank < rank_of.get(to_tier, 0) else down

@@ -18,8 +18,8 @@ from django.db import connection
 
 from loyalty import extensions
 from loyalty.config import ProgramConfig, config_at_version, last_config
-from loyalty.db import fetch_all
 from loyalty.models import PointsEntry, ProgramSettings
+from members.db import fetch_all
 from members.errors import MemberNotFound
 from members.models import Member
 from members.selectors import get_member, member_columns, member_from_row

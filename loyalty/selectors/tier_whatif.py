@@ -34,7 +34,7 @@ class WhatIf:
 
     @property
     def policy_label(self) -> str:
-        return DowngradePolicy(self.policy).label
+        return str(DowngradePolicy(self.policy).label)
 
     @property
     def moving_up(self) -> int:

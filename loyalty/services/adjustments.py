@@ -16,12 +16,16 @@ from loyalty.errors import AdjustmentNotPending
 from loyalty.models import Adjustment, AdjustmentReason, ApprovalLimitChange, ProgramSettings
 from members.errors import InvalidInput, NotPermitted
 from members.models import Member
+from members.outbox import Occurrence, publish_many
 from members.permissions import require_permission
 
 from .growth import adjust_growth
 from .points import adjust_points
 
-PERMISSION_FOR_KIND = {Adjustment.Kind.POINTS: "loyalty.adjust_points", Adjustment.Kind.GROWTH: "loyalty.adjust_growth"}
+PERMISSION_FOR_KIND: dict[str, str] = {
+    Adjustment.Kind.POINTS: "loyalty.adjust_points",
+    Adjustment.Kind.GROWTH: "loyalty.adjust_growth",
+}
 MAX_MEMBERS_PER_REQUEST = 10_000
 # The most one adjustment may add or take (docs/admin.md): ten million yuan at the default point value.
 MAX_ADJUSTMENT = 1_000_000_000
@@ -137,10 +141,17 @@ def request_adjustments(
             )
             for member in sorted(members, key=lambda m: m.pk)  # id order: no deadlock with other lockers
         ]
+        publish_many([_occurrence("adjustment.requested", a, needs_approval=pending) for a in adjustments])
         if not pending:
             for adjustment in adjustments:
                 _apply(adjustment, decided_by=requested_by)
+            publish_many([_occurrence("adjustment.decided", a, decision="applied") for a in adjustments])
     return adjustments
+
+
+def _occurrence(event_type: str, adjustment: Adjustment, **details) -> Occurrence:
+    payload = {"adjustment_id": adjustment.pk, "kind": adjustment.kind, "amount": adjustment.amount, **details}
+    return Occurrence(event_type, payload, adjustment.member_id)
 
 
 def request_adjustment(*, member: Member, **request) -> Adjustment:
@@ -148,11 +159,13 @@ def request_adjustment(*, member: Member, **request) -> Adjustment:
 
 
 def _apply(adjustment: Adjustment, *, decided_by) -> None:
-    common = {"member": adjustment.member, "amount": adjustment.amount, "reason": adjustment.ledger_reason}
+    member, amount, reason = adjustment.member, adjustment.amount, adjustment.ledger_reason
     if adjustment.kind == Adjustment.Kind.POINTS:
-        adjustment.points_entry = adjust_points(**common, actor=decided_by, expires_at=adjustment.points_expire_at)
+        adjustment.points_entry = adjust_points(
+            member=member, amount=amount, reason=reason, actor=decided_by, expires_at=adjustment.points_expire_at
+        )
     else:
-        adjustment.growth_entry = adjust_growth(**common, actor=decided_by)
+        adjustment.growth_entry = adjust_growth(member=member, amount=amount, reason=reason, actor=decided_by)
     adjustment.status, adjustment.decided_by, adjustment.decided_at = (
         Adjustment.Status.APPLIED,
         decided_by,
@@ -187,6 +200,7 @@ def approve_adjustments(*, adjustment_ids: Sequence[int], approver, note: str = 
     for adjustment in adjustments:
         adjustment.decision_note = note.strip()
         _apply(adjustment, decided_by=approver)
+    publish_many([_occurrence("adjustment.decided", a, decision="approved") for a in adjustments])
     return adjustments
 
 
@@ -198,13 +212,14 @@ def reject_adjustments(*, adjustment_ids: Sequence[int], approver, note: str = "
         adjustment.status, adjustment.decided_by, adjustment.decided_at = Adjustment.Status.REJECTED, approver, now
         adjustment.decision_note = note.strip()
         adjustment.save()
+    publish_many([_occurrence("adjustment.decided", a, decision="rejected") for a in adjustments])
     return adjustments
 
 
 # --- approval limits --------------------------------------------------------------------------------
 
 LIMIT_PERMISSION = "loyalty.change_approval_limits"
-LIMIT_FIELD_FOR_KIND = {
+LIMIT_FIELD_FOR_KIND: dict[str, str] = {
     Adjustment.Kind.POINTS: "approval_limit_points",
     Adjustment.Kind.GROWTH: "approval_limit_growth",
 }

@@ -15,6 +15,7 @@ from loyalty.calculations import DOWNGRADE_NEVER, DOWNGRADE_ONE_TIER, DOWNGRADE_
 from loyalty.config import current_config
 from loyalty.extensions import ChunkResult
 from loyalty.models import Tier
+from members.outbox import json_object, publish_selected
 
 from . import ledger
 
@@ -77,14 +78,21 @@ def release_pending_points(first_id: int, last_id: int, as_of: datetime) -> Chun
     return ChunkResult(members_changed=members, entries_written=0)
 
 
-def _expire(entry_table: str, reason: str, balance_sql: str, extra_columns: str, extra_values: str):
+def _expire(entry_table: str, reason: str, balance_sql: str, extra_columns: str, extra_values: str, event_type: str):
+    """The domain event per member is the per-member service's (points.expired, growth.changed)."""
     # Growth has no pending state: every growth lot counts as released.
-    released = "lot.released_at IS NOT NULL" if entry_table == "loyalty_pointsentry" else "1 = 1"
+    is_points = entry_table == "loyalty_pointsentry"
+    released = "lot.released_at IS NOT NULL" if is_points else "1 = 1"
     due = "lot.member_id BETWEEN %(first)s AND %(last)s AND lot.remaining > 0 AND lot.expires_at <= %(as_of)s"
 
     def expire(first_id: int, last_id: int, as_of: datetime) -> ChunkResult:
+        published = (
+            json_object(points="SUM(lot.remaining)")
+            if is_points
+            else json_object(growth="-SUM(lot.remaining)", kind="'expire'")
+        )
         with connection.cursor() as cursor:
-            params = _params(first_id, last_id, as_of, reason=reason)
+            params = _params(first_id, last_id, as_of, reason=reason, event_type=event_type)
             scope = lock_affected(cursor, f"SELECT lot.member_id FROM {entry_table} AS lot WHERE {due}", params)
             if scope is None:
                 return ChunkResult(members_changed=0, entries_written=0)
@@ -99,6 +107,12 @@ def _expire(entry_table: str, reason: str, balance_sql: str, extra_columns: str,
                 params,
             )
             entries = cursor.rowcount
+            publish_selected(
+                f"""SELECT lot.member_id AS member_id, %(event_type)s AS type, %(as_of)s AS occurred_at,
+                           {published} AS payload, 0 AS ord
+                    FROM {entry_table} AS lot WHERE {overdue} GROUP BY lot.member_id""",
+                params,
+            )
             cursor.execute(
                 f"""UPDATE members_member SET {balance_sql}, updated_at = %(now)s
                     FROM (SELECT lot.member_id,
@@ -125,6 +139,7 @@ expire_points = _expire(
     "points_available = points_available - gone.released, points_pending = points_pending - gone.held",
     ", available_at, released_at, refunded_spend_id, source, reference",
     ", NULL, NULL, NULL, '', ''",
+    "points.expired",
 )
 expire_growth = _expire(
     "loyalty_growthentry",
@@ -132,6 +147,7 @@ expire_growth = _expire(
     "growth_value = growth_value - gone.released - gone.held",
     "",
     "",
+    "growth.changed",
 )
 
 
@@ -183,6 +199,20 @@ def recalculate_tiers(
             params,
         )
         entries = cursor.rowcount
+        moved = json_object(**{"from": "earlier.code", "to": "later.code", "reason": "change.reason"})
+        publish_selected(
+            f"""SELECT change.member_id AS member_id,
+                       CASE WHEN later.rank > earlier.rank THEN 'tier.upgraded' ELSE 'tier.downgraded' END AS type,
+                       %(as_of)s AS occurred_at,
+                       {moved} AS payload,
+                       0 AS ord
+                FROM loyalty_tierchange AS change
+                JOIN loyalty_tier AS earlier ON earlier.id = change.from_tier_id
+                JOIN loyalty_tier AS later ON later.id = change.to_tier_id
+                WHERE change.period = %(period)s AND change.reason = 'recalculation' AND change.note = %(note)s
+                  AND change.member_id BETWEEN %(first)s AND %(last)s""",
+            params,
+        )
         cursor.execute(
             """UPDATE members_member SET tier_id = change.to_tier_id, tier_since = %(as_of)s, updated_at = %(now)s
                FROM loyalty_tierchange AS change

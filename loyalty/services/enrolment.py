@@ -12,6 +12,7 @@ from loyalty.models import Tier, TierChange
 from members.errors import InvalidInput, MemberExists, MemberNotFound
 from members.inputs import text_problem
 from members.models import Member
+from members.outbox import publish
 from members.selectors import get_member
 from members.services import clean_profile
 
@@ -69,5 +70,11 @@ def enrol_member(
         reason=TierChange.Reason.ENROLMENT,
         growth_value=0,
         created_at=joined,
+    )
+    publish(
+        "member.enrolled",
+        member=member,
+        payload={"tier": lowest.code, "referrer": referrer_member.external_id if referrer_member else None},
+        occurred_at=joined,
     )
     return member

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from operator import attrgetter
@@ -37,15 +37,25 @@ from django.utils import timezone
 from loyalty import planner
 from loyalty.calculations import local_day
 from loyalty.config import ProgramConfig, current_config
-from loyalty.db import fetch_all
 from loyalty.errors import DuplicateOrder, IdempotencyConflict, ServiceUnavailable, UnknownEventType
 from loyalty.models import EarningRule, Event, EventType, GrowthEntry, PointsEntry, RuleHit, TierChange
+from members.db import column, concrete_field, fetch_all
 from members.errors import LoyaltyError, MemberNotFound
 from members.models import Member
+from members.outbox import Occurrence, arrays_of, outbox_ctes, publish_many
 from members.selectors import member_columns, member_from_row
 
 from .event_input import EventInput
-from .event_plans import contributions, facts_of, lot_row, may_debit, member_state, program_of, set_state
+from .event_plans import (
+    contributions,
+    facts_of,
+    lot_row,
+    may_debit,
+    member_state,
+    occurrences,
+    program_of,
+    set_state,
+)
 from .events import (
     EVENT_MEMBER_FIELDS,
     EventOutcome,
@@ -162,6 +172,7 @@ class _Rows:
     points: list[PointsEntry] = field(default_factory=list)
     tier_changes: list[TierChange] = field(default_factory=list)
     members: dict[int, Member] = field(default_factory=dict)
+    published: list[Occurrence] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -216,6 +227,7 @@ def _record_set_based(
 def _lock_members(external_ids: set[str], prepare: bool) -> dict[str, Member]:
     """The members, row-locked in id order (as the one-by-one path locks them, so concurrent
     batches cannot deadlock), by external_id."""
+    rows: Iterable[Member]
     if connection.vendor == "postgresql":
         rows = [
             member_from_row(values)
@@ -244,6 +256,7 @@ def _earlier_events(
         if e.event_type == EventType.PURCHASE and e.order_id and e.member in members
     }
     purchase_orders = {order_id for _, order_id in purchases}
+    found: Iterable[tuple[Any, ...]]
     if connection.vendor == "postgresql":
         # The purchases as (member, order) pairs, each one probe of the partial unique index: with the
         # members and the orders as two lists, PostgreSQL matched every member with every order (a
@@ -342,10 +355,14 @@ def _apply(
         rows.rule_hits.append(
             RuleHit(event=event, rule=hit.rule, member=member, local_day=hit.day, growth=hit.growth, points=hit.points)
         )
-    for entry in plan.entries:  # credits only: members whose events may debit are not set-based (_needs_lots)
-        (rows.growth if entry.ledger == planner.GROWTH else rows.points).append(
-            lot_row(entry, member=member, event=event, now=now)
-        )
+    for entry in plan.entries:
+        if not isinstance(entry, planner.Credit):  # members whose events may debit are not set-based (may_debit)
+            raise RuntimeError("A set-based event planned a debit.")
+        row = lot_row(entry, member=member, event=event, now=now)
+        if isinstance(row, GrowthEntry):
+            rows.growth.append(row)
+        else:
+            rows.points.append(row)
     if plan.tier_move is not None:
         rows.tier_changes.append(
             TierChange(
@@ -360,6 +377,7 @@ def _apply(
             )
         )
     set_state(member, plan.member)
+    rows.published += occurrences(plan, event)
     event.growth_delta, event.points_delta = plan.growth_delta, plan.points_delta
     event.tier_after, event.tier_changed = member.tier, plan.tier_move is not None
     if is_purchase:
@@ -391,6 +409,7 @@ class _RuleHitCounts:
             return cls(defaultdict(int), defaultdict(int))
         zone = config.settings.zone
         days = sorted({local_day(e.occurred_at or now, zone) for e in events})
+        per_day: Iterable[tuple[Any, ...]]
         # One query: hits per member and rule on each of the batch's days and, for lifetime limits, on
         # all other days together (day NULL); the lifetime counts are their sums.
         if connection.vendor == "postgresql":
@@ -414,8 +433,8 @@ class _RuleHitCounts:
                 .annotate(n=Count("id"))
                 .order_by()
             )
-        ever = defaultdict(int)
-        today = defaultdict(int)
+        ever: defaultdict[tuple[int, int], int] = defaultdict(int)
+        today: defaultdict[tuple[int, int, date], int] = defaultdict(int)
         for member_id, rule_id, day, n in per_day:
             ever[(member_id, rule_id)] += n
             if day is not None:
@@ -444,14 +463,29 @@ def _write(rows: _Rows, now: datetime, prepare: bool) -> None:
         return
     # Events first: their primary keys come back from the insert and the other rows point at them.
     Event.objects.bulk_create(rows.events)
-    for dependent in (rows.rule_hits, rows.growth, rows.points, rows.tier_changes):
-        for row in dependent:
-            row.event_id = row.event.pk
+    for row in _dependents(rows):
+        row.event_id = _event_of(row).pk
     RuleHit.objects.bulk_create(rows.rule_hits)
     GrowthEntry.objects.bulk_create(rows.growth)
     PointsEntry.objects.bulk_create(rows.points)
     TierChange.objects.bulk_create(rows.tier_changes)
     Member.objects.bulk_update(list(rows.members.values()), EVENT_MEMBER_FIELDS)
+    publish_many(rows.published)
+
+
+def _dependents(rows: _Rows) -> Iterator[RuleHit | GrowthEntry | PointsEntry | TierChange]:
+    """The rows that point at the batch's events."""
+    yield from rows.rule_hits
+    yield from rows.growth
+    yield from rows.points
+    yield from rows.tier_changes
+
+
+def _event_of(row: RuleHit | GrowthEntry | PointsEntry | TierChange) -> Event:
+    """The event a batch row was made with (each is made with one)."""
+    if row.event is None:
+        raise RuntimeError(f"A batch's {type(row).__name__} has no event.")
+    return row.event
 
 
 def _arrays(fields, objects) -> tuple[list[str], list[list[Any]]]:
@@ -481,14 +515,14 @@ def _write_postgresql(rows: _Rows, prepare: bool) -> None:
     their ids, the rule hits, lots and tier changes take them by event_id (unique in the set-based
     part of a batch), and the members' cached balances are updated from arrays. Django's
     bulk_create rendered every value of every row as its own parameter, and its cursor quoted every
-    array element into SQL text in Python (a fifth of a batch's time); loyalty.db sends the arrays
+    array element into SQL text in Python (a fifth of a batch's time); members.db sends the arrays
     in binary. For a single event the statement replaces six round trips."""
     params: list[Any] = []
     event_fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
     placeholders, values = _arrays(event_fields, rows.events)
     params += values
     ctes = [
-        f"""ev AS (INSERT INTO {Event._meta.db_table} ({", ".join(f.column for f in event_fields)})
+        f"""ev AS (INSERT INTO {Event._meta.db_table} ({", ".join(column(f) for f in event_fields)})
                    SELECT * FROM unnest({", ".join(placeholders)}) RETURNING id, event_id)"""
     ]
     dependent_tables = (("rh", rows.rule_hits), ("gr", rows.growth), ("pt", rows.points), ("tc", rows.tier_changes))
@@ -499,26 +533,29 @@ def _write_postgresql(rows: _Rows, prepare: bool) -> None:
         fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name != "event"]
         placeholders, values = _arrays(fields, dependents)
         aliases = [f"c{i}" for i in range(len(fields))]
-        params += [[row.event.event_id for row in dependents], *values]
+        params += [[_event_of(row).event_id for row in dependents], *values]
         ctes.append(
-            f"""{name} AS (INSERT INTO {model._meta.db_table} (event_id, {", ".join(f.column for f in fields)})
+            f"""{name} AS (INSERT INTO {model._meta.db_table} (event_id, {", ".join(column(f) for f in fields)})
                            SELECT ev.id, {", ".join(f"u.{a}" for a in aliases)}
                            FROM unnest(%b::text[], {", ".join(placeholders)}) AS u(event_key, {", ".join(aliases)})
                            JOIN ev ON ev.event_id = u.event_key)"""
         )
-    member_fields = [Member._meta.pk] + [Member._meta.get_field(name) for name in EVENT_MEMBER_FIELDS]
+    member_fields = [concrete_field(Member, name) for name in ("id", *EVENT_MEMBER_FIELDS)]
     placeholders, values = _arrays(member_fields, rows.members.values())
     params += values
-    columns = [f.column for f in member_fields]
+    columns = [column(f) for f in member_fields]
     ctes.append(
         f"""mm AS (UPDATE {Member._meta.db_table} SET {", ".join(f"{c} = v.{c}" for c in columns[1:])}
                    FROM unnest({", ".join(placeholders)}) AS v({", ".join(columns)})
                    WHERE {Member._meta.db_table}.id = v.id)"""
     )
-    statement = f"WITH {', '.join(ctes)} SELECT id, event_id FROM ev"  # one of 16 texts: which rows there are
+    if rows.published:
+        happened, arrays = arrays_of(rows.published, timezone.now())
+        params += arrays
+        ctes += outbox_ctes(happened)
+    statement = f"WITH {', '.join(ctes)} SELECT id, event_id FROM ev"  # one of 32 texts: which rows there are
     ids = {event_id: pk for pk, event_id in fetch_all(statement, params, prepare=prepare)}
     for event in rows.events:
         event.pk = ids[event.event_id]
-    for dependent in (rows.rule_hits, rows.growth, rows.points, rows.tier_changes):
-        for row in dependent:
-            row.event_id = row.event.pk
+    for row in _dependents(rows):
+        row.event_id = _event_of(row).pk

@@ -197,4 +197,4 @@ def parse_event(
         moment = None
     if errors:
         raise InvalidInput("The event is not valid.", fields=errors)
-    return EventInput(source=source, occurred_at=moment, **fields)
+    return EventInput(source=source, occurred_at=moment, **fields)  # type: ignore[arg-type]  # checked above

@@ -26,6 +26,7 @@ from loyalty.models import (
 )
 from loyalty.models.program import GrowthMode
 from members.models import Member
+from members.outbox import Occurrence, publish_many
 
 from .tiers import return_floor
 
@@ -141,7 +142,7 @@ def _order(member: Member, event: Event) -> planner.Order:
     earlier = returns.exclude(pk=event.pk)
     return planner.Order(
         event_key=purchase.pk,
-        amount=purchase.amount,
+        amount=purchase.amount or Decimal(0),  # a purchase always has its amount
         growth_earned=_sum(GrowthEntry.objects.filter(event=purchase, amount__gt=0)),
         points_earned=_sum(PointsEntry.objects.filter(event=purchase, amount__gt=0)),
         refunded=Decimal(_sum(earlier)),
@@ -188,6 +189,16 @@ def write_plan(plan: planner.EventPlan, *, event: Event, member: Member, now: da
             created_at=now,
         )
     set_state(member, plan.member)
+    publish_many(occurrences(plan, event))
+
+
+def occurrences(plan: planner.EventPlan, event: Event) -> list[Occurrence]:
+    """The plan's domain events for the outbox, each naming the event that made it."""
+    about = {"event_id": event.event_id, "source": event.source}
+    return [
+        Occurrence(event_type, {**payload, **about}, event.member_id, event.occurred_at)
+        for event_type, payload in plan.published
+    ]
 
 
 def lot_row(entry: planner.Credit, *, member: Member, event: Event, now: datetime) -> GrowthEntry | PointsEntry:
@@ -226,4 +237,7 @@ def _write_debit(entry: planner.Debit, *, member: Member, event: Event) -> None:
         lot.remaining -= taken
         lots.append(lot)
     model.objects.bulk_update(lots, ["remaining"])
-    allocation.objects.bulk_create(allocation(debit=debit, lot=lot, amount=taken) for lot, taken in entry.takes)
+    allocation.objects.bulk_create(
+        allocation(debit=debit, lot=lot, amount=taken)  # type: ignore[misc]  # growth with growth, points with points
+        for lot, taken in entry.takes
+    )

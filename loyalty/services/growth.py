@@ -10,6 +10,7 @@ from django.utils import timezone
 from loyalty.models import GrowthEntry, ProgramSettings
 from members.errors import InvalidInput
 from members.models import Member
+from members.outbox import publish
 from members.selectors import lock_member
 
 from . import ledger
@@ -41,10 +42,16 @@ def adjust_growth(*, member: Member, amount: int, reason: str, actor) -> GrowthE
                 f"Member {member.external_id} has {member.growth_value} growth; cannot take {-amount}.",
                 fields={"amount": ["More than the member's growth value."]},
             )
-        entry, _ = ledger.debit_growth(
+        taken, _ = ledger.debit_growth(
             member, amount=-amount, kind=GrowthEntry.Kind.ADJUST, at=now, reason=reason, actor=actor
         )
+        if taken is None:
+            raise RuntimeError(
+                f"Member {member.external_id}: cached growth disagrees with the lots; run loyalty_audit."
+            )
+        entry = taken
     member.save(update_fields=["growth_value", "tier", "tier_since", "updated_at"])
+    publish("growth.changed", member=member, payload={"growth": amount, "kind": "adjust"}, occurred_at=now)
     return entry
 
 
@@ -57,4 +64,6 @@ def expire_growth(*, member: Member, as_of: datetime) -> int:
     lots = lots.order_by("expires_at", "id")
     expired = ledger.expire_growth_lots(member, lots, at=as_of)
     ledger.save_balances(member)
+    if expired:
+        publish("growth.changed", member=member, payload={"growth": -expired, "kind": "expire"}, occurred_at=as_of)
     return expired

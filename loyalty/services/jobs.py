@@ -15,6 +15,7 @@ from loyalty import extensions
 from loyalty.extensions import ChunkResult
 from loyalty.models import JobChunk, JobRun, ProgramSettings
 from members.errors import InvalidInput
+from members.outbox import publish
 from members.permissions import require_permission
 
 
@@ -158,6 +159,16 @@ def finish_job_run(*, run_id: int) -> JobRun:
             job.on_finish(run=run)
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "error", "finished_at", "summary"])
+    if not run.dry_run:
+        finished = {
+            "job": run.job,
+            "run_id": run.pk,
+            "period": run.period,
+            "status": run.status,
+            "members_changed": run.members_changed,
+            "entries_written": run.entries_written,
+        }
+        publish("job.finished", member=None, payload=finished, occurred_at=run.finished_at)
     return run
 
 

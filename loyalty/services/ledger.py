@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 
@@ -36,7 +37,7 @@ def _prefer(condition: dict) -> Case:
     return Case(When(**condition, then=Value(0)), default=Value(1), output_field=IntegerField())
 
 
-def _write_debit(entry_model, allocation_model, takes: list[Take], **entry_fields):
+def _write_debit(entry_model, allocation_model, takes: list[Take[Any]], **entry_fields):
     total = sum(t.amount for t in takes)
     entry = entry_model.objects.create(amount=-total, **entry_fields)
     for take in takes:
@@ -162,7 +163,7 @@ def points_expiry(program: ProgramSettings, earned_at: datetime) -> datetime | N
     return expiry_at(program.points_expiry_policy, program.points_expiry_months, earned_at, program.zone)
 
 
-def _apply_points_takes_to_balances(member: Member, takes: list[Take]) -> None:
+def _apply_points_takes_to_balances(member: Member, takes: list[Take[PointsEntry]]) -> None:
     for take in takes:
         if take.lot.released_at is None:
             member.points_pending -= take.amount
@@ -213,9 +214,9 @@ def expire_points_lots(
     expired = 0
     for lot in lots:
         if lot.released_at is None:
-            member.points_pending -= lot.remaining
+            member.points_pending -= lot.remaining or 0
         else:
-            member.points_available -= lot.remaining
+            member.points_available -= lot.remaining or 0
         entry = _expire_lot(PointsEntry, member, lot, at=at, reason=reason)
         expired -= entry.amount
     return expired

@@ -11,6 +11,7 @@ from django.utils import timezone
 from loyalty.errors import IdempotencyConflict, InsufficientPoints, RefundExceedsSpend, SpendNotFound
 from loyalty.models import PointsEntry, ProgramSettings
 from members.models import Member
+from members.outbox import Occurrence, publish, publish_many
 from members.selectors import lock_member
 
 from . import ledger
@@ -55,7 +56,7 @@ def _spend(member, amount, reason, source, reference, actor) -> PointsEntry:
     now = timezone.now()
     # Lots past their expiry that the nightly job has not reached yet are expired first, never spent.
     overdue = PointsEntry.objects.filter(member=member, remaining__gt=0, expires_at__lte=now)
-    ledger.expire_points_lots(member, overdue.order_by("expires_at", "id"), at=now)
+    expired = ledger.expire_points_lots(member, overdue.order_by("expires_at", "id"), at=now)
     if member.points_available < amount:
         raise InsufficientPoints(
             f"Member {member.external_id} has {member.points_available} points available, {amount} needed."
@@ -71,11 +72,17 @@ def _spend(member, amount, reason, source, reference, actor) -> PointsEntry:
         source=source,
         reference=reference,
     )
-    if short:
+    if short or entry is None:
         raise RuntimeError(f"Member {member.external_id}: cached points disagree with the lots; run loyalty_audit.")
     member.last_activity_at = now
     member.save(update_fields=["growth_value", "points_available", "points_pending", "last_activity_at", "updated_at"])
+    spent = {"points": amount, "spend_id": entry.pk, "source": source, "reference": reference}
+    publish_many([*_expired(member, expired, now), Occurrence("points.spent", spent, member.pk, now)])
     return entry
+
+
+def _expired(member: Member, points: int, at: datetime) -> list[Occurrence]:
+    return [Occurrence("points.expired", {"points": points}, member.pk, at)] if points else []
 
 
 @transaction.atomic
@@ -85,9 +92,10 @@ def refund_spend(*, spend: PointsEntry, amount: int | None = None, reason: str, 
     a lot whose expiry has passed is expired at once, by an expire entry that says so."""
     require_reason(reason)
     member = lock_member(member_id=spend.member_id)
-    spend = PointsEntry.objects.filter(pk=spend.pk, kind=PointsEntry.Kind.SPEND).first()
-    if spend is None:
+    found = PointsEntry.objects.filter(pk=spend.pk, kind=PointsEntry.Kind.SPEND).first()
+    if found is None:
         raise SpendNotFound("No such spend.")
+    spend = found
     refunded_before = PointsEntry.objects.filter(refunded_spend=spend).aggregate(total=Sum("amount"))["total"] or 0
     refundable = -spend.amount - refunded_before
     if refundable == 0:
@@ -98,6 +106,7 @@ def refund_spend(*, spend: PointsEntry, amount: int | None = None, reason: str, 
         raise RefundExceedsSpend(f"Only {refundable} of this spend's {-spend.amount} points can still be refunded.")
     now = timezone.now()
     refunds = []
+    expired = 0
     skip, left = refunded_before, amount
     for allocation in spend.allocations.select_related("lot").order_by("-id"):
         portion = allocation.amount
@@ -121,11 +130,13 @@ def refund_spend(*, spend: PointsEntry, amount: int | None = None, reason: str, 
         )
         # A point never outlives its lot: what comes back after the lot's expiry expires at once.
         if refund.expires_at is not None and refund.expires_at <= now:
-            ledger.expire_points_lots(member, [refund], at=now, reason=ledger.REFUNDED_EXPIRED)
+            expired += ledger.expire_points_lots(member, [refund], at=now, reason=ledger.REFUNDED_EXPIRED)
         refunds.append(refund)
         if left == 0:
             break
     ledger.save_balances(member)
+    refunded = Occurrence("points.refunded", {"points": amount, "spend_id": spend.pk}, member.pk, now)
+    publish_many([refunded, *_expired(member, expired, now)])
     return refunds
 
 
@@ -157,7 +168,7 @@ def adjust_points(
             raise InsufficientPoints(
                 f"Member {member.external_id} has {member.points_available} points available; cannot take {-amount}."
             )
-        entry, _ = ledger.debit_points(
+        taken, _ = ledger.debit_points(
             member,
             amount=-amount,
             kind=PointsEntry.Kind.ADJUST,
@@ -166,7 +177,11 @@ def adjust_points(
             reason=reason,
             actor=actor,
         )
+        if taken is None:
+            raise RuntimeError(f"Member {member.external_id}: cached points disagree with the lots; run loyalty_audit.")
+        entry = taken
     ledger.save_balances(member)
+    publish("points.adjusted", member=member, payload={"points": amount, "kind": "adjust"}, occurred_at=now)
     return entry
 
 
@@ -177,7 +192,7 @@ def release_pending_points(*, member: Member, as_of: datetime) -> int:
     lots = list(
         PointsEntry.objects.filter(member=member, released_at__isnull=True, available_at__lte=as_of, amount__gt=0)
     )
-    released = sum(lot.remaining for lot in lots)
+    released = sum(lot.remaining or 0 for lot in lots)
     PointsEntry.objects.filter(pk__in=[lot.pk for lot in lots]).update(released_at=as_of)
     member.points_pending -= released
     member.points_available += released
@@ -193,4 +208,5 @@ def expire_points(*, member: Member, as_of: datetime) -> int:
     lots = lots.order_by("expires_at", "id")
     expired = ledger.expire_points_lots(member, lots, at=as_of)
     ledger.save_balances(member)
+    publish_many(_expired(member, expired, as_of))
     return expired

@@ -100,12 +100,12 @@ def apply_tiers(wanted: list[dict[str, Any]], changes: list[str], actor) -> None
         if item["code"] in existing:
             Tier.objects.filter(code=item["code"]).update(rank=item["rank"], threshold=item["threshold"])
     for item in wanted:
-        tier = existing.get(item["code"])
-        if tier is None:
+        stored = existing.get(item["code"])
+        if stored is None:
             changes += writer.save(Tier(**item), actor=actor, checked=True).changes
         else:
-            before = copy.copy(tier)
-            changes += writer.save(assign(tier, item), actor=actor, fields=item, checked=True, before=before).changes
+            before = copy.copy(stored)
+            changes += writer.save(assign(stored, item), actor=actor, fields=item, checked=True, before=before).changes
 
 
 def _remove_tiers(unwanted: list[Tier], changes: list[str]) -> None:

@@ -1,3 +1,5 @@
+from typing import cast
+
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -14,7 +16,8 @@ def create_api_key(*, storefront_name: str, key_name: str = "") -> tuple[Storefr
     if not code:
         raise InvalidInput("A storefront name is required.", fields={"name": ["Letters or digits needed."]})
     storefront, _ = Storefront.objects.get_or_create(code=code, defaults={"name": name})
-    return StorefrontAPIKey.objects.create_key(storefront=storefront, name=(key_name or name)[:50])
+    key, secret = StorefrontAPIKey.objects.create_key(storefront=storefront, name=(key_name or name)[:50])
+    return cast(StorefrontAPIKey, key), secret  # the manager's stub says AbstractAPIKey
 
 
 @transaction.atomic

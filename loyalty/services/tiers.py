@@ -12,6 +12,7 @@ from loyalty.models import Event, JobRun, ProgramSettings, Tier, TierChange
 from loyalty.models.program import ReturnDowngrade
 from members.errors import InvalidInput
 from members.models import Member
+from members.outbox import publish
 from members.permissions import require_permission
 from members.selectors import lock_member
 
@@ -32,6 +33,12 @@ def move_tier(
     note: str = "",
 ) -> TierChange:
     """Record a tier change and point the member at the new tier (the caller holds the lock and saves)."""
+    publish(
+        "tier.upgraded" if to.rank > member.tier.rank else "tier.downgraded",
+        member=member,
+        payload={"from": member.tier.code, "to": to.code, "reason": reason},
+        occurred_at=at,
+    )
     change = TierChange.objects.create(
         member=member,
         from_tier=member.tier,

@@ -17,11 +17,12 @@ from loyalty.models import GrowthEntry, PointsAllocation, PointsEntry, ProgramSe
 from loyalty.services import ledger
 from loyalty.services.bulk import lock_members
 from members.models import Member
+from members.outbox import Occurrence, publish_many
 from rewards import calculations
 from rewards.models import Benefit, BenefitGrant, Coupon, PointsHold
 
 from .coupons import CouponOwner, issue_coupons
-from .holds import EXPIRED
+from .holds import EXPIRED, released
 
 HOLD_EXPIRED_REASON = "Hold expired: points returned"
 
@@ -103,6 +104,7 @@ def _grant(benefit, first_id, last_id, as_of, grant_period, run_id, program, **m
     )
     written = len(grants)
     member_ids = [member_id for member_id, _ in eligible]
+    publish_many([_granted(grant, benefit) for grant in grants])
     if benefit.coupon_quantity:
         owners = [CouponOwner(g.member_id, g.pk) for g in grants for _ in range(benefit.coupon_quantity)]
         written += len(
@@ -111,9 +113,23 @@ def _grant(benefit, first_id, last_id, as_of, grant_period, run_id, program, **m
     reason = f"{benefit.name} ({grant_period})"[:255]
     if benefit.points:
         written += _credit_points(member_ids, benefit.points, as_of, reason, program)
+        earned = {"points": benefit.points, "pending": False, "benefit": benefit.code}
+        publish_many([Occurrence("points.earned", earned, member_id, as_of) for member_id in member_ids])
     if benefit.growth:
-        written += _credit_growth(member_ids, benefit.growth, as_of, reason, program)
+        written += _credit_growth(member_ids, benefit, as_of, reason, program)
     return member_ids, written
+
+
+def _granted(grant: BenefitGrant, benefit: Benefit) -> Occurrence:
+    payload = {
+        "grant_id": grant.pk,
+        "benefit": benefit.code,
+        "period": grant.period,
+        "coupons": grant.coupon_count,
+        "points": grant.points,
+        "growth": grant.growth,
+    }
+    return Occurrence("benefit.granted", payload, grant.member_id, grant.granted_at)
 
 
 def _credit_points(member_ids: list[int], amount: int, at: datetime, reason: str, program) -> int:
@@ -138,9 +154,10 @@ def _credit_points(member_ids: list[int], amount: int, at: datetime, reason: str
     return len(member_ids)
 
 
-def _credit_growth(member_ids: list[int], amount: int, at: datetime, reason: str, program) -> int:
+def _credit_growth(member_ids: list[int], benefit: Benefit, at: datetime, reason: str, program) -> int:
     """Growth lots, then the upgrades they earn at once (as earning does): one tier change per member
     that reaches a higher tier, one UPDATE per target tier."""
+    amount = benefit.growth
     expires_at = expiry_at(program.growth_window_policy, program.growth_window_months, at, program.zone)
     GrowthEntry.objects.bulk_create(
         GrowthEntry(
@@ -180,18 +197,46 @@ def _credit_growth(member_ids: list[int], amount: int, at: datetime, reason: str
     TierChange.objects.bulk_create(changes)
     for target, moves in upgrades.items():
         Member.objects.filter(pk__in=[m for m, _, _ in moves]).update(tier=target, tier_since=at)
+    changed = {"growth": amount, "kind": "earn", "benefit": benefit.code}
+    code = {tier.pk: tier.code for tier in ladder}
+    publish_many(
+        [Occurrence("growth.changed", changed, member_id, at) for member_id in member_ids]
+        + [
+            Occurrence(
+                "tier.upgraded",
+                {"from": code[tier_id], "to": target.code, "reason": TierChange.Reason.UPGRADE},
+                member_id,
+                at,
+            )
+            for target, moves in upgrades.items()
+            for member_id, tier_id, _growth in moves
+        ]
+    )
     return len(member_ids) + len(changes)
 
 
 def expire_coupons(first_id: int, last_id: int, as_of: datetime, *, period: str, run_id: int) -> ChunkResult:
     """Active coupons whose window has ended become expired (use is refused past valid_until anyway;
-    this keeps the member's coupon list honest)."""
-    expired = Coupon.objects.filter(
+    this keeps the member's coupon list honest). Their members are locked first, as the services
+    lock them, so a checkout using one of these coupons waits or goes first."""
+    due = Coupon.objects.filter(
         member_id__gte=first_id, member_id__lte=last_id, status=Coupon.Status.ACTIVE, valid_until__lte=as_of
     )
-    members = expired.values("member_id").distinct().count()
-    changed = expired.update(status=Coupon.Status.EXPIRED, updated_at=timezone.now())
-    return ChunkResult(members_changed=members, entries_written=changed)
+    members = sorted(set(due.values_list("member_id", flat=True)))
+    if not members:
+        return ChunkResult(0, 0)
+    list(Member.objects.select_for_update().filter(pk__in=members).order_by("pk").values_list("pk", flat=True))
+    expired = list(due.order_by("member_id", "pk").values_list("pk", "member_id", "template__code", "valid_until"))
+    Coupon.objects.filter(pk__in=[pk for pk, _, _, _ in expired]).update(
+        status=Coupon.Status.EXPIRED, updated_at=timezone.now()
+    )
+    publish_many(
+        [
+            Occurrence("coupon.expired", {"coupon_id": pk, "template": template}, member_id, valid_until)
+            for pk, member_id, template, valid_until in expired
+        ]
+    )
+    return ChunkResult(members_changed=len({member_id for _, member_id, _, _ in expired}), entries_written=len(expired))
 
 
 def release_expired_holds(first_id: int, last_id: int, as_of: datetime, *, period: str, run_id: int) -> ChunkResult:
@@ -202,11 +247,11 @@ def release_expired_holds(first_id: int, last_id: int, as_of: datetime, *, perio
     holds = list(
         PointsHold.objects.filter(
             member_id__gte=first_id, member_id__lte=last_id, status=PointsHold.Status.HELD, expires_at__lte=as_of
-        ).values_list("pk", "spend_id")
+        ).order_by("member_id", "pk")
     )
     if not holds:
         return ChunkResult(0, 0)
-    allocations = PointsAllocation.objects.filter(debit_id__in=[spend for _, spend in holds]).select_related("lot")
+    allocations = PointsAllocation.objects.filter(debit_id__in=[hold.spend_id for hold in holds]).select_related("lot")
     refunds = PointsEntry.objects.bulk_create(
         PointsEntry(
             member_id=allocation.lot.member_id,
@@ -245,7 +290,28 @@ def release_expired_holds(first_id: int, last_id: int, as_of: datetime, *, perio
         + Case(*(When(pk=member_id, then=Value(points)) for member_id, points in back.items()), default=Value(0)),
         updated_at=timezone.now(),
     )
-    PointsHold.objects.filter(pk__in=[pk for pk, _ in holds]).update(
+    PointsHold.objects.filter(pk__in=[hold.pk for hold in holds]).update(
         status=PointsHold.Status.RELEASED, released_at=as_of, release_reason=EXPIRED
     )
+    publish_many(_released_holds(holds, refunds, overdue, as_of))
     return ChunkResult(members_changed=len(back), entries_written=len(refunds) + len(expiries))
+
+
+def _released_holds(holds, refunds, overdue, as_of: datetime) -> list[Occurrence]:
+    """Per hold, what release_overdue_holds publishes: the refund, what of it expired at once, the
+    release."""
+    refunded: dict[int, int] = defaultdict(int)
+    expired: dict[int, int] = defaultdict(int)
+    for refund in refunds:
+        refunded[refund.refunded_spend_id] += refund.amount
+    for refund in overdue:
+        expired[refund.refunded_spend_id] += refund.amount
+    occurrences = []
+    for hold in holds:
+        hold.status, hold.released_at, hold.release_reason = PointsHold.Status.RELEASED, as_of, EXPIRED
+        member, spend = hold.member_id, hold.spend_id
+        occurrences.append(Occurrence("points.refunded", {"points": refunded[spend], "spend_id": spend}, member, as_of))
+        if expired[spend]:
+            occurrences.append(Occurrence("points.expired", {"points": expired[spend]}, member, as_of))
+        occurrences.append(released(hold, hold.amount))
+    return occurrences

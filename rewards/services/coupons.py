@@ -12,7 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from members.errors import InvalidInput
+from members.outbox import Occurrence, publish, publish_many
 from members.permissions import require_permission
+from members.selectors import lock_member
 from rewards import calculations
 from rewards.errors import CouponNotFound, CouponNotReleasable, CouponNotUsable, OutOfStock, RewardUnavailable
 from rewards.models import Coupon, CouponTemplate, PoolCode
@@ -83,7 +85,29 @@ def issue_coupons(
         )
         for code, owner in zip(codes, owners, strict=True)
     ]
-    return Coupon.objects.bulk_create(coupons)
+    coupons = Coupon.objects.bulk_create(coupons)
+    publish_many([_issued(coupon, template) for coupon in coupons])
+    return coupons
+
+
+def _issued(coupon: Coupon, template: CouponTemplate) -> Occurrence:
+    """coupon.issued: the coupon's id and terms, never its code (a bearer credential)."""
+    payload = {
+        "coupon_id": coupon.pk,
+        "template": template.code,
+        "kind": coupon.kind,
+        "value": coupon.value,
+        "valid_from": coupon.valid_from,
+        "valid_until": coupon.valid_until,
+        "redemption_id": coupon.redemption_id,
+        "grant_id": coupon.grant_id,
+    }
+    return Occurrence("coupon.issued", payload, coupon.member_id, coupon.issued_at)
+
+
+def _published(event_type: str, coupon: Coupon, **details) -> None:
+    payload = {"coupon_id": coupon.pk, "template": coupon.template.code, **details}
+    publish(event_type, member=coupon.member, payload=payload)
 
 
 def _generated_codes(count: int) -> list[str]:
@@ -94,12 +118,15 @@ def _generated_codes(count: int) -> list[str]:
 
 
 def _locked_coupon(code: Any) -> Coupon:
+    """The coupon under its member's lock, taken first as every service does (a coupon and its
+    member's other changes then never deadlock, and the member's domain events keep their order)."""
     if not isinstance(code, str) or not code:
         raise CouponNotFound("No such coupon.")
-    coupon = Coupon.objects.select_for_update().select_related("member").filter(code=code).first()
-    if coupon is None:
+    member_id = Coupon.objects.filter(code=code).values_list("member_id", flat=True).first()
+    if member_id is None:
         raise CouponNotFound(f"No coupon with code {code!r}.")
-    return coupon
+    lock_member(member_id=member_id)
+    return Coupon.objects.select_for_update(of=("self",)).select_related("member", "template").get(code=code)
 
 
 REASON_MESSAGES = {
@@ -145,6 +172,7 @@ def use_coupon(*, code: Any, order_id: Any, source: str, order_amount: Any = Non
         raise _not_usable(coupon, reason)
     coupon.status, coupon.used_order_id, coupon.used_at, coupon.used_by = Coupon.Status.USED, order_id, now, source
     coupon.save(update_fields=["status", "used_order_id", "used_at", "used_by", "updated_at"])
+    _published("coupon.used", coupon, order_id=order_id, source=source)
     return coupon
 
 
@@ -169,6 +197,7 @@ def release_coupon(*, code: Any, order_id: Any, source: str) -> Coupon:
     coupon.status = Coupon.Status.EXPIRED if expired else Coupon.Status.ACTIVE
     coupon.used_order_id, coupon.used_at, coupon.used_by = "", None, ""
     coupon.save(update_fields=["status", "used_order_id", "used_at", "used_by", "updated_at"])
+    _published("coupon.released", coupon, order_id=order_id, source=source, status=coupon.status)
     return coupon
 
 
@@ -182,4 +211,5 @@ def void_coupon(*, coupon: Coupon, actor=None) -> Coupon:
         raise CouponNotUsable(f"Coupon {coupon.code} is {coupon.status}; only active coupons can be voided.")
     coupon.status = Coupon.Status.VOID
     coupon.save(update_fields=["status", "updated_at"])
+    _published("coupon.voided", coupon, redemption_id=coupon.redemption_id)
     return coupon

@@ -18,6 +18,7 @@ from loyalty.models import PointsEntry, ProgramSettings
 from loyalty.services import refund_spend, spend_points
 from loyalty.services.members_guard import check_can_transact
 from members.models import Member
+from members.outbox import Occurrence, publish, publish_many
 from members.permissions import require_permission
 from members.selectors import lock_member
 from rewards.errors import HoldExpired, HoldNotActive, HoldNotFound
@@ -81,7 +82,21 @@ def _hold(source, external_id, amount, order_id, key, body_hash) -> HoldOutcome:
         expires_at=now + timedelta(minutes=ProgramSettings.current().hold_minutes),
         created_at=now,
     )
+    created = {
+        "hold_id": hold.pk,
+        "points": amount,
+        "order_id": order_id,
+        "source": source,
+        "expires_at": hold.expires_at,
+    }
+    publish("hold.created", member=member, payload=created, occurred_at=now)
     return HoldOutcome(hold, created=True)
+
+
+def released(hold: PointsHold, points: int) -> Occurrence:
+    """hold.released, as the storefront, staff or the expiry job released it."""
+    payload = {"hold_id": hold.pk, "points": points, "order_id": hold.order_id, "reason": hold.release_reason}
+    return Occurrence("hold.released", payload, hold.member_id, hold.released_at)
 
 
 def _locked_hold(hold_id: Any, source: str | None) -> PointsHold:
@@ -124,6 +139,8 @@ def capture_hold(*, hold_id: Any, amount: Any = None, source: str | None = None)
         _refund(hold, hold.amount - amount, f"Order {hold.order_id}: part of the hold not captured")
     hold.status, hold.captured_amount, hold.captured_at = PointsHold.Status.CAPTURED, amount, now
     hold.save(update_fields=["status", "captured_amount", "captured_at"])
+    captured = {"hold_id": hold.pk, "points": amount, "order_id": hold.order_id}
+    publish_many([Occurrence("hold.captured", captured, hold.member_id, now)])
     return hold
 
 
@@ -137,23 +154,25 @@ def release_hold(*, hold_id: Any, actor=None, source: str | None = None) -> Poin
     if hold.status == PointsHold.Status.RELEASED:
         return hold
     if hold.status == PointsHold.Status.HELD:
-        _refund(hold, hold.amount, f"Order {hold.order_id}: hold released")
-        reason = RELEASED_BY_STOREFRONT
+        points, reason = hold.amount, RELEASED_BY_STOREFRONT
+        _refund(hold, points, f"Order {hold.order_id}: hold released")
     else:
-        _refund(hold, hold.captured_amount, f"Order {hold.order_id}: points payment refunded")
-        reason = REFUNDED_AFTER_CAPTURE
+        points, reason = hold.captured_amount, REFUNDED_AFTER_CAPTURE
+        _refund(hold, points, f"Order {hold.order_id}: points payment refunded")
     hold.status, hold.released_at, hold.release_reason = PointsHold.Status.RELEASED, timezone.now(), reason
     hold.save(update_fields=["status", "released_at", "release_reason"])
+    publish_many([released(hold, points)])
     return hold
 
 
 def release_overdue_holds(*, member: Member, now: datetime) -> int:
     """Release the member's holds past their expiry before spending again (the job does the rest).
     Internal: the caller holds the member lock. Returns the points given back."""
-    released = 0
+    total = 0
     for hold in PointsHold.objects.filter(member=member, status=PointsHold.Status.HELD, expires_at__lte=now):
         _refund(hold, hold.amount, f"Order {hold.order_id}: hold expired")
         hold.status, hold.released_at, hold.release_reason = PointsHold.Status.RELEASED, now, EXPIRED
         hold.save(update_fields=["status", "released_at", "release_reason"])
-        released += hold.amount
-    return released
+        publish_many([released(hold, hold.amount)])
+        total += hold.amount
+    return total

@@ -20,6 +20,7 @@ from loyalty.services import refund_spend, spend_points
 from loyalty.services.members_guard import check_can_transact
 from members.errors import InvalidInput
 from members.models import Member
+from members.outbox import Occurrence, publish, publish_many
 from members.permissions import require_permission
 from members.selectors import lock_member
 from rewards import calculations
@@ -119,6 +120,15 @@ def _redeem(source, external_id, reward_code, key, quantity, address, body_hash)
         shipping_address=address,
         created_at=now,
     )
+    created = {
+        "redemption_id": redemption.pk,
+        "reward": reward.code,
+        "quantity": quantity,
+        "points": cost,
+        "status": redemption.status,
+        "source": source,
+    }
+    publish("redemption.created", member=member, payload=created, occurred_at=now)
     _deliver(redemption, reward, now, program)
     return RedemptionOutcome(redemption, created=True)
 
@@ -168,20 +178,26 @@ def _take_stock(reward: Reward, quantity: int) -> None:
 
 def _deliver(redemption: Redemption, reward: Reward, now: datetime, program) -> None:
     owners = [CouponOwner(member_id=redemption.member_id)] * redemption.quantity
-    if reward.kind == Reward.Kind.COUPON:
+    template = reward.coupon_template
+    needs: dict[str, object] = {
+        Reward.Kind.COUPON: template,
+        Reward.Kind.POINTS_TO_CASH: template,
+        Reward.Kind.CODE: reward.code_pool_id,
+    }
+    if reward.kind in needs and needs[reward.kind] is None:  # the reward's checks require it; data changed by hand
+        raise RewardUnavailable(f"Reward {reward.code} has nothing to hand out.")
+    if reward.kind == Reward.Kind.COUPON and template is not None:
+        issue_coupons(template=template, owners=owners, issued_at=now, zone=program.zone, redemption=redemption)
+    elif reward.kind == Reward.Kind.POINTS_TO_CASH and template is not None:
         issue_coupons(
-            template=reward.coupon_template, owners=owners, issued_at=now, zone=program.zone, redemption=redemption
-        )
-    elif reward.kind == Reward.Kind.POINTS_TO_CASH:
-        issue_coupons(
-            template=reward.coupon_template,
+            template=template,
             owners=owners,
             issued_at=now,
             zone=program.zone,
             value=reward.cash_value,
             redemption=redemption,
         )
-    elif reward.kind == Reward.Kind.CODE:
+    elif reward.kind == Reward.Kind.CODE and reward.code_pool_id is not None:
         take_pool_codes(
             reward.code_pool_id,
             redemption.quantity,
@@ -224,7 +240,16 @@ def cancel_redemption(*, redemption_id: Any, reason: Any = "", actor=None, sourc
     coupons = Coupon.objects.select_for_update().filter(redemption=redemption)
     if any(coupon.status == Coupon.Status.USED for coupon in coupons):
         raise RedemptionNotCancellable(f"Redemption {redemption.pk} has a coupon that was already used.")
+    voided = list(coupons.filter(status=Coupon.Status.ACTIVE).values_list("pk", "template__code"))
     coupons.filter(status=Coupon.Status.ACTIVE).update(status=Coupon.Status.VOID, updated_at=timezone.now())
+    publish_many(
+        [
+            Occurrence(
+                "coupon.voided", {"coupon_id": pk, "template": template, "redemption_id": redemption.pk}, member.pk
+            )
+            for pk, template in voided
+        ]
+    )
     # A partner code once shown may have been copied: it is voided, never handed out again.
     PoolCode.objects.filter(redemption=redemption).update(status=PoolCode.Status.VOID)
     refund_spend(
@@ -238,6 +263,8 @@ def cancel_redemption(*, redemption_id: Any, reason: Any = "", actor=None, sourc
     redemption.status = Redemption.Status.CANCELLED
     redemption.note = note or redemption.note
     redemption.save(update_fields=["status", "note", "updated_at"])
+    cancelled = {"redemption_id": redemption.pk, "points_refunded": redemption.points_spent}
+    publish("redemption.cancelled", member=member, payload=cancelled)
     return redemption
 
 
@@ -248,11 +275,13 @@ def move_fulfilment(*, redemption_id: int, status: str, note: str = "", actor=No
     require_permission(actor, "rewards.fulfil_redemption", "You may not move redemptions through fulfilment.")
     if status not in (Redemption.Status.SHIPPED, Redemption.Status.DELIVERED):
         raise InvalidFulfilment(f"{status!r} is not a fulfilment step; use shipped or delivered.")
-    _, redemption = _locked_redemption(redemption_id, None)
+    member, redemption = _locked_redemption(redemption_id, None)
     if redemption.reward.kind != Reward.Kind.GOODS or not calculations.can_move(redemption.status, status):
         raise InvalidFulfilment(f"Redemption {redemption.pk} is {redemption.status}; it cannot become {status}.")
-    redemption.status = status
+    was, redemption.status = redemption.status, status
     if note:
         redemption.note = note[:255]
     redemption.save(update_fields=["status", "note", "updated_at"])
+    moved = {"redemption_id": redemption.pk, "from": was, "to": status}
+    publish("redemption.fulfilment_changed", member=member, payload=moved)
     return redemption

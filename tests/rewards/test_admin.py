@@ -10,8 +10,7 @@ from django.urls import reverse
 from loyalty.services import adjust_points
 from rewards.models import CodePool, PoolCode, Redemption, Reward
 from rewards.services import hold_points, redeem
-
-from ..helpers import assert_ledger_consistent
+from tests.helpers import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db
 

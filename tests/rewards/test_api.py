@@ -12,10 +12,9 @@ from loyalty.services.jobs import run_job_now
 from members.services import freeze_member
 from rewards.models import Coupon, PointsHold
 from rewards.services import move_fulfilment
-
-from ..api.conftest import client_for, error_code
-from ..factories import UserFactory
-from ..helpers import assert_ledger_consistent, local
+from tests.factories import UserFactory
+from tests.helpers import assert_ledger_consistent, local
+from tests.loyalty.api.conftest import client_for, error_code
 
 pytestmark = pytest.mark.django_db
 

@@ -13,10 +13,9 @@ from members.models import Member
 from rewards.errors import CouponNotUsable, OutOfStock
 from rewards.models import Coupon, PointsHold, Redemption
 from rewards.services import hold_points, redeem, use_coupon
-
-from ..factories import UserFactory
-from ..helpers import assert_ledger_consistent
-from ..test_concurrency import race
+from tests.factories import UserFactory
+from tests.helpers import assert_ledger_consistent
+from tests.loyalty.test_concurrency import race
 
 pytestmark = [
     pytest.mark.postgres,

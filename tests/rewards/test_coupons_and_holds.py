@@ -28,8 +28,7 @@ from rewards.services import (
     use_coupon,
     void_coupon,
 )
-
-from ..helpers import assert_ledger_consistent, ledger_counts
+from tests.helpers import assert_ledger_consistent, ledger_counts
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from members.services import freeze_member
 from rewards.models import BenefitGrant, Coupon, PointsHold, PoolCode
 from rewards.selectors import referral_rebate_percent
 from rewards.services import hold_points, redeem
+from tests.helpers import assert_ledger_consistent, local
 
-from ..helpers import assert_ledger_consistent, local
 from .factories import fill_pool
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,7 @@ from loyalty.selectors import export_program
 from loyalty.services.program import apply_program
 from members.errors import InvalidInput
 from rewards.models import Benefit, CouponTemplate, Reward
-
-from ..helpers import DEFAULT_PROGRAM_FILE
+from tests.helpers import DEFAULT_PROGRAM_FILE
 
 pytestmark = pytest.mark.django_db
 

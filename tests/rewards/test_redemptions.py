@@ -22,8 +22,8 @@ from rewards.errors import (
 )
 from rewards.models import Coupon, PoolCode, Redemption, Reward
 from rewards.services import cancel_redemption, move_fulfilment, redeem, use_coupon
+from tests.helpers import assert_ledger_consistent, ledger_counts
 
-from ..helpers import assert_ledger_consistent, ledger_counts
 from .factories import fill_pool
 
 pytestmark = pytest.mark.django_db

@@ -12,10 +12,9 @@ from loyalty.models import ProgramSettings
 from loyalty.services import adjust_points, enrol_member
 from rewards.models import Coupon, PointsHold, Redemption
 from rewards.services.coupons import CouponOwner, issue_coupons
-
-from ..api.conftest import client_for
-from ..factories import UserFactory
-from ..helpers import assert_ledger_consistent
+from tests.factories import UserFactory
+from tests.helpers import assert_ledger_consistent
+from tests.loyalty.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 

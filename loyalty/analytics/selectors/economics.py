@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from loyalty import extensions
 from loyalty.analytics.economics import MonthFlow
@@ -53,9 +54,9 @@ def benefit_grants(since: datetime, zone) -> list[tuple[date, str, str | None, D
 def spend_by_tier(since: datetime, zone, run: JobRun | None) -> dict[tuple[date, str], Decimal]:
     """Net purchases (purchases less returns) per program month and the tier the member held after
     each event, combined from the summary run as monthly_points is."""
-    codes = dict(Tier.objects.values_list("pk", "code"))
+    codes: dict[Any, str] = dict(Tier.objects.values_list("pk", "code"))
     return {
-        (month, codes.get(tier_id)): Decimal(str(spend or 0)).quantize(Decimal("0.01"))
+        (month, codes.get(tier_id, "")): Decimal(str(spend or 0)).quantize(Decimal("0.01"))
         for month, tier_id, spend in summaries.spend(since=since, zone=zone, run=run)
     }
 

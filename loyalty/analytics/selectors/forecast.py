@@ -34,11 +34,12 @@ def observed_climb(as_of: datetime) -> tuple[dict[str, tuple[Decimal, int]], dat
     zone = current_config().settings.zone
     rows = summaries.stored_climb(run) if run else summaries.live_climb(zone=zone)
     counts: dict[int, list[tuple[int, int]]] = {}
-    for tier_id, days, members in rows:
-        counts.setdefault(tier_id, []).append((int(days), int(members)))
+    for tier_id, took, members in rows:
+        counts.setdefault(tier_id, []).append((int(took), int(members)))
     codes = dict(Tier.objects.filter(pk__in=counts).values_list("pk", "code"))
-    observed = {
-        codes[tier_id]: (median_of_counts(days).quantize(Decimal("0.1")), sum(n for _days, n in days))
-        for tier_id, days in counts.items()
-    }
+    observed = {}
+    for tier_id, days in counts.items():
+        median = median_of_counts(days)
+        if median is not None:  # every tier listed has members who reached it
+            observed[codes[tier_id]] = (median.quantize(Decimal("0.1")), sum(n for _days, n in days))
     return observed, run.as_of if run else as_of

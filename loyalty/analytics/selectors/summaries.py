@@ -5,6 +5,7 @@ run has finished yet; and the reads that combine a finished run with what was re
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.db import connection
@@ -197,7 +198,7 @@ def _stored_plus_live(run: JobRun | None, since: datetime, zone, *, stored: str,
 
 
 def _sum_rows(rows: list[tuple]) -> list[tuple]:
-    totals: dict[tuple, object] = {}
+    totals: dict[tuple, Any] = {}
     for month, key, value in rows:
         month = _as_date(month)
         totals[(month, key)] = totals.get((month, key), 0) + (value or 0)

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 
 from loyalty import extensions
 from loyalty.models import StorefrontAPIKey
+from loyalty.outbox import relay_in_background
 from loyalty.services.jobs import run_job_now
 from loyalty.services.storefronts import create_api_key, revoke_api_key
 from members.models import Member
@@ -55,6 +56,7 @@ class Command(BaseCommand):
             )
         )
         if not no_server:
+            relay_in_background()  # no Celery beat in the demo: the domain events are relayed here
             call_command("runserver", addrport, use_reloader=False)
 
     def _reset_admin(self) -> str:

@@ -5,6 +5,7 @@ from loyalty import extensions
 from loyalty.models import ProgramSettings
 
 DASHBOARD_REFRESH_MINUTES = 5
+OUTBOX_RELAY_SECONDS = 5
 
 
 class Command(BaseCommand):
@@ -40,6 +41,21 @@ class Command(BaseCommand):
                     )
                 )
         self._dashboard_refresh()
+        self._outbox(zone)
+
+    def _outbox(self, zone: str) -> None:
+        every, _ = IntervalSchedule.objects.get_or_create(every=OUTBOX_RELAY_SECONDS, period=IntervalSchedule.SECONDS)
+        relay, created = PeriodicTask.objects.get_or_create(
+            name="outbox: relay domain events", defaults={"task": "loyalty.relay_outbox", "interval": every}
+        )
+        self.stdout.write(f"{'Created' if created else 'Kept'} schedule {relay.name}: {relay.interval}")
+        nightly, _ = CrontabSchedule.objects.get_or_create(
+            minute="30", hour="2", day_of_month="*", month_of_year="*", day_of_week="*", timezone=zone
+        )
+        prune, created = PeriodicTask.objects.get_or_create(
+            name="outbox: prune delivered events", defaults={"task": "loyalty.prune_outbox", "crontab": nightly}
+        )
+        self.stdout.write(f"{'Created' if created else 'Kept'} schedule {prune.name}: {prune.crontab}")
 
     def _dashboard_refresh(self):
         every, _ = IntervalSchedule.objects.get_or_create(
