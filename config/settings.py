@@ -71,10 +71,12 @@ MIDDLEWARE = [
     "loyalty.api.middleware.RefuseUnknownQueryParameters",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",  # the admin in English or Simplified Chinese
+    "loyalty.backoffice.middleware.ProgramTimeZone",  # and in the program's time zone
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "loyalty.backoffice.middleware.DecisionNotices",  # a requester hears of decisions on their adjustments
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # The operations admin: who changed the configuration (simple_history), and the login lockout
     # page (axes, which its documentation asks to be last).
@@ -98,6 +100,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "loyalty.backoffice.context_processors.approvals",
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
@@ -141,6 +144,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]
 # Storage is UTC; the program's own time zone (ProgramSettings.timezone) decides what "a day" is.
 TIME_ZONE = "UTC"
 USE_I18N = True

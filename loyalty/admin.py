@@ -183,19 +183,33 @@ class EventAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
 @admin.register(GrowthEntry)
 class GrowthEntryAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
     resource_classes = [GrowthEntryResource]
-    list_display = ("created_at", "member", "kind", "amount", "remaining", "expires_at", "reason")
+    list_display = ("created_at", "member", "kind", "amount", "remaining", "expires_at", "reason_column")
     list_filter = ("kind", ("created_at", DateRangeFilterBuilder()))
     search_fields = ("member__external_id",)
     list_select_related = ("member",)
+
+    @admin.display(description=_("reason"))
+    def reason_column(self, entry):
+        return entry.reason_display()
 
 
 @admin.register(PointsEntry)
 class PointsEntryAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
     resource_classes = [PointsEntryResource]
-    list_display = ("created_at", "member", "kind", "amount", "remaining", "available_at", "expires_at", "reason")
+    list_display = (
+        "created_at",
+        "member",
+        "kind",
+        "amount",
+        "remaining",
+        "available_at",
+        "expires_at",
+        "reason_column",
+    )
     list_filter = ("kind", ("created_at", DateRangeFilterBuilder()))
     search_fields = ("member__external_id",)
     list_select_related = ("member",)
+    reason_column = GrowthEntryAdmin.reason_column
 
 
 @admin.register(TierChange)

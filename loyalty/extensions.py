@@ -51,6 +51,10 @@ class Registry(Generic[T]):
     def __getitem__(self, name: str) -> T:
         return self._entries[name][2]
 
+    def get(self, name: str) -> T | None:
+        found = self._entries.get(name)
+        return found[2] if found is not None else None
+
     def names(self) -> list[str]:
         return [name for name, _ in self.items()]
 

@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from loyalty import reason_codes
 from loyalty.calculations import (
     MAX_EARNING,
     RuleTerms,
@@ -46,6 +47,7 @@ from loyalty.calculations import (
     to_whole,
 )
 from loyalty.errors import RefundExceedsOrder
+from loyalty.reason_codes import Reason
 from members.errors import InvalidInput
 
 PURCHASE = "purchase"
@@ -143,7 +145,7 @@ class EarningLine:
 
     growth: Decimal
     points: Decimal
-    reason: str
+    reason: str | Reason  # text: a contributor's own words
     rule: Any = None
     source: str = "rule"
 
@@ -180,7 +182,7 @@ class Credit:
     ledger: str  # GROWTH or POINTS
     kind: str
     amount: int
-    reason: str
+    reason: str | Reason
     rule: Any
     expires_at: datetime | None
     available_at: datetime | None = None  # points
@@ -195,7 +197,7 @@ class Debit:
     kind: str
     amount: int  # taken, positive
     takes: tuple[tuple[Any, int], ...]
-    reason: str
+    reason: str | Reason
     rule: Any = None
     pending_taken: int = 0  # points: how much of it came from pending lots
 
@@ -316,7 +318,14 @@ def earning_lines(
         points = Decimal(rule.points) + rule.points_per_unit * base
         if rule.apply_tier_multiplier:
             points *= multiplier
-        lines.append(EarningLine(growth=growth, points=points, reason=rule.name or rule.code, rule=rule))
+        lines.append(
+            EarningLine(
+                growth=growth,
+                points=points,
+                reason=Reason(reason_codes.RULE, {"name": rule.name or rule.code}),
+                rule=rule,
+            )
+        )
     for contributor, context in contributions:
         added = contributor.contribute(facts, member, tuple(lines), context, member_key)
         if any(line.growth < 0 or line.points < 0 for line in added):
@@ -417,7 +426,7 @@ def _reverse_order(
         )
     growth_due = reversal_due(order.growth_earned, order.amount, refunded, order.growth_reversed)
     points_due = reversal_due(order.points_earned, order.amount, refunded, order.points_reversed)
-    reason = f"Return on order {facts.original_order_id}"
+    reason = Reason(reason_codes.RETURN, {"order": facts.original_order_id})
     growth_taken = points_taken = 0
     if growth_due:
         growth_taken = _debit(
@@ -445,7 +454,7 @@ def _reverse_order(
 
 def _book_growth(
     growth: int,
-    reason: str,
+    reason: str | Reason,
     rule: Any,
     facts: EventFacts,
     state: _State,
@@ -464,7 +473,7 @@ def _book_growth(
 
 def _book_points(
     points: int,
-    reason: str,
+    reason: str | Reason,
     rule: Any,
     facts: EventFacts,
     state: _State,
@@ -515,7 +524,7 @@ def _debit(
     amount: int,
     ledger: str,
     kind: str,
-    reason: str,
+    reason: str | Reason,
     rule: Any,
     state: _State,
     plan: EventPlan,

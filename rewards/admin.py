@@ -46,6 +46,21 @@ class CouponTemplateAdmin(ConfigHistoryAdmin):
     search_fields = ("code", "name")
 
 
+class ShippingForm(forms.Form):
+    carrier = forms.CharField(label=gettext_lazy("Carrier"), max_length=64, required=False)
+    tracking_number = forms.CharField(label=gettext_lazy("Tracking number"), max_length=64, required=False)
+
+    def __init__(self, *args, count: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.count = count
+
+    def clean_tracking_number(self):
+        number = self.cleaned_data["tracking_number"]
+        if number and self.count > 1:
+            raise forms.ValidationError(_("A tracking number belongs to one parcel: ship one redemption at a time."))
+        return number
+
+
 class ImportCodesForm(forms.Form):
     file = forms.FileField(
         label=gettext_lazy("File"),
@@ -261,11 +276,23 @@ class CouponAdmin(ReadOnlyAdmin):
 
 @admin.register(Redemption)
 class RedemptionAdmin(ReadOnlyAdmin):
-    list_display = ("id", "created_at", "member", "reward", "quantity", "points_spent", "status", "source", "note")
+    list_display = (
+        "id",
+        "created_at",
+        "member",
+        "reward",
+        "quantity",
+        "points_spent",
+        "status",
+        "tracking_number",
+        "source",
+    )
     list_filter = ("status", "reward__kind", "reward")
-    search_fields = ("member__external_id", "idempotency_key", "reward__code")
+    search_fields = ("member__external_id", "idempotency_key", "reward__code", "tracking_number")
     list_select_related = ("member", "reward")
     actions = ("mark_shipped", "mark_delivered", "cancel")
+    # The fulfilment buttons post the changelist's actions for this one redemption.
+    change_form_template = "admin/rewards/redemption/change_form.html"
 
     def has_fulfil_permission(self, request):
         return request.user.has_perm("rewards.fulfil_redemption")
@@ -273,19 +300,34 @@ class RedemptionAdmin(ReadOnlyAdmin):
     def has_cancel_permission(self, request):
         return request.user.has_perm("rewards.cancel_redemption")
 
-    def _fulfil(self, request, queryset, status: str, done: str):
+    def _fulfil(self, request, queryset, status: str, done: str, **shipping):
         user = request.user
         _run_action(
             self,
             request,
             queryset,
-            lambda r: services.move_fulfilment(redemption_id=r.pk, status=status, actor=user),
+            lambda r: services.move_fulfilment(redemption_id=r.pk, status=status, actor=user, **shipping),
             done,
         )
 
-    @admin.action(description=gettext_lazy("Goods: mark shipped"), permissions=["fulfil"])
+    @admin.action(description=gettext_lazy("Goods: mark shipped…"), permissions=["fulfil"])
     def mark_shipped(self, request, queryset):
-        self._fulfil(request, queryset, Redemption.Status.SHIPPED, _("%(n)d redemption(s) shipped."))
+        confirming = request.POST.get("post") == "yes"
+        form = ShippingForm(request.POST if confirming else None, count=queryset.count())
+        if not confirming or not form.is_valid():
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="mark_shipped",
+                title=_("Ship redemptions"),
+                question=_("Mark these goods redemptions shipped? The members see the carrier and tracking number."),
+                button=_("Mark shipped"),
+                form=form,
+            )
+        shipped = _("%(n)d redemption(s) shipped.")
+        self._fulfil(request, queryset, Redemption.Status.SHIPPED, shipped, **form.cleaned_data)
+        return None
 
     @admin.action(description=gettext_lazy("Goods: mark delivered"), permissions=["fulfil"])
     def mark_delivered(self, request, queryset):

@@ -10,10 +10,12 @@ class RewardsConfig(AppConfig):
 
     def ready(self):
         from loyalty import extensions
+        from loyalty.names import builtin_names
 
-        from . import audit, demo, jobs, program_sections, selectors, storefront
+        from . import audit, demo, jobs, names, program_sections, selectors, storefront
         from .services import configuration
 
+        builtin_names.update(names.BUILTIN_NAMES)
         jobs.register()
         storefront.register()
         extensions.member_panels.register(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime
 
@@ -50,6 +51,15 @@ def expire_entries(model, member: Member | None = None):
     return entries.filter(member=member) if member is not None else entries
 
 
+# The reason as written (the API's text) and as a code with parameters (the admin's).
+REASON = ("reason", "reason_code", "reason_params")
+
+
+def _comparable(reason: list) -> tuple:
+    text, code, params = reason
+    return text, code, json.dumps(params, sort_keys=True)
+
+
 def points_rows(member: Member, job_time: datetime) -> Counter:
     """The member's points ledger as a multiset of what a job's result depends on: for lots the
     remainder, expiry and whether they are released; what a job wrote (at or after `job_time`, when
@@ -63,9 +73,10 @@ def points_rows(member: Member, job_time: datetime) -> Counter:
             expires_at,
             released_at if released_at is not None and released_at >= job_time else released_at is not None,
             created_at if kind == "expire" and created_at >= job_time else None,
+            *_comparable(reason),
         )
-        for kind, amount, remaining, expires_at, released_at, created_at in rows.values_list(
-            "kind", "amount", "remaining", "expires_at", "released_at", "created_at"
+        for kind, amount, remaining, expires_at, released_at, created_at, *reason in rows.values_list(
+            "kind", "amount", "remaining", "expires_at", "released_at", "created_at", *REASON
         )
     )
 
@@ -73,9 +84,16 @@ def points_rows(member: Member, job_time: datetime) -> Counter:
 def growth_rows(member: Member, job_time: datetime) -> Counter:
     rows = GrowthEntry.objects.filter(member=member)
     return Counter(
-        (kind, amount, remaining, expires_at, created_at if kind == "expire" and created_at >= job_time else None)
-        for kind, amount, remaining, expires_at, created_at in rows.values_list(
-            "kind", "amount", "remaining", "expires_at", "created_at"
+        (
+            kind,
+            amount,
+            remaining,
+            expires_at,
+            created_at if kind == "expire" and created_at >= job_time else None,
+            *_comparable(reason),
+        )
+        for kind, amount, remaining, expires_at, created_at, *reason in rows.values_list(
+            "kind", "amount", "remaining", "expires_at", "created_at", *REASON
         )
     )
 

@@ -2,6 +2,7 @@
 and the catalog behind them is complete (nothing untranslated or fuzzy, placeholders kept, the
 committed .mo in step with the .po)."""
 
+import json
 import re
 
 import polib
@@ -11,9 +12,15 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import translation
 
-from loyalty.models import Adjustment
+from loyalty import extensions
+from loyalty.models import BUILTIN_EVENT_TYPES, Adjustment, PointsEntry
+from loyalty.names import display_name
+from loyalty.reasons import RENDERERS, reason_fields, render
+from loyalty.services import spend_points
+from tests.helpers import DEFAULT_PROGRAM_FILE, purchase, refund
 
 CATALOG = settings.BASE_DIR / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+CHINESE = re.compile("[\u4e00-\u9fff]")
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[-+ #0]*\d*[sdrf]")
 
 
@@ -36,10 +43,10 @@ DASHBOARD_CHINESE = [
     "积分存量",
     "等级金字塔",
     "最近的作业运行",
-    "会员体系",
-    "权益与积分商城",
+    "体系配置",
+    "积分商城",
 ]
-DASHBOARD_ENGLISH = ["Loyalty back office", "Points outstanding", "Tier pyramid", "Latest job runs", "Loyalty engine"]
+DASHBOARD_ENGLISH = ["Loyalty back office", "Points outstanding", "Tier pyramid", "Latest job runs", "Mall"]
 MEMBER_CHINESE = ["等级与成长值", "调整积分", "积分流水", "成长值流水", "等级历史", "基本资料", "姓名", "手机号"]
 MEMBER_ENGLISH = ["Tier and growth", "Adjust points", "Points ledger", "Growth ledger", "Tier history"]
 
@@ -80,10 +87,77 @@ def test_an_adjustment_writes_its_reason_to_the_ledger_in_the_site_language():
     adjustment = Adjustment(reason="goodwill", note="parcel lost")
 
     with translation.override("zh-hans"):
-        shown, written = adjustment.reason_display(), adjustment.ledger_reason
+        shown, written = adjustment.reason_display(), reason_fields(adjustment.ledger_reason)
 
     assert shown == "客情补偿: parcel lost"
-    assert written == "Goodwill gesture: parcel lost"
+    assert written["reason"] == "Goodwill gesture: parcel lost"
+    stored = (written["reason_code"], written["reason_params"], written["reason"])
+    assert render(*stored) == "Goodwill gesture: parcel lost"
+    with translation.override("zh-hans"):
+        assert render(*stored) == "客情补偿: parcel lost"
+
+
+# Parameters for every system reason (loyalty.reason_codes), names as a fresh install ships them.
+REASON_PARAMS = {
+    "order": "o-1",
+    "quantity": 2,
+    "reward": "Logo mug",
+    "note": "",
+    "benefit": "Birthday gift",
+    "period": "2026-12",
+    "name": "Daily check-in",
+    "reason": "goodwill",
+}
+
+
+@pytest.mark.parametrize("code", sorted(RENDERERS))
+def test_every_system_reason_reads_in_chinese(code):
+    english = render(code, REASON_PARAMS, "stored")
+    with translation.override("zh-hans"):
+        chinese = render(code, REASON_PARAMS, "stored")
+
+    assert english != "stored"
+    assert chinese != english
+
+
+def test_every_shipped_name_reads_in_chinese():
+    """The names a fresh install ships with (event types, rules, rewards, benefits, coupon templates)."""
+    shipped = json.loads(DEFAULT_PROGRAM_FILE.read_text())
+    named = {item["name"] for section in shipped.values() if isinstance(section, list) for item in section}
+    named |= set(BUILTIN_EVENT_TYPES.values())
+    bilingual = {name for name in named if CHINESE.search(name)}  # the tiers: 黄金 Gold
+
+    with translation.override("zh-hans"):
+        untranslated = sorted(name for name in named - bilingual if display_name(name) == name)
+
+    assert untranslated == []
+
+
+def test_every_job_has_a_chinese_name_and_description():
+    with translation.override("zh-hans"):
+        untranslated = [
+            name
+            for name, job in extensions.jobs.items()
+            if not (CHINESE.search(str(job.label)) and CHINESE.search(str(job.description)))
+        ]
+
+    assert untranslated == []
+
+
+def test_the_ledgers_show_system_reasons_in_the_readers_language(staff_client, member):
+    purchase(member, "120", order_id="o-1")  # the purchase rule's name
+    refund(member, "o-1", "20")  # a return
+    spend_points(member=member, amount=10, reason="Checkout at the till", source="shop")  # a person's words
+
+    chinese = page(staff_client, reverse("admin:loyalty_pointsentry_changelist"), "zh-hans")
+    english = page(staff_client, reverse("admin:loyalty_pointsentry_changelist"), "en")
+
+    assert "Return on order o-1" in english and "Return on order o-1" not in chinese
+    with translation.override("zh-hans"):
+        assert translation.gettext("Return on order %(order)s") % {"order": "o-1"} in chinese
+        assert display_name("Purchase: 1 growth and 1 point per yuan") in chinese
+    assert "Checkout at the till" in chinese  # typed by a person: shown as typed
+    assert PointsEntry.objects.filter(reason="Return on order o-1").exists()  # the API's text is kept
 
 
 def test_every_message_is_translated_and_none_is_fuzzy():

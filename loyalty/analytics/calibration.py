@@ -20,7 +20,7 @@ from .distribution import share
 # A rounded threshold is kept when its share is within half a percentage point of the target, so
 # the proposal stays within one point even where the distribution is dense.
 ROUNDING_TOLERANCE = Decimal("0.005")
-# The default targets shrink by this factor per tier (45/25/14/8/5/3 % is about 0.6).
+# The default targets shrink by this factor per tier: 42/25/15/9/6/3 for six tiers.
 DEFAULT_TARGET_RATIO = Decimal("0.6")
 
 
@@ -66,7 +66,8 @@ def parse_targets(text: str, tier_count: int) -> list[Decimal]:
     try:
         percents = [Decimal(part.strip().rstrip("%")) for part in text.replace(",", "/").split("/") if part.strip()]
     except ArithmeticError as exc:
-        raise TargetError(_("Target shares must be numbers, e.g. 45/25/14/8/5/3.")) from exc
+        example = targets_text(default_targets(tier_count))
+        raise TargetError(_("Target shares must be numbers, e.g. %(example)s.") % {"example": example}) from exc
     return check_targets([p / 100 for p in percents], tier_count)
 
 
@@ -96,6 +97,11 @@ def default_targets(tier_count: int) -> list[Decimal]:
     for i in by_remainder[: 100 - sum(whole)]:
         whole[i] += 1
     return [Decimal(w) / 100 for w in whole]
+
+
+def targets_text(shares: list[Decimal]) -> str:
+    """Shares as the form takes them: 42/25/15/9/6/3."""
+    return "/".join(f"{(share * 100).normalize():f}" for share in shares)
 
 
 def readable(value: int, significant_digits: int) -> int:

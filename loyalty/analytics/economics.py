@@ -51,6 +51,7 @@ class BenefitCost:
     value: Decimal  # cash value of what was granted (see grant_value)
     spend: Decimal  # the tier's net purchases that month
     value_to_spend: Decimal | None
+    tier_name: str = ""  # for people; the code is for files
 
 
 def ratio(part, whole) -> Decimal | None:
@@ -91,8 +92,16 @@ def grant_value(*, coupons: int, coupon_face_value: Decimal, points: int, point_
 
 
 def benefit_cost(
-    *, month: date, tier_code: str, grants: int, coupons: int, points: int, value: Decimal, spend: Decimal
+    *,
+    month: date,
+    tier_code: str,
+    grants: int,
+    coupons: int,
+    points: int,
+    value: Decimal,
+    spend: Decimal,
+    tier_name: str = "",
 ) -> BenefitCost:
     return BenefitCost(
-        month, tier_code, grants, coupons, points, value, spend, ratio(value, spend) if spend > 0 else None
+        month, tier_code, grants, coupons, points, value, spend, ratio(value, spend) if spend > 0 else None, tier_name
     )

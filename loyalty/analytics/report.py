@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from loyalty.calculations import local_day, start_of_day
 from loyalty.config import current_config
+from loyalty.models.program import DowngradePolicy
 
 from . import calibration, distribution, economics, forecast, rfm, weights
+from .distribution import share
 from .selectors import distribution as distribution_reads
 from .selectors import economics as economics_reads
 from .selectors import forecast as forecast_reads
@@ -45,6 +47,22 @@ class ReportOptions:
 class CalibrationReport:
     tiers: list[calibration.ProposedTier]
     movements: list[tuple[str, str, int]]  # (from tier, to tier, members), members who would move
+    names: dict[str, str]  # tier code -> name
+    holding: dict[str, Decimal]  # tier code -> share of the counted members holding it today
+    policy: str  # the downgrade policy the movements follow
+
+    @property
+    def rows(self) -> list[tuple[calibration.ProposedTier, str, Decimal]]:
+        """Per tier: the proposal, the tier's name and the share holding it today."""
+        return [(tier, self.names[tier.code], self.holding[tier.code]) for tier in self.tiers]
+
+    @property
+    def movement_rows(self) -> list[tuple[str, str, int]]:
+        return [(self.names[source], self.names[target], n) for source, target, n in self.movements]
+
+    @property
+    def policy_label(self) -> str:
+        return str(DowngradePolicy(self.policy).label)
 
 
 @dataclass(frozen=True)
@@ -149,13 +167,22 @@ def calibration_report(
     calibration.check_targets(targets, len(ladder))
     counts = distribution_reads.member_counts() if counts is None else counts
     tiers = calibration.calibrate(distribution_reads.growth_histogram(counts), ladder, targets)
-    moves = distribution_reads.tier_movements([tier.proposed_threshold for tier in tiers], counts)
+    policy = current_config().settings.downgrade_policy
+    moves = distribution_reads.tier_movements([tier.proposed_threshold for tier in tiers], policy, counts)
     order = {code: rank for rank, (code, _threshold) in enumerate(ladder)}
     movements = sorted(
         ((source, target, n) for (source, target), n in moves.items() if source != target),
         key=lambda move: (order[move[0]], order[move[1]]),
     )
-    return CalibrationReport(tiers, movements)
+    held = distribution_reads.tier_counts(counts)
+    counted = sum(count.members for count in held)
+    return CalibrationReport(
+        tiers,
+        movements,
+        names={tier.code: tier.name for tier in current_config().ladder},
+        holding={count.code: share(count.members, counted) for count in held},
+        policy=policy,
+    )
 
 
 def rfm_report(options: ReportOptions, as_of: datetime) -> RFMReport:
@@ -237,6 +264,7 @@ def economics_report(as_of: datetime, counts: distribution_reads.MemberCounts | 
     ]
     spend = economics_reads.spend_by_tier(since, zone, run)
     costs: dict[tuple[date, str], list] = {}
+    ladder = {tier.code: tier for tier in current_config().ladder}
     for month, tier, kind, face, grants, coupons, points in economics_reads.benefit_grants(since, zone):
         face_value = face if kind == "amount_off" and face is not None else Decimal(0)
         value = economics.grant_value(
@@ -254,8 +282,11 @@ def economics_report(as_of: datetime, counts: distribution_reads.MemberCounts | 
             points=points,
             value=value,
             spend=spend.get((month, tier), Decimal(0)),
+            tier_name=ladder[tier].name if tier in ladder else tier,
         )
-        for (month, tier), (grants, coupons, points, value) in sorted(costs.items())
+        for (month, tier), (grants, coupons, points, value) in sorted(
+            costs.items(), key=lambda item: (item[0][0], ladder[item[0][1]].rank if item[0][1] in ladder else 0)
+        )
     ]
     return EconomicsReport(
         liability=economics.liability(available=available, pending=pending, point_value=settings.point_value),

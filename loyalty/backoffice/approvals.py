@@ -18,6 +18,8 @@ from loyalty.services.adjustments import (
 )
 from members.errors import LoyaltyError
 
+from .confirm import confirmation_page
+
 
 class PendingFirstFilter(admin.SimpleListFilter):
     """Opens on the queue of pending adjustments, the list approvers come for."""
@@ -42,23 +44,64 @@ class PendingFirstFilter(admin.SimpleListFilter):
         return queryset if value == "all" else queryset.filter(status=value)
 
 
-def _decide(model_admin, request, queryset, service, done: str):
+class DecisionNoteForm(forms.Form):
+    note = forms.CharField(
+        label=gettext_lazy("Decision note"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
+        help_text=gettext_lazy("Kept with the decision; the requester sees it."),
+    )
+
+
+def _decide(model_admin, request, queryset, service, done: str, *, action: str, question: str, button: str):
+    """A confirmation page listing the adjustments, with room for the decision note; the second
+    POST decides through the service."""
+    confirming = request.POST.get("post") == "yes"
+    form = DecisionNoteForm(request.POST if confirming else None)
+    if not confirming or not form.is_valid():
+        return confirmation_page(
+            model_admin, request, queryset, action=action, title=button, question=question, button=button, form=form
+        )
     try:
-        decided = service(adjustment_ids=list(queryset.values_list("pk", flat=True)), approver=request.user)
+        decided = service(
+            adjustment_ids=list(queryset.values_list("pk", flat=True)),
+            approver=request.user,
+            note=form.cleaned_data["note"],
+        )
     except LoyaltyError as error:
         model_admin.message_user(request, error.message, messages.ERROR)
-        return
+        return None
     model_admin.message_user(request, _("%(n)d adjustment(s) %(done)s.") % {"n": len(decided), "done": done})
+    return None
 
 
 @admin.action(description=gettext_lazy("Approve selected adjustments"), permissions=["approve"])
 def approve(model_admin, request, queryset):
-    _decide(model_admin, request, queryset, approve_adjustments, _("approved and applied"))
+    return _decide(
+        model_admin,
+        request,
+        queryset,
+        approve_adjustments,
+        _("approved and applied"),
+        action="approve",
+        question=_("Approve and apply these adjustments to the members' balances?"),
+        button=_("Approve and apply"),
+    )
 
 
 @admin.action(description=gettext_lazy("Reject selected adjustments"), permissions=["approve"])
 def reject(model_admin, request, queryset):
-    _decide(model_admin, request, queryset, reject_adjustments, _("rejected"))
+    return _decide(
+        model_admin,
+        request,
+        queryset,
+        reject_adjustments,
+        _("rejected"),
+        action="reject",
+        question=_("Reject these adjustments? Nothing is applied."),
+        button=_("Reject"),
+    )
 
 
 # --- approval limit changes -------------------------------------------------------------------------

@@ -101,13 +101,13 @@ class MemberAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("joined"), ordering="joined_at")
     def joined_column(self, member):
-        return date_format(timezone.localtime(member.joined_at), "Y-m-d")
+        return date_format(timezone.localtime(member.joined_at), "SHORT_DATE_FORMAT")
 
     @admin.display(description=gettext_lazy("last activity"), ordering="last_activity_at")
     def last_activity_column(self, member):
         if member.last_activity_at is None:
             return "—"
-        return date_format(timezone.localtime(member.last_activity_at), "Y-m-d H:i")
+        return date_format(timezone.localtime(member.last_activity_at), "SHORT_DATETIME_FORMAT")
 
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in form.changed_data}

@@ -22,6 +22,7 @@ from loyalty.analytics import calibration, csv_export, forecast, report
 from loyalty.analytics.report import ReportOptions
 from loyalty.analytics.selectors.sql import report_transaction
 from loyalty.config import current_config
+from loyalty.names import display_name
 
 # Program design reads the whole program and every member's figures in aggregate: whoever may view
 # the program settings may see it.
@@ -36,9 +37,14 @@ class DistributionForm(forms.Form):
 
 
 class CalibrationForm(forms.Form):
-    targets = forms.CharField(
-        label=gettext_lazy("Target share per tier (%), lowest tier first"), help_text="45/25/14/8/5/3"
-    )
+    targets = forms.CharField(label=gettext_lazy("Target share per tier (%), lowest tier first"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        default = calibration.targets_text(calibration.default_targets(len(current_config().ladder)))
+        self.fields["targets"].help_text = _(
+            "The default, %(default)s, gives each tier about 0.6 of the share of the tier below."
+        ) % {"default": default}
 
     def clean_targets(self):
         try:
@@ -86,16 +92,47 @@ class Page:
     slug: str
     title: str
     template: str
+    summary: str = ""  # one line on the index
 
 
 def _pages() -> list[Page]:
     return [
-        Page("distribution", _("Tier distribution"), "admin/program_design/distribution.html"),
-        Page("calibration", _("Threshold calibration"), "admin/program_design/calibration.html"),
-        Page("rfm", _("RFM quadrants"), "admin/program_design/rfm.html"),
-        Page("weights", _("Weight completion by tier"), "admin/program_design/weights.html"),
-        Page("forecast", _("Time to tier"), "admin/program_design/forecast.html"),
-        Page("economics", _("Points economics"), "admin/program_design/economics.html"),
+        Page(
+            "distribution",
+            _("Tier distribution"),
+            "admin/program_design/distribution.html",
+            _("Is the pyramid healthy: members per tier, and what is out of shape."),
+        ),
+        Page(
+            "calibration",
+            _("Threshold calibration"),
+            "admin/program_design/calibration.html",
+            _("Which thresholds would give each tier the share of members you want."),
+        ),
+        Page(
+            "rfm",
+            _("RFM quadrants"),
+            "admin/program_design/rfm.html",
+            _("Who buys how much and how often, and which tiers they hold."),
+        ),
+        Page(
+            "weights",
+            _("Weight completion by tier"),
+            "admin/program_design/weights.html",
+            _("Which earning rules each tier completes."),
+        ),
+        Page(
+            "forecast",
+            _("Time to tier"),
+            "admin/program_design/forecast.html",
+            _("How long the climb to each tier takes, forecast and observed."),
+        ),
+        Page(
+            "economics",
+            _("Points economics"),
+            "admin/program_design/economics.html",
+            _("What the points cost: liability, breakage, value per point, benefits against spend."),
+        ),
     ]
 
 
@@ -174,8 +211,7 @@ def _calibration(request) -> dict:
     ladder = current_config().ladder
     targets = form.cleaned_data["targets"] if form.is_valid() else None
     if not form.is_bound:
-        defaults = calibration.default_targets(len(ladder))
-        form = CalibrationForm(initial={"targets": "/".join(f"{(share * 100).normalize():f}" for share in defaults)})
+        form = CalibrationForm(initial={"targets": calibration.targets_text(calibration.default_targets(len(ladder)))})
     result = report.calibration_report(targets)
     whatif = (
         reverse("admin:loyalty_tier_whatif")
@@ -183,10 +219,11 @@ def _calibration(request) -> dict:
         + urlencode({f"threshold_{tier.code}": tier.proposed_threshold for tier in result.tiers})
     )
     chart = {
-        "tiers": [tier.code for tier in result.tiers],
+        "tiers": [name for _tier, name, _holding in result.rows],
         "target": [float(tier.target_share * 100) for tier in result.tiers],
         "current": [float(tier.current_share * 100) for tier in result.tiers],
         "proposed": [float(tier.proposed_share * 100) for tier in result.tiers],
+        "labels": {"target": _("target %"), "current": _("qualifying now %"), "proposed": _("proposed %")},
     }
     return {"form": form, "report": result, "whatif_url": whatif, "chart": chart}
 
@@ -202,7 +239,7 @@ def _rfm(request) -> dict:
         )
     result = report.rfm_report(options, timezone.now())
     chart = {"labels": [q.label for q in result.quadrants], "members": [q.members for q in result.quadrants]}
-    return {"form": form, "report": result, "chart": chart, "tier_codes": [t.code for t in current_config().ladder]}
+    return {"form": form, "report": result, "chart": chart, "tier_names": [t.name for t in current_config().ladder]}
 
 
 def _weights(request) -> dict:
@@ -220,7 +257,7 @@ def _weights(request) -> dict:
         for code, name, members in matrix.tiers
     ]
     chart = {
-        "rules": [rule.code for rule in matrix.rules],
+        "rules": [display_name(rule.name) for rule in matrix.rules],
         "tiers": [
             {"name": name, "shares": [float(matrix.cells[(code, rule.code)].share * 100) for rule in matrix.rules]}
             for code, name, _members in matrix.tiers
@@ -247,7 +284,7 @@ def _forecast(request) -> dict:
     result = report.forecast_report(personas, timezone.now())
     codes = [tier.code for tier in config.ladder]
     chart = {
-        "tiers": codes,
+        "tiers": [tier.name for tier in config.ladder],
         "personas": [{"name": p.name, "days": [p.forecast["days_to_tier"][c] for c in codes]} for p in result.personas],
     }
     table = [
@@ -280,6 +317,7 @@ def _economics(request) -> dict:
         "earned": [m.earned for m in result.months],
         "spent": [m.spent for m in result.months],
         "expired": [m.expired for m in result.months],
+        "labels": {"earned": _("earned"), "spent": _("spent"), "expired": _("expired")},
     }
     return {"report": result, "chart": chart, "currency": current_config().settings.currency}
 

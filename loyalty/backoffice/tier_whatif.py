@@ -45,20 +45,22 @@ def whatif_view(model_admin, request):
     form = ThresholdsForm(request.POST or None, tiers=tiers, initial_from=request.GET)
     preview = None
     if request.method == "POST" and form.is_valid():
-        if request.POST.get("step") == "apply":
-            try:
-                changes = _apply(form.thresholds(), actor=request.user)
-            except LoyaltyError as error:
-                for path, problems in error.fields.items():
-                    form.add_error(None, f"{path}: {' '.join(problems)}")
-                if not error.fields:
-                    form.add_error(None, error.message)
-            else:
+        try:
+            # Preview and Apply check the ladder the same way, with the same words.
+            document = parse_program({"tiers": _edited_tiers(form.thresholds())})
+            if request.POST.get("step") == "apply":
+                changes = apply_program(document=document, actor=request.user)
                 messages.success(
                     request, _("Ladder saved: %(changes)s") % {"changes": "; ".join(changes) or _("no change")}
                 )
                 return redirect("admin:loyalty_tier_changelist")
-        preview = preview_thresholds(thresholds=form.thresholds())
+        except LoyaltyError as error:
+            for path, problems in error.fields.items():
+                form.add_error(None, f"{path}: {' '.join(problems)}")
+            if not error.fields:
+                form.add_error(None, error.message)
+        else:
+            preview = preview_thresholds(thresholds=form.thresholds())
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": Tier._meta,
@@ -66,22 +68,26 @@ def whatif_view(model_admin, request):
         "form": form,
         "preview": preview,
         "chart": _chart(preview) if preview else None,
-        "changed": form.is_bound and form.is_valid() and any(form.thresholds()[t.code] != t.threshold for t in tiers),
+        "changed": preview is not None and any(form.thresholds()[t.code] != t.threshold for t in tiers),
     }
     return TemplateResponse(request, "admin/loyalty/tier/whatif.html", context)
 
 
 def _chart(preview) -> dict:
     return {
-        "tiers": [tier.name for tier, _, _ in preview.pyramid],
-        "now": [now for _, now, _ in preview.pyramid],
-        "after": [after for _, _, after in preview.pyramid],
-        "labels": {"now": _("Now"), "after": _("After")},
+        "tiers": [tier.name for tier, *_ in preview.pyramid],
+        "now": [now for _, now, _, _ in preview.pyramid],
+        "configured": [configured for _, _, configured, _ in preview.pyramid],
+        "after": [edited for _, _, _, edited in preview.pyramid],
+        "labels": {
+            "now": _("Today"),
+            "configured": _("Next recalculation, current ladder"),
+            "after": _("Next recalculation, edited ladder"),
+        },
     }
 
 
-def _apply(thresholds: dict[str, int], *, actor) -> list[str]:
-    tiers = [
+def _edited_tiers(thresholds: dict[str, int]) -> list[dict]:
+    return [
         {**tier, "threshold": thresholds.get(tier["code"], tier["threshold"])} for tier in export_program()["tiers"]
     ]
-    return apply_program(document=parse_program({"tiers": tiers}), actor=actor)

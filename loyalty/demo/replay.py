@@ -29,6 +29,8 @@ from loyalty.models import (
     TierChange,
 )
 from loyalty.models.program import ReturnDowngrade
+from loyalty.reason_codes import Reason
+from loyalty.reasons import reason_fields
 from loyalty.services.event_input import EventInput
 from loyalty.services.event_plans import contributions
 from loyalty.services.ledger import POINTS_EXPIRED
@@ -207,7 +209,7 @@ class MemberReplay:
                     else (PointsEntry, PointsEntryRow, PointsAllocation)
                 )
                 takes = [Take(lot, amount) for lot, amount in entry.takes]
-                fields = {"event_id": event.id, "reason": entry.reason}
+                fields = {"event_id": event.id, **reason_fields(entry.reason)}
                 if entry.rule is not None:
                     fields["rule_id"] = entry.rule.id
                 self._write_debit(model, row_class, allocation, takes, entry.kind, at, **fields)
@@ -230,7 +232,7 @@ class MemberReplay:
             "expires_at": entry.expires_at,
             "event_id": event.id,
             "rule_id": entry.rule.id if entry.rule is not None else None,
-            "reason": entry.reason,
+            **reason_fields(entry.reason),
             "created_at": at,
             "recorded_at": at,
         }
@@ -307,7 +309,7 @@ class MemberReplay:
     def spendable_points(self, at: datetime) -> int:
         return sum(_left(lot) for lot in self._released_points_lots(at))
 
-    def spend(self, amount: int, at: datetime, reason: str) -> None:
+    def spend(self, amount: int, at: datetime, reason: str | Reason) -> None:
         """As spend_points: overdue lots are expired first, then released lots are taken."""
         self._expire_overdue_points(at)
         lots = self._released_points_lots(at)
@@ -322,7 +324,7 @@ class MemberReplay:
             takes,
             PointsEntry.Kind.SPEND,
             at,
-            reason=reason,
+            **reason_fields(reason),
             source=SOURCE,
             reference=f"{self.member.external_id}-s{self.spends_made}",
         )
@@ -338,7 +340,7 @@ class MemberReplay:
                 amount=-_left(lot),
                 created_at=at,
                 recorded_at=at,
-                reason=POINTS_EXPIRED,
+                **reason_fields(POINTS_EXPIRED),
                 expired_lot_id=lot.id,
             )
             self.rows.add(PointsEntry, expiry)

@@ -50,6 +50,8 @@ class GrowthEntryRow:
     created_at: datetime
     recorded_at: datetime
     reason: str
+    reason_code: str = ""
+    reason_params: dict | None = None
     event_id: int | None = None
     rule_id: int | None = None
     remaining: int | None = None  # lots only
@@ -65,6 +67,8 @@ class PointsEntryRow:
     created_at: datetime
     recorded_at: datetime
     reason: str
+    reason_code: str = ""
+    reason_params: dict | None = None
     event_id: int | None = None
     rule_id: int | None = None
     remaining: int | None = None  # lots only

@@ -5,8 +5,9 @@ the ledger only when approved."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+
+from loyalty.reason_codes import ADJUSTMENT, Reason
 
 
 class AdjustmentReason(models.TextChoices):
@@ -55,6 +56,8 @@ class Adjustment(models.Model):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.CharField(_("decision note"), max_length=200, blank=True)
+    # The requester is told of someone else's decision on their next page in the admin, once.
+    requester_notified = models.BooleanField(_("requester notified"), default=False, editable=False)
     points_entry = models.OneToOneField(
         "loyalty.PointsEntry",
         on_delete=models.PROTECT,
@@ -80,6 +83,11 @@ class Adjustment(models.Model):
             models.Index(fields=["status"], condition=Q(status="pending"), name="adjustment_pending_idx"),
             models.Index(fields=["member", "-requested_at"], name="adjustment_member_idx"),
             models.Index(fields=["batch"], name="adjustment_batch_idx"),
+            models.Index(
+                fields=["requested_by"],
+                condition=Q(requester_notified=False) & ~Q(status="pending"),
+                name="adjustment_to_notify_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="adjustment_amount_not_zero"),
@@ -102,11 +110,10 @@ class Adjustment(models.Model):
         return f"{label}: {self.note}" if self.note else label
 
     @property
-    def ledger_reason(self) -> str:
-        """Written to the ledger, which the storefronts read too: in the site's language, whatever
-        language the staff member who applies it works in."""
-        with translation.override(settings.LANGUAGE_CODE):
-            return self.reason_display()
+    def ledger_reason(self) -> Reason:
+        """Written to the ledger as a code (rendered in each reader's language) and as text in the
+        site's language, which the storefronts read."""
+        return Reason(ADJUSTMENT, {"reason": self.reason, "note": self.note})
 
 
 class ApprovalLimitChange(models.Model):

@@ -3,6 +3,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.names import display_name
+
 # The built-in event types, as migration 0003 created them (tests check the two agree): the engine's
 # vocabulary, which the program file does not carry. Operators add their own types beside them.
 BUILTIN_EVENT_TYPES = {
@@ -39,7 +41,7 @@ class EventType(models.Model):
         verbose_name_plural = _("event types")
 
     def __str__(self):
-        return self.code
+        return display_name(self.name) or self.code
 
 
 class Event(models.Model):

@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from loyalty import extensions
+
 
 class JobRun(models.Model):
     """One run of a scheduled job for one period (unique), made of member-id-range chunks."""
@@ -54,7 +56,18 @@ class JobRun(models.Model):
         permissions = [("run_job", _("Can start jobs and dry runs from the admin"))]
 
     def __str__(self):
-        return f"{self.job} {self.period} ({self.get_status_display()})"
+        return f"{self.label} {self.period} ({self.get_status_display()})"
+
+    @property
+    def label(self) -> str:
+        """The job's human name (its registration in loyalty.extensions.jobs); the code if it is gone."""
+        job = extensions.jobs.get(self.job)
+        return str(job.label) if job is not None else self.job
+
+    @property
+    def description(self) -> str:
+        job = extensions.jobs.get(self.job)
+        return str(job.description) if job is not None else ""
 
     @property
     def progress(self) -> float:

@@ -98,6 +98,10 @@ class LedgerEntry(models.Model):
         verbose_name=_("actor"),
     )
     reason = models.CharField(_("reason"), max_length=255, blank=True)
+    # A reason the system wrote, as a code and parameters (loyalty.reasons renders them in the
+    # reader's language); empty when a person wrote the reason.
+    reason_code = models.CharField(_("reason code"), max_length=40, blank=True, default="", db_default="")
+    reason_params = models.JSONField(_("reason parameters"), null=True, blank=True, default=None)
     created_at = models.DateTimeField(
         _("effective at"), default=timezone.now, help_text=_("When the entry takes effect.")
     )
@@ -106,6 +110,11 @@ class LedgerEntry(models.Model):
     class Meta:
         abstract = True
         ordering = ["-created_at", "-id"]
+
+    def reason_display(self) -> str:
+        from loyalty.reasons import render  # renders with the models (AdjustmentReason)
+
+        return render(self.reason_code, self.reason_params, self.reason)
 
     @property
     def is_lot(self) -> bool:
@@ -133,7 +142,7 @@ class GrowthEntry(LedgerEntry):
         return gettext("Growth value %(amount)+d (%(kind)s) for member %(member)s") % {
             "kind": self.get_kind_display(),
             "amount": self.amount,
-            "member": self.member_id,
+            "member": self.member,  # external id and name, as people know the member
         }
 
 
@@ -201,7 +210,7 @@ class PointsEntry(LedgerEntry):
         return gettext("Points %(amount)+d (%(kind)s) for member %(member)s") % {
             "kind": self.get_kind_display(),
             "amount": self.amount,
-            "member": self.member_id,
+            "member": self.member,  # external id and name, as people know the member
         }
 
 

@@ -3,6 +3,7 @@ the members (current tier × band of the new ladder), then the pure tier rules p
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,62 +28,103 @@ class Move:
 
 @dataclass(frozen=True)
 class WhatIf:
+    """Two things, kept apart: what the edit itself changes (each member's tier after the next
+    recalculation with the edited ladder against the same with the current one, same growth values),
+    and what the next recalculation does anyway with the current ladder (pending moves)."""
+
     policy: str
-    moves: list[Move]
-    now: list[tuple[Tier, int]]
-    after: list[tuple[Tier, int]]
+    caused: list[Move]  # from the tier the current ladder would give to the one the edited ladder gives
+    pending: list[Move]  # from today's tier to the one the current ladder gives at the next recalculation
+    now: list[tuple[Tier, int]]  # members per tier today
+    as_configured: list[tuple[Tier, int]]  # after the next recalculation, current ladder
+    edited: list[tuple[Tier, int]]  # after the next recalculation, edited ladder
 
     @property
     def policy_label(self) -> str:
         return str(DowngradePolicy(self.policy).label)
 
     @property
-    def moving_up(self) -> int:
-        return sum(m.members for m in self.moves if m.up)
+    def caused_up(self) -> int:
+        return sum(m.members for m in self.caused if m.up)
 
     @property
-    def pyramid(self) -> list[tuple[Tier, int, int]]:
-        """Per tier: members now and after."""
-        return [(tier, now, after) for (tier, now), (_, after) in zip(self.now, self.after, strict=True)]
+    def caused_down(self) -> int:
+        return sum(m.members for m in self.caused if not m.up)
 
     @property
-    def moving_down(self) -> int:
-        return sum(m.members for m in self.moves if not m.up)
+    def pending_up(self) -> int:
+        return sum(m.members for m in self.pending if m.up)
+
+    @property
+    def pending_down(self) -> int:
+        return sum(m.members for m in self.pending if not m.up)
+
+    @property
+    def pyramid(self) -> list[tuple[Tier, int, int, int]]:
+        """Per tier: members today, after the next recalculation as configured, and with the edit."""
+        return [
+            (tier, now, configured, edited)
+            for (tier, now), (_, configured), (_, edited) in zip(self.now, self.as_configured, self.edited, strict=True)
+        ]
 
 
 def preview_thresholds(*, thresholds: Mapping[str, int]) -> WhatIf:
-    """Members' tiers after the next recalculation (downgrades per the program's policy; upgrades
-    also happen at once on the member's next event) if the ladder had these thresholds."""
+    """Members' tiers after the next recalculation (downgrades per the program's downgrade policy;
+    upgrades also happen at once on the member's next event), with the ladder as configured and with
+    these thresholds. One grouped query: members by (tier, band of the current ladder, band of the
+    edited ladder). The ladder must be valid (loyalty.program_file checks it first)."""
     current = list(Tier.objects.order_by("rank"))
-    ladder = [replace_threshold(t, thresholds.get(t.code, t.threshold)) for t in current]
-    by_rank = sorted(ladder, key=lambda t: t.rank)
-    band = Case(
-        *[When(growth_value__gte=t.threshold, then=Value(t.rank)) for t in reversed(by_rank)],
-        default=Value(by_rank[0].rank),
-        output_field=IntegerField(),
+    edited = [replace_threshold(t, thresholds.get(t.code, t.threshold)) for t in current]
+    groups = (
+        Member.objects.annotate(band_now=_band(current), band_edited=_band(edited))
+        .values_list("tier", "band_now", "band_edited")
+        .annotate(n=Count("id"))
+        .order_by()
     )
-    groups = Member.objects.annotate(band=band).values_list("tier", "band").annotate(n=Count("id")).order_by()
     policy = ProgramSettings.current().downgrade_policy
-    by_id = {t.pk: t for t in ladder}
-    by_rank_map = {t.rank: t for t in ladder}
-    now: dict[int, int] = {}
-    after: dict[int, int] = {}
-    moves: dict[tuple[int, int], int] = {}
-    for tier_id, band_rank, n in groups:
+    by_id = {t.pk: t for t in current}
+    threshold_now = {t.rank: t.threshold for t in current}
+    threshold_edited = {t.rank: t.threshold for t in edited}
+    now: Counter[int] = Counter()
+    configured: Counter[int] = Counter()
+    with_edit: Counter[int] = Counter()
+    caused: Counter[tuple[int, int]] = Counter()
+    pending: Counter[tuple[int, int]] = Counter()
+    for tier_id, band_now, band_edited, n in groups:
         source = by_id[tier_id]
-        target = recalculated_tier(by_rank, source, by_rank_map[band_rank].threshold, policy)
-        now[source.pk] = now.get(source.pk, 0) + n
-        after[target.pk] = after.get(target.pk, 0) + n
-        if target.pk != source.pk:
-            moves[(source.pk, target.pk)] = moves.get((source.pk, target.pk), 0) + n
+        # A growth value in both bands: the group's members all get what it gets.
+        growth = max(threshold_now[band_now], threshold_edited[band_edited])
+        as_configured = recalculated_tier(current, source, growth, policy)
+        after_edit = recalculated_tier(edited, source, growth, policy)
+        now[source.pk] += n
+        configured[as_configured.pk] += n
+        with_edit[after_edit.pk] += n
+        if as_configured.pk != source.pk:
+            pending[(source.pk, as_configured.pk)] += n
+        if after_edit.pk != as_configured.pk:
+            caused[(as_configured.pk, after_edit.pk)] += n
     return WhatIf(
         policy=policy,
-        moves=sorted(
-            (Move(by_id[s], by_id[t], n) for (s, t), n in moves.items()), key=lambda m: (m.source.rank, m.target.rank)
-        ),
-        now=[(t, now.get(t.pk, 0)) for t in by_rank],
-        after=[(t, after.get(t.pk, 0)) for t in by_rank],
+        caused=_moves(caused, by_id),
+        pending=_moves(pending, by_id),
+        now=[(t, now[t.pk]) for t in current],
+        as_configured=[(t, configured[t.pk]) for t in current],
+        edited=[(t, with_edit[t.pk]) for t in current],
     )
+
+
+def _band(ladder: list[Tier]) -> Case:
+    """The rank of the highest tier of `ladder` (by rank) whose threshold the growth value reaches."""
+    return Case(
+        *[When(growth_value__gte=t.threshold, then=Value(t.rank)) for t in reversed(ladder)],
+        default=Value(ladder[0].rank),
+        output_field=IntegerField(),
+    )
+
+
+def _moves(counts: Counter[tuple[int, int]], by_id: dict[int, Tier]) -> list[Move]:
+    moves = (Move(by_id[source], by_id[target], n) for (source, target), n in counts.items())
+    return sorted(moves, key=lambda m: (m.source.rank, m.target.rank))
 
 
 def replace_threshold(tier: Tier, threshold: int) -> Tier:

@@ -171,6 +171,7 @@ def _apply(adjustment: Adjustment, *, decided_by) -> None:
         decided_by,
         timezone.now(),
     )
+    adjustment.requester_notified = decided_by.pk == adjustment.requested_by_id  # applied at once: nothing to tell
     adjustment.save()
 
 
@@ -303,3 +304,21 @@ def reject_limit_change(*, change_id: int, approver, note: str = "") -> Approval
     change.decision_note = note.strip()
     change.save()
     return change
+
+
+NOTICES_AT_ONCE = 20
+
+
+@transaction.atomic
+def take_decision_notices(*, requester) -> list[Adjustment]:
+    """The requester's adjustments someone else decided since they were last told, now marked told:
+    the admin shows them once, on the requester's next page."""
+    decided = list(
+        Adjustment.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("member", "decided_by")
+        .filter(requested_by=requester, requester_notified=False)
+        .exclude(status=Adjustment.Status.PENDING)
+        .order_by("decided_at", "pk")[:NOTICES_AT_ONCE]
+    )
+    Adjustment.objects.filter(pk__in=[a.pk for a in decided]).update(requester_notified=True)
+    return decided

@@ -15,6 +15,8 @@ from loyalty.calculations import DOWNGRADE_NEVER, DOWNGRADE_ONE_TIER, DOWNGRADE_
 from loyalty.config import current_config
 from loyalty.extensions import ChunkResult
 from loyalty.models import Tier
+from loyalty.reason_codes import Reason
+from loyalty.reasons import reason_fields
 from members.outbox import json_object, publish_selected
 
 from . import ledger
@@ -78,7 +80,7 @@ def release_pending_points(first_id: int, last_id: int, as_of: datetime) -> Chun
     return ChunkResult(members_changed=members, entries_written=0)
 
 
-def _expire(entry_table: str, reason: str, balance_sql: str, extra_columns: str, extra_values: str, event_type: str):
+def _expire(entry_table: str, reason: Reason, balance_sql: str, extra_columns: str, extra_values: str, event_type: str):
     """The domain event per member is the per-member service's (points.expired, growth.changed)."""
     # Growth has no pending state: every growth lot counts as released.
     is_points = entry_table == "loyalty_pointsentry"
@@ -92,17 +94,25 @@ def _expire(entry_table: str, reason: str, balance_sql: str, extra_columns: str,
             else json_object(growth="-SUM(lot.remaining)", kind="'expire'")
         )
         with connection.cursor() as cursor:
-            params = _params(first_id, last_id, as_of, reason=reason, event_type=event_type)
+            written = reason_fields(reason)
+            params = _params(
+                first_id,
+                last_id,
+                as_of,
+                reason=written["reason"],
+                reason_code=written["reason_code"],
+                event_type=event_type,
+            )
             scope = lock_affected(cursor, f"SELECT lot.member_id FROM {entry_table} AS lot WHERE {due}", params)
             if scope is None:
                 return ChunkResult(members_changed=0, entries_written=0)
             overdue = f"{due} AND lot.member_id {scope}"
             cursor.execute(
                 f"""INSERT INTO {entry_table} (member_id, kind, amount, remaining, expires_at, expired_lot_id,
-                                               event_id, rule_id, actor_id, reason, created_at, recorded_at
-                                               {extra_columns})
+                                               event_id, rule_id, actor_id, reason, reason_code, created_at,
+                                               recorded_at {extra_columns})
                     SELECT lot.member_id, 'expire', -lot.remaining, NULL, NULL, lot.id, NULL, NULL, NULL,
-                           %(reason)s, %(as_of)s, %(now)s {extra_values}
+                           %(reason)s, %(reason_code)s, %(as_of)s, %(now)s {extra_values}
                     FROM {entry_table} AS lot WHERE {overdue}""",
                 params,
             )

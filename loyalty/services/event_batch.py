@@ -42,7 +42,7 @@ from loyalty.models import EarningRule, Event, EventType, GrowthEntry, PointsEnt
 from members.db import column, concrete_field, fetch_all
 from members.errors import LoyaltyError, MemberNotFound
 from members.models import Member
-from members.outbox import Occurrence, arrays_of, outbox_ctes, publish_many
+from members.outbox import Occurrence, numbered_arrays_of, numbered_ctes, publish_many
 from members.selectors import member_columns, member_from_row
 
 from .event_input import EventInput
@@ -550,9 +550,10 @@ def _write_postgresql(rows: _Rows, prepare: bool) -> None:
                    WHERE {Member._meta.db_table}.id = v.id)"""
     )
     if rows.published:
-        happened, arrays = arrays_of(rows.published, timezone.now())
+        external_ids = {pk: member.external_id for pk, member in rows.members.items()}
+        happened, arrays = numbered_arrays_of(rows.published, timezone.now(), external_ids=external_ids)
         params += arrays
-        ctes += outbox_ctes(happened)
+        ctes += numbered_ctes(happened)
     statement = f"WITH {', '.join(ctes)} SELECT id, event_id FROM ev"  # one of 32 texts: which rows there are
     ids = {event_id: pk for pk, event_id in fetch_all(statement, params, prepare=prepare)}
     for event in rows.events:

@@ -25,6 +25,7 @@ from loyalty.models import (
     TierChange,
 )
 from loyalty.models.program import GrowthMode
+from loyalty.reasons import reason_fields
 from members.models import Member
 from members.outbox import Occurrence, publish_many
 
@@ -212,7 +213,7 @@ def lot_row(entry: planner.Credit, *, member: Member, event: Event, now: datetim
         "expires_at": entry.expires_at,
         "event": event,
         "rule": entry.rule,
-        "reason": entry.reason,
+        **reason_fields(entry.reason),
     }
     if entry.ledger == planner.GROWTH:
         return GrowthEntry(**common)
@@ -230,7 +231,7 @@ def _write_debit(entry: planner.Debit, *, member: Member, event: Event) -> None:
         created_at=event.occurred_at,
         event=event,
         rule=entry.rule,
-        reason=entry.reason,
+        **reason_fields(entry.reason),
     )
     lots = []
     for lot, taken in entry.takes:

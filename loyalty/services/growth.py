@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from loyalty.models import GrowthEntry, ProgramSettings
+from loyalty.reason_codes import Reason
 from members.errors import InvalidInput
 from members.models import Member
 from members.outbox import publish
@@ -19,7 +20,7 @@ from .tiers import upgrade_if_qualified
 
 
 @transaction.atomic
-def adjust_growth(*, member: Member, amount: int, reason: str, actor) -> GrowthEntry:
+def adjust_growth(*, member: Member, amount: int, reason: str | Reason, actor) -> GrowthEntry:
     """A manual correction by staff. Adding growth upgrades at once like earning does; taking growth
     never takes more than the member has and, like any deduction, waits for recalculation to downgrade."""
     require_adjustment(amount=amount, reason=reason, actor=actor)

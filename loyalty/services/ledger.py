@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 
+from loyalty import reason_codes
 from loyalty.calculations import Take, expiry_at, plan_consumption
 from loyalty.models import (
     Event,
@@ -18,11 +19,21 @@ from loyalty.models import (
     PointsEntry,
     ProgramSettings,
 )
+from loyalty.reason_codes import Reason
+from loyalty.reasons import reason_fields
 from members.models import Member
 
-GROWTH_EXPIRED = "Left the growth window"
-POINTS_EXPIRED = "Points expired"
-REFUNDED_EXPIRED = "Refunded after its lot's expiry: expired at once"
+GROWTH_EXPIRED = Reason(reason_codes.GROWTH_EXPIRED)
+POINTS_EXPIRED = Reason(reason_codes.POINTS_EXPIRED)
+REFUNDED_EXPIRED = Reason(reason_codes.REFUNDED_EXPIRED)
+
+
+def _with_reason(fields: dict[str, Any]) -> dict[str, Any]:
+    """An entry's fields with its reason (system code or a person's text) as its reason columns."""
+    if "reason" not in fields:
+        return fields
+    rest = {name: value for name, value in fields.items() if name != "reason"}
+    return {**rest, **reason_fields(fields["reason"])}
 
 
 def _open_lots(model, member: Member) -> QuerySet:
@@ -39,7 +50,7 @@ def _prefer(condition: dict) -> Case:
 
 def _write_debit(entry_model, allocation_model, takes: list[Take[Any]], **entry_fields):
     total = sum(t.amount for t in takes)
-    entry = entry_model.objects.create(amount=-total, **entry_fields)
+    entry = entry_model.objects.create(amount=-total, **_with_reason(entry_fields))
     for take in takes:
         take.lot.remaining -= take.amount
     entry_model.objects.bulk_update([t.lot for t in takes], ["remaining"])
@@ -62,7 +73,7 @@ def growth_lot(
         remaining=amount,
         created_at=at,
         expires_at=expiry_at(program.growth_window_policy, program.growth_window_months, at, program.zone),
-        **fields,
+        **_with_reason(fields),
     )
 
 
@@ -89,10 +100,10 @@ def debit_growth(
     return entry, short
 
 
-def _expire_lot(entry_model, member: Member, lot, *, at: datetime, reason: str):
+def _expire_lot(entry_model, member: Member, lot, *, at: datetime, reason: Reason):
     """An expire entry takes the lot's whole remainder; `expired_lot` records where it came from."""
     entry = entry_model.objects.create(
-        member=member, kind="expire", amount=-lot.remaining, created_at=at, expired_lot=lot, reason=reason
+        member=member, kind="expire", amount=-lot.remaining, created_at=at, expired_lot=lot, **reason_fields(reason)
     )
     lot.remaining = 0
     lot.save(update_fields=["remaining"])
@@ -155,7 +166,7 @@ def points_lot(
         expires_at=expires_at,
         available_at=available_at,
         released_at=now if released else None,
-        **fields,
+        **_with_reason(fields),
     )
 
 
@@ -209,7 +220,7 @@ def debit_points(
 
 
 def expire_points_lots(
-    member: Member, lots: Iterable[PointsEntry], *, at: datetime, reason: str = POINTS_EXPIRED
+    member: Member, lots: Iterable[PointsEntry], *, at: datetime, reason: Reason = POINTS_EXPIRED
 ) -> int:
     expired = 0
     for lot in lots:

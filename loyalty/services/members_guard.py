@@ -1,5 +1,6 @@
 """Checks shared by the services before they change a member's balances."""
 
+from loyalty.reason_codes import Reason
 from members.errors import InvalidInput, MemberClosed, MemberFrozen
 from members.models import Member
 
@@ -11,7 +12,10 @@ def check_can_transact(member: Member) -> None:
         raise MemberClosed(f"Member {member.external_id} is closed.")
 
 
-def require_reason(reason: str) -> None:
+def require_reason(reason: str | Reason) -> None:
+    """A person's reason is non-blank text; the system's are codes (loyalty.reason_codes)."""
+    if isinstance(reason, Reason):
+        return
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("A reason is required.", fields={"reason": ["This field is required."]})
 
@@ -21,7 +25,7 @@ def require_positive_int(value, name: str) -> None:
         raise InvalidInput(f"{name} must be a positive whole number.", fields={name: ["Positive integer."]})
 
 
-def require_adjustment(*, amount, reason: str, actor) -> None:
+def require_adjustment(*, amount, reason: str | Reason, actor) -> None:
     """A manual adjustment names the staff user, a reason and a non-zero whole amount."""
     require_reason(reason)
     if actor is None:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from loyalty.errors import IdempotencyConflict, InsufficientPoints, RefundExceedsSpend, SpendNotFound
 from loyalty.models import PointsEntry, ProgramSettings
+from loyalty.reason_codes import Reason
 from members.models import Member
 from members.outbox import Occurrence, publish, publish_many
 from members.selectors import lock_member
@@ -19,7 +20,7 @@ from .members_guard import check_can_transact, require_adjustment, require_posit
 
 
 def spend_points(
-    *, member: Member, amount: int, reason: str, source: str, reference: str = "", actor=None
+    *, member: Member, amount: int, reason: str | Reason, source: str, reference: str = "", actor=None
 ) -> PointsEntry:
     """Spend available points, soonest-expiring lots first. With a `reference`, the same
     (source, reference) again returns the first spend instead of spending twice."""
@@ -86,7 +87,9 @@ def _expired(member: Member, points: int, at: datetime) -> list[Occurrence]:
 
 
 @transaction.atomic
-def refund_spend(*, spend: PointsEntry, amount: int | None = None, reason: str, actor=None) -> list[PointsEntry]:
+def refund_spend(
+    *, spend: PointsEntry, amount: int | None = None, reason: str | Reason, actor=None
+) -> list[PointsEntry]:
     """Give back (part of) a spend. Points return to the lots they came from, last-consumed first,
     each refund keeping the expiry of its lot, so a refund never extends a point's life: a refund to
     a lot whose expiry has passed is expired at once, by an expire entry that says so."""
@@ -142,7 +145,7 @@ def refund_spend(*, spend: PointsEntry, amount: int | None = None, reason: str, 
 
 @transaction.atomic
 def adjust_points(
-    *, member: Member, amount: int, reason: str, actor, expires_at: datetime | None = None
+    *, member: Member, amount: int, reason: str | Reason, actor, expires_at: datetime | None = None
 ) -> PointsEntry:
     """A manual correction by staff: positive amounts create an available lot, negative ones take
     available points soonest-expiring first (and refuse to take more than there is)."""

@@ -83,6 +83,10 @@ class RedemptionSerializer(serializers.Serializer):
     coupons = CouponSerializer(many=True)
     codes = serializers.SerializerMethodField(help_text="partner codes handed out (code rewards)")
     shipping_address = serializers.CharField(allow_blank=True)
+    carrier = serializers.CharField(allow_blank=True, help_text="goods: who delivers the parcel, once shipped")
+    tracking_number = serializers.CharField(allow_blank=True, help_text="goods: the carrier's parcel number")
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
 
     def get_codes(self, redemption) -> list[str]:

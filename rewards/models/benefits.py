@@ -8,6 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.names import display_name
+
 
 class Benefit(models.Model):
     """What a tier gives (会员权益): a description members see and, optionally, a recurring entitlement."""
@@ -124,7 +126,7 @@ class BenefitGrant(models.Model):
 
     def __str__(self):
         return gettext("%(benefit)s for member %(member)s (%(period)s)") % {
-            "benefit": self.benefit_id,
-            "member": self.member_id,
+            "benefit": display_name(self.benefit.name),
+            "member": self.member,
             "period": self.period,
         }

@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.names import display_name
 from rewards import calculations
 
 
@@ -36,9 +37,13 @@ class Redemption(models.Model):
     idempotency_key = models.CharField(_("idempotency key"), max_length=128)
     fingerprint = models.CharField(_("fingerprint"), max_length=64)
     shipping_address = models.TextField(_("shipping address"), blank=True)
-    note = models.CharField(
-        _("note"), max_length=255, blank=True, help_text=_("Why it was cancelled, tracking number, ...")
+    note = models.CharField(_("note"), max_length=255, blank=True, help_text=_("Why it was cancelled, ..."))
+    carrier = models.CharField(_("carrier"), max_length=64, blank=True, help_text=_("Goods: who delivers the parcel."))
+    tracking_number = models.CharField(
+        _("tracking number"), max_length=64, blank=True, help_text=_("Goods: the carrier's number for the parcel.")
     )
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -61,6 +66,6 @@ class Redemption(models.Model):
         return gettext("Redemption %(id)s: %(quantity)s × %(reward)s for %(member)s") % {
             "id": self.pk,
             "quantity": self.quantity,
-            "reward": self.reward.name,
+            "reward": display_name(self.reward.name),
             "member": self.member,
         }

@@ -11,9 +11,12 @@ from django.db import connection
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from loyalty import reason_codes
 from loyalty.calculations import expiry_at, qualifying_tier
 from loyalty.extensions import ChunkResult
 from loyalty.models import GrowthEntry, PointsAllocation, PointsEntry, ProgramSettings, Tier, TierChange
+from loyalty.reason_codes import Reason
+from loyalty.reasons import reason_fields
 from loyalty.services import ledger
 from loyalty.services.bulk import lock_members
 from members.models import Member
@@ -23,8 +26,6 @@ from rewards.models import Benefit, BenefitGrant, Coupon, PointsHold
 
 from .coupons import CouponOwner, issue_coupons
 from .holds import EXPIRED, released
-
-HOLD_EXPIRED_REASON = "Hold expired: points returned"
 
 
 def _lock(first_id: int, last_id: int) -> None:
@@ -110,7 +111,7 @@ def _grant(benefit, first_id, last_id, as_of, grant_period, run_id, program, **m
         written += len(
             issue_coupons(template=benefit.coupon_template, owners=owners, issued_at=as_of, zone=program.zone)
         )
-    reason = f"{benefit.name} ({grant_period})"[:255]
+    reason = reason_fields(Reason(reason_codes.BENEFIT, {"benefit": benefit.name, "period": grant_period}))
     if benefit.points:
         written += _credit_points(member_ids, benefit.points, as_of, reason, program)
         earned = {"points": benefit.points, "pending": False, "benefit": benefit.code}
@@ -132,7 +133,7 @@ def _granted(grant: BenefitGrant, benefit: Benefit) -> Occurrence:
     return Occurrence("benefit.granted", payload, grant.member_id, grant.granted_at)
 
 
-def _credit_points(member_ids: list[int], amount: int, at: datetime, reason: str, program) -> int:
+def _credit_points(member_ids: list[int], amount: int, at: datetime, reason: dict, program) -> int:
     expires_at = ledger.points_expiry(program, at)
     PointsEntry.objects.bulk_create(
         PointsEntry(
@@ -144,7 +145,7 @@ def _credit_points(member_ids: list[int], amount: int, at: datetime, reason: str
             expires_at=expires_at,
             available_at=at,
             released_at=at,
-            reason=reason,
+            **reason,
         )
         for member_id in member_ids
     )
@@ -154,7 +155,7 @@ def _credit_points(member_ids: list[int], amount: int, at: datetime, reason: str
     return len(member_ids)
 
 
-def _credit_growth(member_ids: list[int], benefit: Benefit, at: datetime, reason: str, program) -> int:
+def _credit_growth(member_ids: list[int], benefit: Benefit, at: datetime, reason: dict, program) -> int:
     """Growth lots, then the upgrades they earn at once (as earning does): one tier change per member
     that reaches a higher tier, one UPDATE per target tier."""
     amount = benefit.growth
@@ -167,7 +168,7 @@ def _credit_growth(member_ids: list[int], benefit: Benefit, at: datetime, reason
             remaining=amount,
             created_at=at,
             expires_at=expires_at,
-            reason=reason,
+            **reason,
         )
         for member_id in member_ids
     )
@@ -188,7 +189,7 @@ def _credit_growth(member_ids: list[int], benefit: Benefit, at: datetime, reason
             to_tier=target,
             reason=TierChange.Reason.UPGRADE,
             growth_value=growth,
-            note=reason,
+            note=reason["reason"],
             created_at=at,
         )
         for target, moves in upgrades.items()
@@ -252,6 +253,7 @@ def release_expired_holds(first_id: int, last_id: int, as_of: datetime, *, perio
     if not holds:
         return ChunkResult(0, 0)
     allocations = PointsAllocation.objects.filter(debit_id__in=[hold.spend_id for hold in holds]).select_related("lot")
+    order_of = {hold.spend_id: hold.order_id for hold in holds}
     refunds = PointsEntry.objects.bulk_create(
         PointsEntry(
             member_id=allocation.lot.member_id,
@@ -263,7 +265,7 @@ def release_expired_holds(first_id: int, last_id: int, as_of: datetime, *, perio
             available_at=as_of,
             released_at=as_of,
             refunded_spend_id=allocation.debit_id,
-            reason=HOLD_EXPIRED_REASON,
+            **reason_fields(Reason(reason_codes.HOLD_EXPIRED, {"order": order_of[allocation.debit_id]})),
         )
         for allocation in allocations.order_by("id")
     )
@@ -275,7 +277,7 @@ def release_expired_holds(first_id: int, last_id: int, as_of: datetime, *, perio
             amount=-refund.amount,
             expired_lot=refund,
             created_at=as_of,
-            reason=ledger.REFUNDED_EXPIRED,
+            **reason_fields(ledger.REFUNDED_EXPIRED),
         )
         for refund in overdue
     )

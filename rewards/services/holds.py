@@ -13,8 +13,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from loyalty import reason_codes
 from loyalty.errors import IdempotencyConflict
 from loyalty.models import PointsEntry, ProgramSettings
+from loyalty.reason_codes import Reason
 from loyalty.services import refund_spend, spend_points
 from loyalty.services.members_guard import check_can_transact
 from members.models import Member
@@ -69,7 +71,9 @@ def _hold(source, external_id, amount, order_id, key, body_hash) -> HoldOutcome:
     check_can_transact(member)
     now = timezone.now()
     release_overdue_holds(member=member, now=now)
-    spend = spend_points(member=member, amount=amount, reason=f"Held for order {order_id}"[:255], source=source)
+    spend = spend_points(
+        member=member, amount=amount, reason=Reason(reason_codes.HELD_FOR_ORDER, {"order": order_id}), source=source
+    )
     hold = PointsHold.objects.create(
         member=member,
         amount=amount,
@@ -115,7 +119,8 @@ def _locked_hold(hold_id: Any, source: str | None) -> PointsHold:
     return PointsHold.objects.get(pk=hold_id)
 
 
-def _refund(hold: PointsHold, amount: int, reason: str) -> None:
+def _refund(hold: PointsHold, amount: int, code: str) -> None:
+    reason = Reason(code, {"order": hold.order_id})
     refund_spend(spend=PointsEntry.objects.get(pk=hold.spend_id), amount=amount, reason=reason)
 
 
@@ -136,7 +141,7 @@ def capture_hold(*, hold_id: Any, amount: Any = None, source: str | None = None)
     if hold.expires_at <= now:
         raise HoldExpired(f"Hold {hold.pk} expired at {hold.expires_at.isoformat()}; hold the points again.")
     if amount < hold.amount:
-        _refund(hold, hold.amount - amount, f"Order {hold.order_id}: part of the hold not captured")
+        _refund(hold, hold.amount - amount, reason_codes.HOLD_NOT_CAPTURED)
     hold.status, hold.captured_amount, hold.captured_at = PointsHold.Status.CAPTURED, amount, now
     hold.save(update_fields=["status", "captured_amount", "captured_at"])
     captured = {"hold_id": hold.pk, "points": amount, "order_id": hold.order_id}
@@ -155,10 +160,10 @@ def release_hold(*, hold_id: Any, actor=None, source: str | None = None) -> Poin
         return hold
     if hold.status == PointsHold.Status.HELD:
         points, reason = hold.amount, RELEASED_BY_STOREFRONT
-        _refund(hold, points, f"Order {hold.order_id}: hold released")
+        _refund(hold, points, reason_codes.HOLD_RELEASED)
     else:
         points, reason = hold.captured_amount, REFUNDED_AFTER_CAPTURE
-        _refund(hold, points, f"Order {hold.order_id}: points payment refunded")
+        _refund(hold, points, reason_codes.HOLD_REFUNDED)
     hold.status, hold.released_at, hold.release_reason = PointsHold.Status.RELEASED, timezone.now(), reason
     hold.save(update_fields=["status", "released_at", "release_reason"])
     publish_many([released(hold, points)])
@@ -170,7 +175,7 @@ def release_overdue_holds(*, member: Member, now: datetime) -> int:
     Internal: the caller holds the member lock. Returns the points given back."""
     total = 0
     for hold in PointsHold.objects.filter(member=member, status=PointsHold.Status.HELD, expires_at__lte=now):
-        _refund(hold, hold.amount, f"Order {hold.order_id}: hold expired")
+        _refund(hold, hold.amount, reason_codes.HOLD_EXPIRED)
         hold.status, hold.released_at, hold.release_reason = PointsHold.Status.RELEASED, now, EXPIRED
         hold.save(update_fields=["status", "released_at", "release_reason"])
         publish_many([released(hold, hold.amount)])

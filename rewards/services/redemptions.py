@@ -14,8 +14,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from loyalty import reason_codes
 from loyalty.errors import IdempotencyConflict
 from loyalty.models import PointsEntry, ProgramSettings, Tier
+from loyalty.reason_codes import Reason
 from loyalty.services import refund_spend, spend_points
 from loyalty.services.members_guard import check_can_transact
 from members.errors import InvalidInput
@@ -104,7 +106,12 @@ def _redeem(source, external_id, reward_code, key, quantity, address, body_hash)
         raise InvalidInput("Goods need a shipping address.", fields={"shipping_address": ["Required for goods."]})
     release_overdue_holds(member=member, now=now)
     cost = reward.points_cost * quantity
-    spend = spend_points(member=member, amount=cost, reason=f"Redeemed {quantity} x {reward.name}"[:255], source=source)
+    spend = spend_points(
+        member=member,
+        amount=cost,
+        reason=Reason(reason_codes.REDEEMED, {"quantity": quantity, "reward": reward.name}),
+        source=source,
+    )
     _take_stock(reward, quantity)
     redemption = Redemption.objects.create(
         member=member,
@@ -254,7 +261,7 @@ def cancel_redemption(*, redemption_id: Any, reason: Any = "", actor=None, sourc
     PoolCode.objects.filter(redemption=redemption).update(status=PoolCode.Status.VOID)
     refund_spend(
         spend=PointsEntry.objects.get(pk=redemption.spend_id),
-        reason=f"Redemption {redemption.pk} cancelled" + (f": {note}" if note else ""),
+        reason=Reason(reason_codes.REDEMPTION_CANCELLED, {"reward": redemption.reward.name, "note": note}),
         actor=actor,
     )
     Reward.objects.filter(pk=redemption.reward_id).update(
@@ -269,19 +276,40 @@ def cancel_redemption(*, redemption_id: Any, reason: Any = "", actor=None, sourc
 
 
 @transaction.atomic
-def move_fulfilment(*, redemption_id: int, status: str, note: str = "", actor=None) -> Redemption:
-    """Goods: pending -> shipped -> delivered (cancelling goes through cancel_redemption). A staff
-    `actor` needs rewards.fulfil_redemption."""
+def move_fulfilment(
+    *, redemption_id: int, status: str, note: str = "", carrier: str = "", tracking_number: str = "", actor=None
+) -> Redemption:
+    """Goods: pending -> shipped -> delivered (cancelling goes through cancel_redemption). Shipping
+    records the carrier and the tracking number the member will want to see. A staff `actor` needs
+    rewards.fulfil_redemption."""
     require_permission(actor, "rewards.fulfil_redemption", "You may not move redemptions through fulfilment.")
     if status not in (Redemption.Status.SHIPPED, Redemption.Status.DELIVERED):
         raise InvalidFulfilment(f"{status!r} is not a fulfilment step; use shipped or delivered.")
+    note = inputs.text(note, "note", max_length=255, required=False)
+    carrier = inputs.text(carrier, "carrier", max_length=64, required=False)
+    tracking_number = inputs.text(tracking_number, "tracking_number", max_length=64, required=False)
     member, redemption = _locked_redemption(redemption_id, None)
     if redemption.reward.kind != Reward.Kind.GOODS or not calculations.can_move(redemption.status, status):
         raise InvalidFulfilment(f"Redemption {redemption.pk} is {redemption.status}; it cannot become {status}.")
     was, redemption.status = redemption.status, status
+    now = timezone.now()
+    if status == Redemption.Status.SHIPPED:
+        redemption.shipped_at = now
+        redemption.carrier = carrier or redemption.carrier
+        redemption.tracking_number = tracking_number or redemption.tracking_number
+    else:
+        redemption.delivered_at = now
     if note:
-        redemption.note = note[:255]
-    redemption.save(update_fields=["status", "note", "updated_at"])
-    moved = {"redemption_id": redemption.pk, "from": was, "to": status}
+        redemption.note = note
+    redemption.save(
+        update_fields=["status", "note", "carrier", "tracking_number", "shipped_at", "delivered_at", "updated_at"]
+    )
+    moved = {
+        "redemption_id": redemption.pk,
+        "from": was,
+        "to": status,
+        "carrier": redemption.carrier,
+        "tracking_number": redemption.tracking_number,
+    }
     publish("redemption.fulfilment_changed", member=member, payload=moved)
     return redemption

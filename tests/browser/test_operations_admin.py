@@ -99,12 +99,17 @@ def test_an_operator_day(page, live_server, shoot, population):
     page.select_option("select[name=action]", "approve")
     shoot(page, "07-approval-queue")
     page.click("button[name=index]")
+    expect(page.locator("#confirm-action-form")).to_be_visible()  # nothing applied before confirming
+    page.fill("#id_note", "checked the parcel claim")
+    shoot(page, "07b-approval-confirmation")
+    page.click("#confirm-action-form input[type=submit]")
     expect(page.locator(".messagelist")).to_contain_text("approved and applied")
     shoot(page, "08-approved")
     member.refresh_from_db()
     assert member.points_available == points_before + 5200
     approved = Adjustment.objects.get(amount=5000)
     assert (approved.status, approved.decided_by, approved.points_entry.amount) == ("applied", approver, 5000)
+    assert approved.decision_note == "checked the parcel claim"
     log_out(page)
 
     log_in(page, live_server, "operator")
@@ -112,9 +117,10 @@ def test_an_operator_day(page, live_server, shoot, population):
     page.click("text=Change thresholds (what-if preview)")
     page.fill("#id_bronze", "1")
     page.click("button[value=preview]")
-    expect(page.locator("#whatif-result")).to_contain_text("would move up")
+    expect(page.locator("#whatif-result h2").first).to_contain_text("The edit moves")
+    expect(page.locator("#whatif-caused")).to_contain_text("▲")
     expect(page.locator("#whatif-pyramid tbody tr")).to_have_count(Tier.objects.count())
-    assert page.evaluate("() => window.whatifChart.data.datasets.length") == 2
+    assert page.evaluate("() => window.whatifChart.data.datasets.length") == 3  # today, current, edited
     shoot(page, "09-tier-what-if")
     assert Tier.objects.get(code="bronze").threshold == 500  # a preview writes nothing
 

@@ -155,7 +155,17 @@ def _ledgers(external_id: str) -> dict:
         "growth": list(
             GrowthEntry.objects.filter(mine)
             .order_by(*by_time)
-            .values_list("event__occurred_at", "kind", "amount", "remaining", "expires_at", "rule__code", "reason")
+            .values_list(
+                "event__occurred_at",
+                "kind",
+                "amount",
+                "remaining",
+                "expires_at",
+                "rule__code",
+                "reason",
+                "reason_code",
+                "reason_params",
+            )
         ),
         "points": list(
             PointsEntry.objects.filter(mine)
@@ -169,6 +179,8 @@ def _ledgers(external_id: str) -> dict:
                 "available_at",
                 "rule__code",
                 "reason",
+                "reason_code",
+                "reason_params",
             )
         ),
         "tiers": list(
@@ -205,7 +217,7 @@ def test_the_three_event_paths_give_the_same_ledgers(program, make_rule, bonus_c
     assert _published("a") == _published("b")
     assert _published("a")[0][:2] == (1, "member.enrolled") and len(_published("a")) > len(history)
     assert _published("c") == [], "the demo's generated past, like an imported history, notifies no one"
-    assert any(row[-1] == BONUS_REASON for row in one["growth"]), "the contributor was applied"
+    assert any(row[6] == BONUS_REASON for row in one["growth"]), "the contributor was applied"
     assert audit() == []
 
 

@@ -110,7 +110,22 @@ def test_fulfilment_actions_move_goods_and_cancel_refunds(staff_client, rich_mem
     ]
     url = reverse("admin:rewards_redemption_changelist")
 
-    staff_client.post(url, {"action": "mark_shipped", "_selected_action": [ids[0]]})
+    asked = staff_client.post(url, {"action": "mark_shipped", "_selected_action": [ids[0]]})
+    assert "id_tracking_number" in asked.content.decode()  # the carrier and number are asked for first
+    staff_client.post(
+        url,
+        {
+            "action": "mark_shipped",
+            "_selected_action": [ids[0]],
+            "post": "yes",
+            "carrier": "SF Express",
+            "tracking_number": "SF1234567890",
+        },
+    )
+    shipped = Redemption.objects.get(pk=ids[0])
+    assert (shipped.status, shipped.carrier, shipped.tracking_number) == ("shipped", "SF Express", "SF1234567890")
+    page = staff_client.get(reverse("admin:rewards_redemption_change", args=[ids[0]])).content.decode()
+    assert "SF1234567890" in page and 'value="mark_delivered"' in page  # the next step is a button on the page
     staff_client.post(url, {"action": "mark_delivered", "_selected_action": [ids[0]]})
     confirmation = staff_client.post(url, {"action": "cancel", "_selected_action": ids})
     assert "Yes, cancel them" in confirmation.content.decode()

@@ -168,7 +168,11 @@ def test_cancel_and_fulfilment_states(api, alice, catalog):
     adjust_points(member=alice, amount=2000, reason="more", actor=UserFactory())
     goods = redeem(api, reward="mug", key="k-2", shipping_address="1 Nanjing Road").json()
     assert goods["status"] == "pending"
-    move_fulfilment(redemption_id=goods["id"], status="shipped")
+    assert (goods["carrier"], goods["tracking_number"], goods["shipped_at"]) == ("", "", None)
+    move_fulfilment(redemption_id=goods["id"], status="shipped", carrier="SF Express", tracking_number="SF123")
+    shipped = api.get(f"/api/v1/redemptions/{goods['id']}/").json()
+    assert (shipped["status"], shipped["carrier"], shipped["tracking_number"]) == ("shipped", "SF Express", "SF123")
+    assert shipped["shipped_at"] is not None and shipped["delivered_at"] is None
     assert_error(
         api.post(f"/api/v1/redemptions/{goods['id']}/cancel/", {}, format="json"), 422, "redemption_not_cancellable"
     )

@@ -65,7 +65,7 @@ def test_each_role_is_offered_and_allowed_exactly_the_mall_actions_it_holds(clie
     expected = {"mark_shipped", "mark_delivered", "cancel", "void", "release"}
     assert (expected <= offered) if allowed else not (expected & offered)
 
-    _act(client, "rewards_redemption", "mark_shipped", goods.pk)
+    _act(client, "rewards_redemption", "mark_shipped", goods.pk, post="yes", carrier="SF Express")
     _act(client, "rewards_redemption", "cancel", coupon_redemption.pk, post="yes", reason="customer asked")
     _act(client, "rewards_coupon", "void", coupon.pk, post="yes")
     _act(client, "rewards_pointshold", "release", hold.pk, post="yes")

@@ -7,6 +7,7 @@ from django.db.models import Case, Count, Sum, Value, When
 
 from loyalty.analytics.calibration import Histogram
 from loyalty.analytics.distribution import TierCount
+from loyalty.calculations import TierStep, recalculated_tier
 from loyalty.config import current_config
 from members.models import Member
 
@@ -57,13 +58,16 @@ def growth_histogram(counts: MemberCounts | None = None) -> Histogram:
     return Histogram.from_counts(sorted(per_growth.items()))
 
 
-def tier_movements(thresholds: list[int], counts: MemberCounts | None = None) -> dict[tuple[str, str], int]:
-    """(current tier code, tier the proposed thresholds, lowest first, qualify for) -> members."""
-    codes = {tier.pk: tier.code for tier in current_config().ladder}
-    ladder = [tier.code for tier in current_config().ladder]
+def tier_movements(
+    thresholds: list[int], policy: str, counts: MemberCounts | None = None
+) -> dict[tuple[str, str], int]:
+    """(tier held today, tier after the next recalculation with these thresholds, lowest first) ->
+    members: upgrades to the qualifying tier, downgrades as the program's `policy` makes them."""
+    current = current_config().ladder
+    proposed = [TierStep(t.code, t.rank, threshold) for t, threshold in zip(current, thresholds, strict=True)]
+    by_id = {tier.pk: step for tier, step in zip(current, proposed, strict=True)}
     moves: Counter[tuple[str, str]] = Counter()
     for group in _counted(counts):
-        growth = group.growth_value
-        qualifying = max((rank for rank, threshold in enumerate(thresholds) if growth >= threshold), default=0)
-        moves[(codes[group.tier_id], ladder[qualifying])] += group.members
+        held = by_id[group.tier_id]
+        moves[(held.code, recalculated_tier(proposed, held, group.growth_value, policy).code)] += group.members
     return dict(moves)

@@ -34,9 +34,9 @@
     },
     calibration() {
       bars(data.tiers, [
-        { label: "target %", data: data.target, backgroundColor: shade(0, 3) },
-        { label: "now %", data: data.current, backgroundColor: shade(1, 3) },
-        { label: "proposed %", data: data.proposed, backgroundColor: shade(2, 3) },
+        { label: data.labels.target, data: data.target, backgroundColor: shade(0, 3) },
+        { label: data.labels.current, data: data.current, backgroundColor: shade(1, 3) },
+        { label: data.labels.proposed, data: data.proposed, backgroundColor: shade(2, 3) },
       ]);
     },
     rfm() {
@@ -52,9 +52,9 @@
     },
     economics() {
       bars(data.months, [
-        { label: "earned", data: data.earned, backgroundColor: shade(0, 3) },
-        { label: "spent", data: data.spent, backgroundColor: shade(1, 3) },
-        { label: "expired", data: data.expired, backgroundColor: shade(2, 3) },
+        { label: data.labels.earned, data: data.earned, backgroundColor: shade(0, 3) },
+        { label: data.labels.spent, data: data.spent, backgroundColor: shade(1, 3) },
+        { label: data.labels.expired, data: data.expired, backgroundColor: shade(2, 3) },
       ]);
     },
   };

@@ -4,6 +4,7 @@ with the approve permission, and nothing touches the ledger before approval."""
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.errors import AdjustmentNotPending, InsufficientPoints
@@ -163,3 +164,44 @@ def test_added_points_can_get_their_own_expiry(member, maker):
     expires = timezone.now() + timedelta(days=30)
     adjustment = ask(member, maker, 10, points_expire_at=expires)
     assert adjustment.points_entry.expires_at == expires
+
+
+def test_the_admin_asks_for_confirmation_and_a_note_before_deciding(
+    client, member, maker, staff_with, configure_program
+):
+    configure_program(approval_limit_points=1000)
+    pending = ask(member, maker, 5000)
+    checker = staff_with("loyalty.approve_adjustment", "loyalty.view_adjustment", username="checker")
+    client.force_login(checker)
+    url = reverse("admin:loyalty_adjustment_changelist")
+    chosen = {"action": "approve", "_selected_action": [pending.pk]}
+
+    asked = client.post(url, chosen)
+    pending.refresh_from_db()
+    assert asked.status_code == 200 and "id_note" in asked.content.decode()
+    assert pending.status == Adjustment.Status.PENDING  # nothing applied before the confirmation
+
+    client.post(url, {**chosen, "post": "yes", "note": "receipt checked"})
+    pending.refresh_from_db()
+    assert (pending.status, pending.decision_note, pending.decided_by) == ("applied", "receipt checked", checker)
+
+
+def test_approvers_see_a_badge_and_the_requester_hears_of_the_decision_once(
+    client, member, maker, staff_with, configure_program
+):
+    configure_program(approval_limit_points=1000)
+    pending = ask(member, maker, 5000)
+    checker = staff_with("loyalty.approve_adjustment", "loyalty.view_adjustment", username="checker")
+    client.force_login(checker)
+    dashboard = client.get(reverse("admin:index"))
+    assert dashboard.context["pending_approvals"] == 1
+    assert "1 approval waiting" in dashboard.content.decode()
+
+    approve_adjustments(adjustment_ids=[pending.pk], approver=checker, note="receipt checked")
+    client.force_login(maker)
+    first = [str(m) for m in client.get(reverse("admin:index")).context["messages"]]
+    again = [str(m) for m in client.get(reverse("admin:index")).context["messages"]]
+
+    assert [m for m in first if "was approved by checker" in m and "receipt checked" in m]
+    assert not [m for m in again if "was approved" in m]
+    assert "pending_approvals" not in client.get(reverse("admin:index")).context  # the maker may not approve

@@ -75,14 +75,48 @@ def test_what_if_counts_moves_per_downgrade_policy(make_member, give_growth, con
 
     preview = preview_thresholds(thresholds={"bronze": 100, "silver": 3000})
 
-    moves = {(m.source.code, m.target.code): m.members for m in preview.moves}
+    moves = {(m.source.code, m.target.code): m.members for m in preview.caused}
     assert moves == {("silver", "bronze"): 1}  # 2500 < 3000: one tier down; 600 stays bronze
-    assert dict((t.code, n) for t, n in preview.after)["bronze"] == 2
+    assert dict((t.code, n) for t, n in preview.edited)["bronze"] == 2
     assert Tier.objects.get(code="silver").threshold == 2000  # nothing written
     assert at_600.tier.code == "bronze" and at_2500.tier.code == "silver"
 
     configure_program(downgrade_policy="never")
-    assert preview_thresholds(thresholds={"silver": 3000}).moves == []
+    assert preview_thresholds(thresholds={"silver": 3000}).caused == []
+
+
+def test_what_if_keeps_the_edits_moves_apart_from_the_pending_ones(make_member, give_growth, configure_program, tiers):
+    """A member whose growth fell below their tier moves at the next recalculation whatever the
+    edit: that is pending, not caused by the edit."""
+    configure_program(downgrade_policy="one_tier")
+    fallen = give_growth(give_growth(make_member(), 2500), -2000)  # silver, now 500: bronze next
+    near_gold = give_growth(make_member(), 5500)  # silver
+
+    unchanged = preview_thresholds(thresholds={})
+    assert fallen.tier.code == "silver"
+    assert unchanged.caused == []
+    assert [(m.source.code, m.target.code, m.members) for m in unchanged.pending] == [("silver", "bronze", 1)]
+
+    lowered = preview_thresholds(thresholds={"gold": 5000})  # near_gold qualifies; fallen is unrelated
+    assert [(m.source.code, m.target.code, m.members) for m in lowered.caused] == [("silver", "gold", 1)]
+    assert [(m.source.code, m.target.code, m.members) for m in lowered.pending] == [("silver", "bronze", 1)]
+    assert {t.code: (now, configured, edited) for t, now, configured, edited in lowered.pyramid}["gold"] == (0, 0, 1)
+    assert near_gold.tier.code == "silver"
+
+
+def test_what_if_refuses_an_invalid_ladder_at_preview_as_apply_does(admin_client, program, tiers):
+    url = reverse("admin:loyalty_tier_whatif")
+    values = {t.code: t.threshold for t in tiers.values()}
+    bad = {**values, "silver": "100"}  # below bronze (500)
+
+    preview = admin_client.post(url, {**bad, "step": "preview"})
+    applied = admin_client.post(url, {**bad, "step": "apply"})
+
+    assert preview.context["preview"] is None
+    errors = preview.context["form"].non_field_errors()
+    assert errors and "Thresholds must ascend" in errors[0]
+    assert list(applied.context["form"].non_field_errors()) == list(errors)
+    assert Tier.objects.get(code="silver").threshold == 2000
 
 
 def test_what_if_page_previews_then_applies(admin_client, program, tiers):

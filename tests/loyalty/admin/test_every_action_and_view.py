@@ -74,6 +74,7 @@ def _custom_routes():
         "password_change_done",
         "jsi18n",
         "view_on_site",
+        "documentation",  # docs/ pages: every staff member may read them (test_navigation_and_docs)
     }
 
     def walk(patterns):

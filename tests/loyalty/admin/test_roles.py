@@ -193,7 +193,10 @@ def test_the_operations_screens_per_role(staff_in, client, tiers, configure_prog
 
     staff_in("Finance")
     assert client.get(adjust).status_code == 403
-    client.post(reverse("admin:loyalty_adjustment_changelist"), {"action": "approve", "_selected_action": [pending.pk]})
+    client.post(
+        reverse("admin:loyalty_adjustment_changelist"),
+        {"action": "approve", "_selected_action": [pending.pk], "post": "yes"},
+    )
     pending.refresh_from_db()
     member.refresh_from_db()
     assert (pending.status, member.points_available, member.status) == ("applied", 500, "frozen")

@@ -116,3 +116,28 @@ def test_the_report_proposes_thresholds_from_members_growth_and_counts_the_moves
     assert result.tiers[3].current_share == Decimal("0.1")  # 7000 is gold today
     assert ("normal", "bronze", 2) in result.movements
     assert ("bronze", "silver", 2) in result.movements  # 600 is bronze today
+
+
+@pytest.mark.django_db
+def test_the_moves_follow_the_downgrade_policy_and_the_shares_say_holding_and_qualifying(
+    tiers, give_growth, configure_program
+):
+    """Raising every threshold far above a gold member: `one_tier` takes them one tier down at the
+    next recalculation, never two; `to_qualifying` all the way. Holding counts the tier held today,
+    as the tier distribution page does; qualifying counts what the growth reaches."""
+    gold = give_growth(MemberFactory(), 7000)  # gold
+    fallen = give_growth(give_growth(MemberFactory(), 2500), -1900)  # silver held, 600 qualifies bronze
+    targets = parse_targets("96/1/1/1/0.5/0.5", 6)
+
+    configure_program(downgrade_policy="one_tier")
+    one_tier = calibration_report(targets)
+    assert ("gold", "silver", 1) in one_tier.movements
+    assert not [move for move in one_tier.movements if move[:2] == ("gold", "normal")]
+    holding = {tier.code: share for tier, _name, share in one_tier.rows}
+    assert holding["silver"] == holding["gold"] == Decimal("0.5")
+    assert {t.code: t.current_share for t in one_tier.tiers}["bronze"] == Decimal("0.5")  # qualifying
+    assert [name for _tier, name, _share in one_tier.rows][0] == tiers["normal"].name
+
+    configure_program(downgrade_policy="to_qualifying")
+    moves = {(source, target) for source, target, _n in calibration_report(targets).movements}
+    assert ("gold", "normal") in moves and fallen.tier.code == "silver" and gold.tier.code == "gold"

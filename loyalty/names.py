@@ -1,0 +1,35 @@
+"""Names people read, in the reader's language. Configuration names are data (an operator types
+them), but the ones a fresh install ships with (docs/examples/default-program.json, the built-in
+event types) are English sentences: they are listed here for translation, and `display_name` shows
+a name in the reader's language when it is still the shipped one. Apps add their own shipped names
+(`builtin_names.update`) in AppConfig.ready()."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext, gettext_noop
+
+builtin_names: set[str] = {
+    # The built-in event types (loyalty.models.events.BUILTIN_EVENT_TYPES).
+    gettext_noop("Purchase"),
+    gettext_noop("Return (refund of a purchase)"),
+    gettext_noop("Daily check-in"),
+    gettext_noop("Login"),
+    gettext_noop("Profile completed"),
+    gettext_noop("Review"),
+    gettext_noop("Photo review"),
+    gettext_noop("Invited a friend"),
+    gettext_noop("Took part in a platform activity"),
+    gettext_noop("Partner points import"),
+    gettext_noop("Unreasonable complaint"),
+    gettext_noop("Rule violation"),
+    # The default program's earning rules.
+    gettext_noop("Platform activity"),
+    gettext_noop("Daily login"),
+    gettext_noop("Partner points at 1:1"),
+    gettext_noop("Completed profile"),
+    gettext_noop("Purchase: 1 growth and 1 point per yuan"),
+}
+
+
+def display_name(name: str) -> str:
+    return gettext(name) if name in builtin_names else name
