@@ -149,19 +149,9 @@ def outbox_ctes(happened: str) -> list[str]:
     nothing written."""
     return [
         f"outbox_h (member_id, type, occurred_at, payload, ord) AS ({happened})",
-        f"""outbox_bumped AS (
-                INSERT INTO {_SEQUENCES} AS s (member_id, last)
-                SELECT member_id, COUNT(*) FROM outbox_h WHERE member_id IS NOT NULL
-                GROUP BY member_id ORDER BY member_id
-                ON CONFLICT (member_id) DO UPDATE SET last = s.last + EXCLUDED.last
-                RETURNING 1)""",
-        f"""outbox_batch AS (
-                INSERT INTO {_BATCHES} (created_at)
-                SELECT now() WHERE (SELECT COUNT(*) FROM outbox_bumped) >= 0 AND EXISTS (SELECT FROM outbox_h)
-                RETURNING id)""",
+        *_sequences_and_batch(moved_by="COUNT(*)", new_last="s.last + EXCLUDED.last"),
         f"""outbox_events AS (
-                INSERT INTO {_EVENTS} (id, type, schema_version, occurred_at, recorded_at, batch_id, member_id,
-                                       member_external_id, member_sequence, payload)
+                {_INSERT_EVENTS}
                 SELECT members_uuid7(), h.type, {SCHEMA_VERSION}, h.occurred_at, now(), (SELECT id FROM outbox_batch),
                        h.member_id, COALESCE(m.external_id, ''),
                        CASE WHEN h.member_id IS NOT NULL THEN
@@ -216,23 +206,34 @@ def numbered_ctes(happened: str) -> list[str]:
     batch takes its id after those row locks, the events are inserted as they are."""
     return [
         f"outbox_h (member_id, type, occurred_at, payload, member_external_id, member_sequence) AS ({happened})",
+        *_sequences_and_batch(moved_by="MAX(member_sequence)", new_last="EXCLUDED.last"),
+        f"""outbox_events AS (
+                {_INSERT_EVENTS}
+                SELECT members_uuid7(), h.type, {SCHEMA_VERSION}, h.occurred_at, now(), (SELECT id FROM outbox_batch),
+                       h.member_id, h.member_external_id, h.member_sequence, h.payload
+                FROM outbox_h AS h)""",
+    ]
+
+
+def _sequences_and_batch(*, moved_by: str, new_last: str) -> list[str]:
+    """The members' sequences moved on (upserted in member order, locked until commit), then the
+    batch, whose id is taken after those locks; nothing selected, no batch."""
+    return [
         f"""outbox_bumped AS (
                 INSERT INTO {_SEQUENCES} AS s (member_id, last)
-                SELECT member_id, MAX(member_sequence) FROM outbox_h WHERE member_id IS NOT NULL
+                SELECT member_id, {moved_by} FROM outbox_h WHERE member_id IS NOT NULL
                 GROUP BY member_id ORDER BY member_id
-                ON CONFLICT (member_id) DO UPDATE SET last = EXCLUDED.last
+                ON CONFLICT (member_id) DO UPDATE SET last = {new_last}
                 RETURNING 1)""",
         f"""outbox_batch AS (
                 INSERT INTO {_BATCHES} (created_at)
                 SELECT now() WHERE (SELECT COUNT(*) FROM outbox_bumped) >= 0 AND EXISTS (SELECT FROM outbox_h)
                 RETURNING id)""",
-        f"""outbox_events AS (
-                INSERT INTO {_EVENTS} (id, type, schema_version, occurred_at, recorded_at, batch_id, member_id,
-                                       member_external_id, member_sequence, payload)
-                SELECT members_uuid7(), h.type, {SCHEMA_VERSION}, h.occurred_at, now(), (SELECT id FROM outbox_batch),
-                       h.member_id, h.member_external_id, h.member_sequence, h.payload
-                FROM outbox_h AS h)""",
     ]
+
+
+_INSERT_EVENTS = f"""INSERT INTO {_EVENTS} (id, type, schema_version, occurred_at, recorded_at, batch_id, member_id,
+                                            member_external_id, member_sequence, payload)"""
 
 
 def json_object(**values: str) -> str:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.config import current_config
 from loyalty.models import Adjustment
+from loyalty.selectors.adjustments import has_decision_notices
 from loyalty.services.adjustments import take_decision_notices
 
 
@@ -42,7 +43,14 @@ class DecisionNotices:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if request.method == "GET" and user is not None and user.is_active and user.is_staff and in_admin(request):
+        if (
+            request.method == "GET"
+            and user is not None
+            and user.is_active
+            and user.is_staff
+            and in_admin(request)
+            and has_decision_notices(requester=user)
+        ):
             for adjustment in take_decision_notices(requester=user):
                 messages.info(request, _notice(adjustment))
         return self.get_response(request)
