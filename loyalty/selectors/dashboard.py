@@ -21,6 +21,8 @@ from members.permissions import require_permission
 DASHBOARD_PERMISSION = "members.view_member"
 CACHE_KEY = "loyalty:dashboard:v1"
 CACHE_SECONDS = 15 * 60
+# The beat schedule refreshes the snapshot every 5 minutes (setup_schedules); older means it is not.
+STALE_AFTER = timedelta(minutes=6)
 EXPIRING_HORIZONS = (30, 60, 90)
 EVENT_DAYS = 30
 
@@ -175,9 +177,13 @@ def refresh_dashboard(*, actor=None) -> Dashboard:
 
 
 def dashboard() -> Dashboard:
-    """The latest snapshot (refreshed every few minutes by the `refresh_dashboard` task), or a fresh
-    one when there is none yet."""
-    return cache.get(CACHE_KEY) or refresh_dashboard()
+    """The latest snapshot (refreshed every 5 minutes by the `refresh_dashboard` task), or a fresh
+    one when there is none or it is older than that schedule allows: then nothing is refreshing it
+    (the demo runs no beat), and the page must not show old figures as current."""
+    snapshot = cache.get(CACHE_KEY)
+    if snapshot is None or timezone.now() - snapshot.computed_at > STALE_AFTER:
+        return refresh_dashboard()
+    return snapshot
 
 
 def as_chart_data(snapshot: Dashboard) -> dict:

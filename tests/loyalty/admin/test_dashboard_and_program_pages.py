@@ -1,6 +1,7 @@
 """The dashboard's figures on a hand-built program, and the configuration pages: tier what-if,
 program file upload with its dry-run diff."""
 
+import dataclasses
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -12,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.models import Tier
-from loyalty.selectors.dashboard import compute_dashboard, dashboard
+from loyalty.selectors.dashboard import CACHE_KEY, compute_dashboard, dashboard
 from loyalty.selectors.tier_whatif import preview_thresholds
 from loyalty.services import spend_points
 from tests.helpers import purchase
@@ -65,6 +66,20 @@ def test_the_page_reads_a_cached_snapshot(admin_client, make_member):
     assert page.context["dashboard"].members_total == 1
     admin_client.post(reverse("admin:dashboard_refresh"))
     assert dashboard().members_total == 2
+
+
+def test_a_snapshot_older_than_the_schedule_allows_is_recomputed(admin_client, make_member):
+    """With no scheduler refreshing it (the demo), the page must not show old figures as current."""
+    make_member()
+    old = dataclasses.replace(dashboard(), computed_at=timezone.now() - timedelta(minutes=7))
+    cache.set(CACHE_KEY, old)
+    make_member()
+
+    page = admin_client.get(reverse("admin:index"))
+
+    assert page.context["dashboard"].members_total == 2
+    assert timezone.now() - page.context["dashboard"].computed_at < timedelta(minutes=1)
+    assert "0\xa0minutes ago" in page.content.decode() or "0 minutes ago" in page.content.decode()
 
 
 def test_what_if_counts_moves_per_downgrade_policy(make_member, give_growth, configure_program, tiers):
