@@ -44,8 +44,8 @@ MAX_PAGE_SIZE = 200
 
 
 class Pagination(PageNumberPagination):
-    """Pages of 50 by default. A page_size that is not a whole number from 1 to MAX_PAGE_SIZE is
-    refused rather than quietly replaced, and the schema says so."""
+    """Pages of 50 by default. A page or page_size that is not a whole number in range is refused
+    rather than quietly replaced, and the schema says so."""
 
     page_size = 50
     page_size_query_param = "page_size"
@@ -56,6 +56,14 @@ class Pagination(PageNumberPagination):
         if raw is not None and not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE_SIZE):
             raise ValidationError({self.page_size_query_param: [f"A whole number from 1 to {MAX_PAGE_SIZE}."]})
         return super().get_page_size(request)
+
+    def get_page_number(self, request, paginator):
+        """A whole number from 1, as the schema says: an empty or other value is refused, not read as
+        page 1 (past the last page stays 404 not_found)."""
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+            raise ValidationError({self.page_query_param: ["A whole number from 1."]})
+        return super().get_page_number(request, paginator)
 
     def get_schema_operation_parameters(self, view):
         return [

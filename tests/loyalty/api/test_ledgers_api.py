@@ -51,6 +51,15 @@ def test_ledger_pagination(api, history):
     page = api.get("/api/v1/members/alice/points/", {"page_size": 2}).json()
     assert len(page["results"]) == 2
     assert page["next"]
+    assert api.get("/api/v1/members/alice/points/", {"page_size": 2, "page": "2"}).status_code == 200
+    assert error_code(api.get("/api/v1/members/alice/points/", {"page": "99"})) == "not_found"  # past the last
+
+
+@pytest.mark.parametrize("page", ["", "0", "-1", "two", "²"])
+def test_a_page_that_is_not_a_whole_number_from_1_is_refused(api, history, page):
+    """Not read as page 1: the schema says a whole number from 1 (schemathesis found `?page=`)."""
+    assert error_code(api.get("/api/v1/members/alice/points/", {"page": page})) == "validation_error"
+    assert error_code(api.get("/api/v1/rewards/", {"page": page})) == "validation_error"
 
 
 def test_bad_filters_are_400(api, history):
