@@ -4,13 +4,13 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.shortcuts import redirect
 from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilterBuilder
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from . import extensions
 from .admin_history import ConfigHistoryAdmin
 from .backoffice import (
     approvals,
@@ -233,7 +233,7 @@ def _live_count(run, field: str) -> str:
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
     list_display = (
-        "job",
+        "job_column",
         "dry_run",
         "period",
         "status_column",
@@ -258,8 +258,15 @@ class JobRunAdmin(ReadOnlyAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
-        extra = {"jobs": extensions.jobs.names(), "can_run": request.user.has_perm("loyalty.run_job")}
+        extra = {
+            "jobs": backoffice_jobs.job_choices(timezone.now()),
+            "can_run": request.user.has_perm("loyalty.run_job"),
+        }
         return super().changelist_view(request, extra_context={**extra, **(extra_context or {})})
+
+    @admin.display(description=_("job"), ordering="job")
+    def job_column(self, run):
+        return run.label
 
     @admin.display(description=_("status"), ordering="status")
     def status_column(self, run):

@@ -37,6 +37,19 @@ def start_of_day(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone)
 
 
+def next_period_start(period_format: str, now: datetime, zone: ZoneInfo) -> datetime:
+    """The first instant of the job period after the one `now` falls in, for a period written with
+    `period_format` in the program's zone: the next hour ("%H"), the next local midnight ("%d"), or
+    the 1st of next month (otherwise). A dry run as of then shows what the next run will do."""
+    local = now.astimezone(zone)
+    if "%H" in period_format:
+        return (local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)).astimezone(zone)
+    if "%d" in period_format:
+        return start_of_day(local.date() + timedelta(days=1), zone)
+    first = local.date().replace(day=1)
+    return start_of_day((first + timedelta(days=32)).replace(day=1), zone)
+
+
 def expiry_at(policy: str, months: int, earned_at: datetime, zone: ZoneInfo) -> datetime | None:
     """When something earned at `earned_at` expires (exclusive: it is gone from that instant).
 

@@ -129,6 +129,7 @@ def test_an_operator_day(page, live_server, shoot, population):
     page.click('button[data-job="expire_points"][data-mode="dry-run"]')
     expect(page.locator("#run-progress")).to_have_attribute("data-status", "done", timeout=30_000)
     expect(page.locator('#run-progress [data-field="summary"]')).to_contain_text("would expire")
+    expect(page.locator(".breadcrumbs")).to_contain_text("(Done)")  # the whole page, not only the live panel
     shoot(page, "10-dry-run-finished")
     run = JobRun.objects.get(job="expire_points")
     assert run.dry_run and run.chunks_done == run.chunks_total

@@ -253,3 +253,16 @@ def test_consumption_reports_what_it_could_not_cover():
     takes, short = calc.plan_consumption([("a", 30), ("b", 20)], 80)
     assert sum(t.amount for t in takes) == 50
     assert short == 30
+
+
+@pytest.mark.parametrize(
+    ("period_format", "expected"),
+    [
+        ("%Y-%m-%dT%H", datetime(2026, 12, 31, 23, 0, tzinfo=SHANGHAI)),
+        ("%Y-%m-%d", datetime(2027, 1, 1, 0, 0, tzinfo=SHANGHAI)),
+        ("%Y-%m", datetime(2027, 1, 1, 0, 0, tzinfo=SHANGHAI)),
+    ],
+)
+def test_the_next_period_starts_at_the_next_hour_day_or_month_in_the_programs_zone(period_format, expected):
+    now = datetime(2026, 12, 31, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai
+    assert calc.next_period_start(period_format, now, SHANGHAI) == expected

@@ -6,6 +6,12 @@
   const url = root.dataset.progressUrl;
   function rows() { return Array.from(document.querySelectorAll("[data-run-id]")); }
   function update(run) {
+    // A run's own page shows more than the live panel (its heading, when it finished): reload it whole.
+    const page = document.getElementById("run-progress");
+    if (page && page.dataset.runId === String(run.id) && page.dataset.status === "running" && run.status !== "running") {
+      window.location.reload();
+      return;
+    }
     document.querySelectorAll(`[data-run-id="${run.id}"]`).forEach((row) => {
       row.dataset.status = run.status;
       const set = (name, value) => row.querySelectorAll(`[data-field="${name}"]`).forEach((el) => { el.textContent = value; });

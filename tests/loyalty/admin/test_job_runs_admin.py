@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from loyalty.models import JobRun, PointsEntry
+from loyalty.calculations import next_period_start
+from loyalty.models import JobRun, PointsEntry, ProgramSettings
 from loyalty.services.jobs import run_job_now
 from tests.jobs_helpers import database_state
 
@@ -60,3 +61,33 @@ def test_start_and_follow_a_dry_run(admin_client, expiring, monkeypatch):
     assert progress["runs"][0]["id"] == run.pk
     assert set(progress["runs"][0]) >= {"status", "chunks_done", "chunks_total", "members_changed", "summary"}
     assert admin_client.get(reverse("admin:jobrun_progress") + "?ids=x").status_code == 400
+
+
+def test_the_panel_names_each_job_and_offers_a_dry_run_of_its_next_period(admin_client, program, monkeypatch):
+    monkeypatch.setattr("loyalty.backoffice.jobs.dispatch_run", lambda run: None)
+    page = admin_client.get(reverse("admin:loyalty_jobrun_changelist"))
+    recalculation = next(job for job in page.context["jobs"] if job["code"] == "recalculate_tiers")
+    zone = ProgramSettings.current().zone
+    first_of_next_month = next_period_start("%Y-%m", timezone.now(), zone)
+    assert recalculation["next_period"] == first_of_next_month.strftime("%Y-%m-%dT%H:%M")
+    assert str(recalculation["label"]) in page.content.decode() and str(recalculation["description"])
+
+    response = admin_client.post(
+        reverse("admin:jobrun_start", args=["recalculate_tiers", "dry-run"]),
+        {"as_of": recalculation["next_period"]},
+        follow=True,
+    )
+
+    run = JobRun.objects.get()
+    assert run.dry_run and run.as_of == first_of_next_month
+    assert run.period == first_of_next_month.strftime("%Y-%m")
+    assert f"Dry run of “{run.label}” started." in [str(m) for m in response.context["messages"]]
+
+
+@pytest.mark.parametrize("as_of", ["soon", "1999-01-01T00:00", "2999-01-01T00:00"])
+def test_a_dry_run_refuses_a_moment_that_is_not_one_within_a_year(admin_client, program, as_of):
+    response = admin_client.post(
+        reverse("admin:jobrun_start", args=["expire_points", "dry-run"]), {"as_of": as_of}, follow=True
+    )
+    assert not JobRun.objects.exists()
+    assert any("within a year" in str(m) for m in response.context["messages"])
