@@ -9,8 +9,11 @@ class LoyaltyConfig(AppConfig):
     def ready(self):
         from . import audit, jobs, program_sections
         from .api import schema  # noqa: F401  registers the OpenAPI description of the API key scheme
+        from .models.events import BUILTIN_EVENT_TYPES
+        from .names import builtin_names
         from .services import configuration
 
+        builtin_names.update(BUILTIN_EVENT_TYPES.values())
         jobs.register()
         audit.register()
         configuration.register()

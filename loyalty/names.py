@@ -9,25 +9,19 @@ from __future__ import annotations
 from django.utils.translation import gettext, gettext_noop
 
 builtin_names: set[str] = {
-    # The built-in event types (loyalty.models.events.BUILTIN_EVENT_TYPES).
-    gettext_noop("Purchase"),
-    gettext_noop("Return (refund of a purchase)"),
-    gettext_noop("Daily check-in"),
-    gettext_noop("Login"),
-    gettext_noop("Profile completed"),
-    gettext_noop("Review"),
-    gettext_noop("Photo review"),
-    gettext_noop("Invited a friend"),
-    gettext_noop("Took part in a platform activity"),
-    gettext_noop("Partner points import"),
-    gettext_noop("Unreasonable complaint"),
-    gettext_noop("Rule violation"),
-    # The default program's earning rules.
+    # The default program's earning rules; the built-in event types' names are added in
+    # LoyaltyConfig.ready() from loyalty.models.events.BUILTIN_EVENT_TYPES.
     gettext_noop("Platform activity"),
     gettext_noop("Daily login"),
     gettext_noop("Partner points at 1:1"),
     gettext_noop("Completed profile"),
     gettext_noop("Purchase: 1 growth and 1 point per yuan"),
+    gettext_noop("Daily check-in"),
+    gettext_noop("Photo review"),
+    gettext_noop("Invited a friend"),
+    gettext_noop("Review"),
+    gettext_noop("Unreasonable complaint"),
+    gettext_noop("Rule violation"),
 }
 
 

@@ -2,24 +2,25 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from loyalty.names import display_name
 
 # The built-in event types, as migration 0003 created them (tests check the two agree): the engine's
 # vocabulary, which the program file does not carry. Operators add their own types beside them.
 BUILTIN_EVENT_TYPES = {
-    "purchase": "Purchase",
-    "return": "Return (refund of a purchase)",
-    "check_in": "Daily check-in",
-    "login": "Login",
-    "profile_completed": "Profile completed",
-    "review": "Review",
-    "photo_review": "Photo review",
-    "invite": "Invited a friend",
-    "activity": "Took part in a platform activity",
-    "points_import": "Partner points import",
-    "complaint": "Unreasonable complaint",
-    "violation": "Rule violation",
+    "purchase": gettext_noop("Purchase"),
+    "return": gettext_noop("Return (refund of a purchase)"),
+    "check_in": gettext_noop("Daily check-in"),
+    "login": gettext_noop("Login"),
+    "profile_completed": gettext_noop("Profile completed"),
+    "review": gettext_noop("Review"),
+    "photo_review": gettext_noop("Photo review"),
+    "invite": gettext_noop("Invited a friend"),
+    "activity": gettext_noop("Took part in a platform activity"),
+    "points_import": gettext_noop("Partner points import"),
+    "complaint": gettext_noop("Unreasonable complaint"),
+    "violation": gettext_noop("Rule violation"),
 }
 
 
