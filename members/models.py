@@ -149,7 +149,9 @@ class DomainEvent(models.Model):
         _("member sequence"),
         null=True,
         blank=True,
-        help_text=_("1, 2, 3 … per member, in the order of the changes: consumers drop what is older than they have."),
+        help_text=_(
+            "Rises with each of the member's changes (not by one): consumers drop what is older than they have."
+        ),
     )
     payload = models.JSONField(_("payload"), default=dict)
 
@@ -157,12 +159,12 @@ class DomainEvent(models.Model):
         verbose_name = _("domain event")
         verbose_name_plural = _("domain events")
         ordering = ["-id"]
-        constraints = [
-            # Also the admin's filter by member.
-            models.UniqueConstraint(
+        indexes = [
+            # The admin's filter by member. Not unique: the numbers come from one sequence.
+            models.Index(
                 fields=["member", "member_sequence"],
                 condition=Q(member__isnull=False),
-                name="domainevent_one_per_member_sequence",
+                name="domainevent_member_idx",
             ),
         ]
 
@@ -170,17 +172,16 @@ class DomainEvent(models.Model):
         return f"{self.type} {self.member_external_id}#{self.member_sequence}" if self.member_id else self.type
 
 
-class MemberEventSequence(models.Model):
-    """The last sequence number given to a member's domain events (members.outbox)."""
+class DomainEventNumber(models.Model):
+    """Where the database has no sequences (SQLite, the demo's): the last `member_sequence` given,
+    one row. PostgreSQL numbers from the sequence members_domainevent_number instead."""
 
-    member = models.OneToOneField(
-        Member, primary_key=True, on_delete=models.CASCADE, db_constraint=False, related_name="+"
-    )
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last = models.BigIntegerField(default=0)
 
     class Meta:
-        verbose_name = _("member event sequence")
-        verbose_name_plural = _("member event sequences")
+        verbose_name = _("domain event number")
+        verbose_name_plural = _("domain event numbers")
 
     def __str__(self):
-        return f"{self.member_id}: {self.last}"
+        return str(self.last)

@@ -5,8 +5,9 @@ for all it did); the set-based jobs call `publish_selected` once per chunk with 
 rows they just wrote. The rows exist exactly when the change does: committed with it, gone with a
 rollback, never written by a dry run (which rolls back). Nothing is published from signals.
 
-Each member's events are numbered 1, 2, 3 … (`member_sequence`) in the order of the changes: every
-change takes the member's row lock first, so the numbers follow the order the changes committed in.
+Each member's events are numbered (`member_sequence`) from one sequence shared by all members, so
+they rise in the order of the member's changes but are not consecutive: every change takes the
+member's row lock first, so the numbers follow the order the changes committed in.
 The relay (loyalty.outbox) delivers them; docs/architecture.md, "Domain events", lists the types and
 their payloads. Payloads are thin: ids, codes and amounts, never a member's name, email or phone.
 """
@@ -14,7 +15,6 @@ their payloads. Payloads are thin: ids, codes and amounts, never a member's name
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .db import fetch_all
-from .models import DomainEvent, DomainEventBatch, Member, MemberEventSequence
+from .models import DomainEvent, DomainEventBatch, DomainEventNumber, Member
 
 SCHEMA_VERSION = 1
 
@@ -62,9 +62,8 @@ TYPES = (
 )
 
 _EVENTS = DomainEvent._meta.db_table
-_SEQUENCES = MemberEventSequence._meta.db_table
-_BATCHES = DomainEventBatch._meta.db_table
-_MEMBERS_PER_STATEMENT = 400  # two parameters each, well under SQLite's limit
+# PostgreSQL: the sequence every member's events are numbered from (members migration 0011).
+SEQUENCE = "members_domainevent_number"
 
 
 @dataclass(frozen=True)
@@ -136,56 +135,34 @@ def arrays_of(occurrences: Sequence[Occurrence], now: datetime) -> tuple[str, li
 
 def outbox_ctes(happened: str) -> list[str]:
     """PostgreSQL: the common table expressions that write the rows `happened` selects (member_id,
-    type, occurred_at, payload, ord), for a caller that writes them in a statement of its own
-    (the event batch path: one round trip for everything). The names start with `outbox_`.
-
-    Each member's events are numbered on from the member's sequence as the statement sees it, in
-    `ord` order, and the sequence moves on by their number (upserted in member order, locked until
-    commit); then the batch takes its id — after those locks, so that for any one member the batch
-    ids follow the order of the changes. Reading the sequence rather than the upsert's RETURNING is
-    right because every publisher holds the member's row lock (so no one else moves the sequence
-    meanwhile), and it can use the index, where joining the upsert's result was a nested loop over
-    both (minutes for the 400,000 moves of a monthly recalculation). Nothing selected: no batch,
-    nothing written."""
+    type, occurred_at, payload, ord), for a caller that writes them in a statement of its own. The
+    names start with `outbox_`. Each row's member external id is looked up in the chunk's id range;
+    nothing selected: no batch, nothing written."""
     return [
         f"outbox_h (member_id, type, occurred_at, payload, ord) AS ({happened})",
-        *_sequences_and_batch(moved_by="COUNT(*)", new_last="s.last + EXCLUDED.last"),
-        f"""outbox_events AS (
-                {_INSERT_EVENTS}
-                SELECT members_uuid7(), h.type, {SCHEMA_VERSION}, h.occurred_at, now(), (SELECT id FROM outbox_batch),
-                       h.member_id, COALESCE(m.external_id, ''),
-                       CASE WHEN h.member_id IS NOT NULL THEN
-                           COALESCE(before.last, 0) + ROW_NUMBER() OVER (PARTITION BY h.member_id ORDER BY h.ord)
-                       END,
-                       h.payload
+        _BATCH,
+        _insert_numbered(
+            f"""SELECT h.member_id, h.type, h.occurred_at, h.payload, COALESCE(m.external_id, '') AS external_id
                 FROM outbox_h AS h
-                LEFT JOIN {_SEQUENCES} AS before ON before.member_id = h.member_id AND before.member_id {_IN_RANGE}
-                LEFT JOIN {Member._meta.db_table} AS m ON m.id = h.member_id AND m.id {_IN_RANGE})""",
+                LEFT JOIN {Member._meta.db_table} AS m ON m.id = h.member_id AND m.id {_IN_RANGE}
+                ORDER BY h.member_id, h.ord"""
+        ),
     ]
 
 
-# The range of the member ids selected, for the joins above: without it the planner, which cannot
-# know how many rows a CTE holds, hashed all of both tables for a chunk's few thousand rows (0.6 s
-# a chunk at a million members); with it, it reads the range by index (a job's chunk is one range).
+# The range of the member ids selected, for the join above: without it the planner, which cannot
+# know how many rows a CTE holds, hashed the whole members table for a chunk's few thousand rows
+# (0.6 s a chunk at a million members); with it, it reads the range by index (a job's chunk is one
+# range).
 _IN_RANGE = "BETWEEN (SELECT MIN(member_id) FROM outbox_h) AND (SELECT MAX(member_id) FROM outbox_h)"
 
 
-def numbered_arrays_of(
+def identified_arrays_of(
     occurrences: Sequence[Occurrence], now: datetime, *, external_ids: Mapping[int, str]
 ) -> tuple[str, list[Any]]:
-    """PostgreSQL, for a caller that holds the locks of every member among the occurrences and knows
-    their external ids (the event batch path): the rows numbered here, from the members' sequences
-    read now, as a SELECT over array parameters for `numbered_ctes`. The statement then needs no join
-    and no window; the read is one index lookup per member."""
-    members = sorted({o.member_id for o in occurrences if o.member_id is not None})
-    last = dict(fetch_all(f"SELECT member_id, last FROM {_SEQUENCES} WHERE member_id = ANY(%b::bigint[])", [members]))
-    sequences: list[int | None] = []
-    for occurrence in occurrences:
-        if occurrence.member_id is None:
-            sequences.append(None)
-            continue
-        last[occurrence.member_id] = last.get(occurrence.member_id, 0) + 1
-        sequences.append(last[occurrence.member_id])
+    """PostgreSQL, for a caller that knows the external ids of every member among the occurrences
+    (the event batch path): the rows with those ids, as a SELECT over array parameters for
+    `identified_ctes`, whose statement then needs no join."""
     return (
         "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::timestamptz[], %b::text[]::jsonb[], %b::text[],"
         " %b::bigint[])",
@@ -195,41 +172,41 @@ def numbered_arrays_of(
             [o.occurred_at or now for o in occurrences],
             [json.dumps(o.payload, cls=DjangoJSONEncoder) for o in occurrences],
             [external_ids.get(o.member_id, "") if o.member_id is not None else "" for o in occurrences],
-            sequences,
+            list(range(len(occurrences))),
         ],
     )
 
 
-def numbered_ctes(happened: str) -> list[str]:
-    """`outbox_ctes` for rows numbered by `numbered_arrays_of` (member_id, type, occurred_at, payload,
-    member_external_id, member_sequence): the members' sequences are set to their last number, the
-    batch takes its id after those row locks, the events are inserted as they are."""
+def identified_ctes(happened: str) -> list[str]:
+    """`outbox_ctes` for the rows of `identified_arrays_of` (member_id, type, occurred_at, payload,
+    external_id, ord)."""
     return [
-        f"outbox_h (member_id, type, occurred_at, payload, member_external_id, member_sequence) AS ({happened})",
-        *_sequences_and_batch(moved_by="MAX(member_sequence)", new_last="EXCLUDED.last"),
-        f"""outbox_events AS (
+        f"outbox_h (member_id, type, occurred_at, payload, external_id, ord) AS ({happened})",
+        _BATCH,
+        _insert_numbered(
+            "SELECT member_id, type, occurred_at, payload, external_id FROM outbox_h ORDER BY member_id, ord"
+        ),
+    ]
+
+
+_BATCH = f"""outbox_batch AS (
+                INSERT INTO {DomainEventBatch._meta.db_table} (created_at)
+                SELECT now() WHERE EXISTS (SELECT FROM outbox_h)
+                RETURNING id)"""
+
+
+def _insert_numbered(ordered: str) -> str:
+    """The events of `ordered` (member_id, type, occurred_at, payload, external_id; each member's in
+    the order of its changes), numbered from the sequence. The numbers are drawn as the ordered
+    subquery's rows come out (PostgreSQL does not flatten a subquery with ORDER BY), so a member's
+    events in one statement are numbered in their order; across statements the member's row lock,
+    which every publisher holds, orders them."""
+    return f"""outbox_events AS (
                 {_INSERT_EVENTS}
                 SELECT members_uuid7(), h.type, {SCHEMA_VERSION}, h.occurred_at, now(), (SELECT id FROM outbox_batch),
-                       h.member_id, h.member_external_id, h.member_sequence, h.payload
-                FROM outbox_h AS h)""",
-    ]
-
-
-def _sequences_and_batch(*, moved_by: str, new_last: str) -> list[str]:
-    """The members' sequences moved on (upserted in member order, locked until commit), then the
-    batch, whose id is taken after those locks; nothing selected, no batch."""
-    return [
-        f"""outbox_bumped AS (
-                INSERT INTO {_SEQUENCES} AS s (member_id, last)
-                SELECT member_id, {moved_by} FROM outbox_h WHERE member_id IS NOT NULL
-                GROUP BY member_id ORDER BY member_id
-                ON CONFLICT (member_id) DO UPDATE SET last = {new_last}
-                RETURNING 1)""",
-        f"""outbox_batch AS (
-                INSERT INTO {_BATCHES} (created_at)
-                SELECT now() WHERE (SELECT COUNT(*) FROM outbox_bumped) >= 0 AND EXISTS (SELECT FROM outbox_h)
-                RETURNING id)""",
-    ]
+                       h.member_id, h.external_id,
+                       CASE WHEN h.member_id IS NOT NULL THEN nextval('{SEQUENCE}') END, h.payload
+                FROM ({ordered}) AS h)"""
 
 
 _INSERT_EVENTS = f"""INSERT INTO {_EVENTS} (id, type, schema_version, occurred_at, recorded_at, batch_id, member_id,
@@ -253,32 +230,29 @@ def _run_postgres(happened: str, params: Mapping[str, Any] | Sequence[Any], *, p
 
 
 def _insert_portable(occurrences: Sequence[Occurrence], now: datetime) -> None:
-    """Any other database (SQLite, the demo's, one writer at a time): the same rows, in a few
-    statements."""
+    """Any other database (SQLite, the demo's, one writer at a time): the same rows, numbered from
+    the one-row counter `DomainEventNumber` where PostgreSQL has its sequence."""
     if not occurrences:
         return
-    counts = sorted(Counter(o.member_id for o in occurrences if o.member_id is not None).items())
-    first: dict[int, int] = {}
+    numbered = sum(1 for o in occurrences if o.member_id is not None)
+    table = DomainEventNumber._meta.db_table
     with connection.cursor() as cursor:
-        for start in range(0, len(counts), _MEMBERS_PER_STATEMENT):
-            chunk = counts[start : start + _MEMBERS_PER_STATEMENT]
-            cursor.execute(
-                f"""INSERT INTO {_SEQUENCES} (member_id, last) VALUES {", ".join(["(%s, %s)"] * len(chunk))}
-                    ON CONFLICT (member_id) DO UPDATE SET last = {_SEQUENCES}.last + excluded.last
-                    RETURNING member_id, last""",
-                [value for pair in chunk for value in pair],
-            )
-            bumped = dict(cursor.fetchall())
-            first.update((member_id, bumped[member_id] - count + 1) for member_id, count in chunk)
-    external_ids = dict(Member.objects.filter(pk__in=first).values_list("pk", "external_id"))
+        cursor.execute(
+            f"""INSERT INTO {table} (id, last) VALUES (1, %s)
+                ON CONFLICT (id) DO UPDATE SET last = {table}.last + excluded.last RETURNING last""",
+            [numbered],
+        )
+        (last,) = cursor.fetchone()
+    next_number = last - numbered + 1
+    owners = {o.member_id for o in occurrences if o.member_id is not None}
+    external_ids = dict(Member.objects.filter(pk__in=owners).values_list("pk", "external_id"))
     batch = DomainEventBatch.objects.create(created_at=now)
     rows = []
     for occurrence in occurrences:
         owner = occurrence.member_id
         sequence: int | None = None
         if owner is not None:
-            sequence = first[owner]
-            first[owner] = sequence + 1
+            sequence, next_number = next_number, next_number + 1
         rows.append(
             DomainEvent(
                 id=uuid6.uuid7(),

@@ -42,7 +42,7 @@ from loyalty.models import EarningRule, Event, EventType, GrowthEntry, PointsEnt
 from members.db import column, concrete_field, fetch_all
 from members.errors import LoyaltyError, MemberNotFound
 from members.models import Member
-from members.outbox import Occurrence, numbered_arrays_of, numbered_ctes, publish_many
+from members.outbox import Occurrence, identified_arrays_of, identified_ctes, publish_many
 from members.selectors import member_columns, member_from_row
 
 from .event_input import EventInput
@@ -551,9 +551,9 @@ def _write_postgresql(rows: _Rows, prepare: bool) -> None:
     )
     if rows.published:
         external_ids = {pk: member.external_id for pk, member in rows.members.items()}
-        happened, arrays = numbered_arrays_of(rows.published, timezone.now(), external_ids=external_ids)
+        happened, arrays = identified_arrays_of(rows.published, timezone.now(), external_ids=external_ids)
         params += arrays
-        ctes += numbered_ctes(happened)
+        ctes += identified_ctes(happened)
     statement = f"WITH {', '.join(ctes)} SELECT id, event_id FROM ev"  # one of 32 texts: which rows there are
     ids = {event_id: pk for pk, event_id in fetch_all(statement, params, prepare=prepare)}
     for event in rows.events:

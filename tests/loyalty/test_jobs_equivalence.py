@@ -18,6 +18,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import Max
 from django.utils import timezone
 
 from loyalty.audit import audit
@@ -36,7 +37,7 @@ from loyalty.services import (
     spend_points,
 )
 from loyalty.services.jobs import finish_job_run, period_key, run_job_chunk
-from members.models import DomainEvent, Member, MemberEventSequence
+from members.models import DomainEvent, Member
 from members.services import freeze_member
 from tests.factories import MemberFactory
 from tests.helpers import purchase, record, refund
@@ -195,7 +196,9 @@ def published_since(member: Member, sequence: int) -> list[tuple]:
 
 
 def sequences(members: list[Member]) -> dict[int, int]:
-    return dict(MemberEventSequence.objects.filter(member__in=members).values_list("member_id", "last"))
+    """Each member's highest event number so far."""
+    highest = DomainEvent.objects.filter(member__in=members).values("member_id").annotate(last=Max("member_sequence"))
+    return {row["member_id"]: row["last"] for row in highest}
 
 
 def member_result(member: Member, job_time: datetime, sequence: int) -> dict:

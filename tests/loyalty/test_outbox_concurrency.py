@@ -25,7 +25,7 @@ from loyalty.errors import InsufficientPoints
 from loyalty.extensions import Subscriber
 from loyalty.models import OutboxSubscriber
 from loyalty.services import enrol_member, record_event, record_events, spend_points
-from members.models import DomainEvent, MemberEventSequence
+from members.models import DomainEvent
 from tests.helpers import ensure_default_program
 
 pytestmark = [
@@ -115,8 +115,8 @@ def test_concurrent_changes_are_delivered_at_least_once_each_member_in_order():
         mine = [event.sequence for event in received.events if event.member == external_id]
         assert mine == sorted(mine), f"{external_id}'s events out of order"
         assert len(set(mine)) == len(mine), "delivered once here: no relay failed"
-        last = MemberEventSequence.objects.get(member__external_id=external_id).last
-        assert sorted(set(mine)) == list(range(1, last + 1)), "numbered without gaps"
+        numbered = DomainEvent.objects.filter(member_external_id=external_id).values_list("member_sequence", flat=True)
+        assert set(mine) == set(numbered) and len(set(numbered)) == len(numbered), "numbered once each"
 
 
 KILLED_RELAY = textwrap.dedent(
