@@ -11,6 +11,7 @@ from rangefilter.filters import DateRangeFilterBuilder
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from . import extensions
 from .admin_history import ConfigHistoryAdmin
 from .backoffice import (
     approvals,
@@ -230,6 +231,19 @@ def _live_count(run, field: str) -> str:
     return _live(run, format_html('<span data-field="{}">{}</span>', field, f"{getattr(run, field):,}"))
 
 
+class JobFilter(admin.SimpleListFilter):
+    """By the jobs' names, in the reader's language, not their codes."""
+
+    title = _("job")
+    parameter_name = "job"
+
+    def lookups(self, request, model_admin):
+        return [(name, job.label) for name, job in extensions.jobs.items()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(job=self.value()) if self.value() else queryset
+
+
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
     list_display = (
@@ -244,7 +258,7 @@ class JobRunAdmin(ReadOnlyAdmin):
         "started_at",
         "finished_at",
     )
-    list_filter = ("job", "status", "dry_run")
+    list_filter = (JobFilter, "status", "dry_run")
     change_list_template = "admin/loyalty/jobrun/change_list.html"
     change_form_template = "admin/loyalty/jobrun/change_form.html"
     fields = ("job", "period", "as_of", "dry_run", "started_by", "started_at", "finished_at")

@@ -11,10 +11,11 @@ class LoyaltyConfig(AppConfig):
         from .api import schema  # noqa: F401  registers the OpenAPI description of the API key scheme
         from .models.events import BUILTIN_EVENT_TYPES
         from .names import builtin_names
-        from .services import configuration
+        from .services import configuration, privacy
 
         builtin_names.update(BUILTIN_EVENT_TYPES.values())
         jobs.register()
         audit.register()
         configuration.register()
         program_sections.register()
+        privacy.register()

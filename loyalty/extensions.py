@@ -16,6 +16,7 @@ registries. The engine registers its own built-ins the same way, so there are no
 | `member_panels` | a panel of the admin's member page (`MemberPanel`) | the member 360 page |
 | `economics_sources` | the mall's figures for the points economics report | the program design report |
 | `demo_steps` | a step of the demo's setup (`DemoStep`) | `manage.py demo` |
+| `personal_data_erasers` | erases an app's copy of a member's personal data | `anonymise_member` |
 | `earning_contributors` | earnings added to events (`EarningContributor`) | the event planner, every event path |
 | `outbox_subscribers` | a consumer of the domain events (`Subscriber`) | the relay (loyalty.outbox) |
 """
@@ -213,6 +214,14 @@ class DemoStep:
 demo_steps: Registry[DemoStep] = Registry("demo step")
 
 
+# --- personal data -------------------------------------------------------------------------------------
+
+# Callables (member) -> None that erase what an app keeps of a member's personal data (a shipping
+# address, an event's free-form data), called by loyalty.services.privacy.anonymise_member in its
+# transaction, after the member's own profile is erased. Ledgers and amounts are kept.
+personal_data_erasers: Registry[Callable[[Any], None]] = Registry("personal data eraser")
+
+
 # --- the event planner ---------------------------------------------------------------------------------
 
 # loyalty.planner.EarningContributor entries, applied in their order after the rules and the tier
@@ -232,7 +241,7 @@ class OutboxEvent:
     schema_version: int
     occurred_at: datetime
     member: str  # the member's external id ("" for events about no member, such as job.finished)
-    sequence: int | None  # 1, 2, 3 ... per member in the order of the changes
+    sequence: int | None  # rises with each of the member's changes (not by one)
     payload: dict
     position: int  # the relay's delivery order of its batch
 

@@ -14,21 +14,19 @@ one member, in the order of the changes.
    same events over again, so subscribers must be idempotent (the member sequence tells a repeat).
    A subscriber that raises keeps its position and its error, and is tried again after a back-off.
 
-Celery beat runs `relay` every few seconds (loyalty.tasks.relay_outbox); the demo runs it in a
-thread of its own process. `prune_delivered` removes what every subscriber has, after
+Celery beat runs `relay` every few seconds (loyalty.tasks.relay_outbox); in the demo, beat runs
+in a thread of the server's process and the task with it. `prune_delivered` removes what every subscriber has, after
 OUTBOX_RETENTION_DAYS.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -37,8 +35,6 @@ from loyalty.extensions import OutboxEvent, Subscriber
 from loyalty.models import OutboxNumbering, OutboxSubscriber
 from members.models import DomainEvent, DomainEventBatch
 from members.permissions import require_permission
-
-logger = logging.getLogger(__name__)
 
 BATCHES_PER_DELIVERY = 200
 BATCHES_PER_NUMBERING = 5_000
@@ -199,21 +195,3 @@ def retry_now(*, subscriber: OutboxSubscriber, actor) -> None:
     """Try a failing subscriber at the next relay run instead of after its back-off."""
     require_permission(actor, "loyalty.retry_outboxsubscriber", "You may not retry outbox subscribers.")
     OutboxSubscriber.objects.filter(pk=subscriber.pk).update(retry_at=None)
-
-
-def relay_in_background(*, every_seconds: float = 2) -> threading.Thread:
-    """The demo's relay (no Celery beat there): a daemon thread of this process."""
-
-    def run() -> None:
-        while True:
-            try:
-                relay(max_seconds=every_seconds * 5)
-            except DatabaseError:  # SQLite busy with a write elsewhere: the next pass tries again
-                logger.warning("The outbox relay could not run; trying again.", exc_info=True)
-            finally:
-                close_old_connections()
-            time.sleep(every_seconds)
-
-    thread = threading.Thread(target=run, name="outbox-relay", daemon=True)
-    thread.start()
-    return thread

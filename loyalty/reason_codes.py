@@ -18,6 +18,7 @@ HOLD_EXPIRED = "hold_expired"  # order
 RETURN = "return"  # order
 RULE = "rule"  # name: the earning rule's name when it was applied
 REDEEMED = "redeemed"  # quantity, reward (its name)
+ORDER_PAYMENT = "order_payment"  # order: points paid at checkout
 REDEMPTION_CANCELLED = "redemption_cancelled"  # reward, note
 BENEFIT = "benefit"  # benefit (its name), period
 ADJUSTMENT = "adjustment"  # reason (an AdjustmentReason code), note

@@ -27,6 +27,7 @@ from loyalty.reason_codes import (
     HOLD_NOT_CAPTURED,
     HOLD_REFUNDED,
     HOLD_RELEASED,
+    ORDER_PAYMENT,
     POINTS_EXPIRED,
     REDEEMED,
     REDEMPTION_CANCELLED,
@@ -64,6 +65,7 @@ RENDERERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
         gettext("Redeemed %(quantity)s x %(reward)s") % {"quantity": p["quantity"], "reward": display_name(p["reward"])}
     ),
     REDEMPTION_CANCELLED: _cancelled,
+    ORDER_PAYMENT: lambda p: gettext("Points used on order %(order)s") % {"order": p["order"]},
     BENEFIT: lambda p: (
         gettext("%(benefit)s (%(period)s)") % {"benefit": display_name(p["benefit"]), "period": p["period"]}
     ),

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import uuid6
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
@@ -53,6 +54,9 @@ class Member(models.Model):
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    anonymised_at = models.DateTimeField(
+        _("anonymised at"), null=True, blank=True, help_text=_("When the personal data was erased.")
+    )
 
     class Meta:
         ordering = ["id"]
@@ -80,6 +84,8 @@ class Member(models.Model):
         permissions = [
             ("export_member", _("Can export members to a spreadsheet")),
             ("freeze_member", _("Can freeze and unfreeze members")),
+            ("close_member", _("Can close memberships")),
+            ("anonymise_member", _("Can erase members' personal data")),
         ]
 
     def __str__(self):
@@ -88,6 +94,37 @@ class Member(models.Model):
     @property
     def can_transact(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+class MemberNote(models.Model):
+    """What staff wrote about a member, and the record of closing and anonymising: who, when, why.
+    Never edited or deleted; anonymising erases the text of the notes written before."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", _("Note")
+        CLOSED = "closed", _("Membership closed")
+        ANONYMISED = "anonymised", _("Personal data erased")
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="notes", verbose_name=_("member"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.NOTE)
+    text = models.TextField(_("text"), blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("member note")
+        verbose_name_plural = _("member notes")
+        indexes = [models.Index(fields=["member", "-created_at"], name="membernote_member_idx")]
+
+    def __str__(self):
+        return f"{self.member_id} {self.get_kind_display()}"
 
 
 class DomainEventBatch(models.Model):

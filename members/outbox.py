@@ -36,6 +36,7 @@ TYPES = (
     "member.enrolled",
     "member.updated",
     "member.status_changed",
+    "member.anonymised",
     "points.earned",
     "points.spent",
     "points.refunded",

@@ -4,7 +4,7 @@ from django.db.models import Q, QuerySet
 from members.errors import MemberNotFound
 
 from .db import column, concrete_field
-from .models import Member
+from .models import Member, MemberNote
 
 
 def get_member(*, external_id: str, with_tier: bool = True) -> Member:
@@ -83,3 +83,10 @@ def estimated_count(queryset: QuerySet) -> int:
         if row and row[0] > 0:
             return row[0]
     return queryset.order_by()[:COUNT_CAP].count()
+
+
+def member_notes(*, member: Member, limit: int = 20) -> list[MemberNote]:
+    """The member's notes, newest first, with their authors."""
+    return list(
+        MemberNote.objects.filter(member=member).select_related("author").order_by("-created_at", "-id")[:limit]
+    )

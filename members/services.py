@@ -17,7 +17,7 @@ from members.errors import InvalidInput
 from members.inputs import text_problem
 from members.permissions import require_permission
 
-from .models import Member
+from .models import Member, MemberNote
 from .outbox import publish
 from .selectors import lock_member
 
@@ -126,6 +126,57 @@ def unfreeze_member(*, member: Member, actor=None) -> Member:
     return _set_status(member, Member.Status.ACTIVE, (Member.Status.FROZEN,))
 
 
+NOTE_MAX_LENGTH = 2000
+
+
 @transaction.atomic
-def close_member(*, member: Member) -> Member:
-    return _set_status(member, Member.Status.CLOSED, (Member.Status.ACTIVE, Member.Status.FROZEN))
+def close_member(*, member: Member, reason: str = "", actor=None) -> Member:
+    """A closed member keeps their ledgers but can never earn, spend or be reopened. A staff `actor`
+    needs members.close_member and gives a reason, kept as the member's note of the closing."""
+    require_permission(actor, "members.close_member", "You may not close memberships.")
+    reason = _note_text(reason, "reason", required=actor is not None)
+    member = _set_status(member, Member.Status.CLOSED, (Member.Status.ACTIVE, Member.Status.FROZEN))
+    MemberNote.objects.create(member=member, kind=MemberNote.Kind.CLOSED, text=reason, author=actor)
+    return member
+
+
+@transaction.atomic
+def add_member_note(*, member: Member, text: str, actor) -> MemberNote:
+    """A note staff keep on a member (what the customer asked, what was promised). Needs
+    members.add_membernote."""
+    require_permission(actor, "members.add_membernote", "You may not write notes on members.")
+    member = lock_member(member_id=member.pk)
+    if member.anonymised_at is not None:
+        raise InvalidInput("This member's personal data was erased: no new notes.", fields={"text": ["Erased."]})
+    return MemberNote.objects.create(member=member, text=_note_text(text, "text", required=True), author=actor)
+
+
+@transaction.atomic
+def erase_profile(*, member: Member, reason: str, actor) -> Member:
+    """The members' part of anonymising (loyalty.services.privacy.anonymise_member, which holds the
+    transaction and the permission): the member closed if not yet, their name, email, phone and
+    birthday and the text of the notes about them erased, and a note of the erasure with who did it
+    and why. Ledgers and the external id (the storefront's key for the member) are kept."""
+    reason = _note_text(reason, "reason", required=actor is not None)
+    member = lock_member(member_id=member.pk)
+    if member.anonymised_at is not None:
+        raise InvalidInput(f"Member {member.external_id} is anonymised already.", fields={"member": ["Anonymised."]})
+    if member.status != Member.Status.CLOSED:
+        member = _set_status(member, Member.Status.CLOSED, (Member.Status.ACTIVE, Member.Status.FROZEN))
+    member.name, member.email, member.phone, member.birthday = "", "", "", None
+    member.anonymised_at = timezone.now()
+    member.save(update_fields=[*PROFILE_FIELDS, "anonymised_at", "updated_at"])
+    member.notes.update(text="")
+    MemberNote.objects.create(member=member, kind=MemberNote.Kind.ANONYMISED, text=reason, author=actor)
+    publish("member.anonymised", member=member, payload={})
+    return member
+
+
+def _note_text(value: Any, field: str, *, required: bool) -> str:
+    text = str(value or "").strip()
+    problem = text_problem(text) or (f"At most {NOTE_MAX_LENGTH} characters." if len(text) > NOTE_MAX_LENGTH else None)
+    if problem is None and required and not text:
+        problem = "Required."
+    if problem:
+        raise InvalidInput(f"The {field} is not valid.", fields={field: [problem]})
+    return text

@@ -13,7 +13,7 @@ class RewardsConfig(AppConfig):
         from loyalty.names import builtin_names
 
         from . import audit, demo, jobs, names, program_sections, selectors, storefront
-        from .services import configuration
+        from .services import configuration, redemptions
 
         builtin_names.update(names.BUILTIN_NAMES)
         jobs.register()
@@ -33,3 +33,4 @@ class RewardsConfig(AppConfig):
         configuration.register()
         program_sections.register()
         extensions.demo_steps.register("points mall", extensions.DemoStep(run=demo.populate_the_mall))
+        extensions.personal_data_erasers.register("shipping addresses", redemptions.erase_shipping_addresses)

@@ -17,6 +17,7 @@ from .services import import_pool_codes, move_fulfilment, redeem
 
 DEMO_SOURCE = "demo"
 DEMO_ADDRESS = "上海市黄浦区南京东路 1 号"
+DEMO_CARRIERS = ("SF Express", "JD Logistics", "ZTO Express")
 
 
 @transaction.atomic
@@ -44,35 +45,55 @@ def add_partner_codes(*, codes: int, seed: int) -> Reward:
 
 
 def make_redemptions(*, count: int, seed: int) -> int:
-    """Up to `count` redemptions by the members with the most points; some goods already shipped."""
+    """Up to `count` redemptions by members drawn from those who can afford something on offer,
+    through the redemption service; of the goods, a third still to ship, a third shipped (carrier
+    and tracking number), a third delivered."""
     rng = random.Random(seed)
     rewards = list(on_offer(timezone.now()))
-    members = list(Member.objects.filter(status=Member.Status.ACTIVE).order_by("-points_available")[: count * 2])
+    if not rewards:
+        return 0
+    cheapest = min(reward.points_cost for reward in rewards)
+    able = list(
+        Member.objects.filter(status=Member.Status.ACTIVE, points_available__gte=cheapest)
+        .order_by("pk")
+        .values_list("external_id", "points_available")
+    )
     made = 0
-    for index, member in enumerate(members):
+    for index, (external_id, points) in enumerate(rng.sample(able, min(len(able), count * 2))):
         if made == count:
             break
-        affordable = [r for r in rewards if r.points_cost <= member.points_available]
-        if not affordable:
-            continue
-        reward = rng.choice(affordable)
+        reward = rng.choice([r for r in rewards if r.points_cost <= points])
         try:
             redemption = redeem(
                 source=DEMO_SOURCE,
-                member=member.external_id,
+                member=external_id,
                 reward=reward.code,
                 idempotency_key=f"demo-{index}",
                 shipping_address=DEMO_ADDRESS if reward.kind == Reward.Kind.GOODS else "",
             ).redemption
         except LoyaltyError:  # a limit or the stock ran out: the next member tries
             continue
-        if reward.kind == Reward.Kind.GOODS and rng.random() < 0.5:
-            move_fulfilment(redemption_id=redemption.pk, status="shipped")
+        if reward.kind == Reward.Kind.GOODS:
+            _fulfil(redemption.pk, rng)
         made += 1
     return made
+
+
+def _fulfil(redemption_id: int, rng: random.Random) -> None:
+    step = rng.randrange(3)
+    if step >= 1:
+        move_fulfilment(
+            redemption_id=redemption_id,
+            status="shipped",
+            carrier=rng.choice(DEMO_CARRIERS),
+            tracking_number=f"SF{rng.randrange(10**12):012d}",
+        )
+    if step == 2:
+        move_fulfilment(redemption_id=redemption_id, status="delivered")
 
 
 def populate_the_mall(stdout, seed: int) -> None:
     """The demo step (loyalty.extensions.demo_steps): partner codes, then redemptions."""
     add_partner_codes(codes=200, seed=seed)
-    stdout.write(f"Points mall: {make_redemptions(count=40, seed=seed)} demo redemptions.")
+    count = max(40, Member.objects.count() // 10)
+    stdout.write(f"Points mall: {make_redemptions(count=count, seed=seed)} demo redemptions.")

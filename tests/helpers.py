@@ -50,7 +50,7 @@ def ensure_default_program() -> None:
 
 
 def ensure_staff_roles() -> None:
-    """The staff roles of migrations 0013, 0019 and 0021 (transactional tests flush them)."""
+    """The staff roles of migrations 0013, 0019, 0021 and 0024 (transactional tests flush them)."""
     from types import SimpleNamespace
 
     from django.db import connection
@@ -59,6 +59,7 @@ def ensure_staff_roles() -> None:
         "loyalty.migrations.0013_staff_roles",
         "loyalty.migrations.0019_action_permissions_for_roles",
         "loyalty.migrations.0021_outbox_relay",
+        "loyalty.migrations.0024_member_notes_for_roles",
     ):
         migration = importlib.import_module(name)
         create = getattr(migration, "create_roles", None) or migration.grant

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from rangefilter.filters import DateRangeFilterBuilder
 
 from loyalty.backoffice.adjustments import adjust_member_view, adjust_members_action
+from loyalty.backoffice.member_lifecycle import NoteForm, add_note_view, lifecycle_view
 from loyalty.backoffice.paging import EstimatedCountPaginator
 from loyalty.models import Adjustment
 from loyalty.selectors.member_overview import member_overview
@@ -24,7 +25,7 @@ from loyalty.spreadsheets import SpreadsheetImportExportMixin
 from members import services
 from members.errors import LoyaltyError
 from members.models import Member
-from members.selectors import search_members
+from members.selectors import member_notes, search_members
 
 from .member_resources import MemberExportResource, MemberImportResource
 
@@ -122,6 +123,11 @@ class MemberAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
             "can_adjust_growth": request.user.has_perm("loyalty.adjust_growth"),
             "can_change": self.has_change_permission(request, member),
             "can_freeze": self.has_freeze_permission(request),
+            "can_close": request.user.has_perm("members.close_member") and member.status != Member.Status.CLOSED,
+            "can_anonymise": request.user.has_perm("members.anonymise_member") and member.anonymised_at is None,
+            "can_note": request.user.has_perm("members.add_membernote") and member.anonymised_at is None,
+            "notes": member_notes(member=member) if request.user.has_perm("members.view_membernote") else None,
+            "note_form": NoteForm(),
             "Status": Member.Status,
             "Adjustment": Adjustment,
         }
@@ -139,6 +145,16 @@ class MemberAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
             ),
             path("<int:member_id>/status/<str:change>/", view(self.status_view), name="members_member_status"),
             path("<int:member_id>/recalculate/", view(self.recalculate_view), name="members_member_recalculate"),
+            path(
+                "<int:member_id>/<str:step_name>/confirm/",
+                view(lambda request, member_id, step_name: lifecycle_view(self, request, member_id, step_name)),
+                name="members_member_step",
+            ),
+            path(
+                "<int:member_id>/notes/",
+                view(lambda request, member_id: add_note_view(self, request, member_id)),
+                name="members_member_note",
+            ),
             *super().get_urls(),
         ]
 

@@ -21,7 +21,10 @@ JOIN_RECENCY_SKEW = 1.15
 DORMANT_SHARE = 0.3
 DORMANT_FOR_AT_LEAST_DAYS = 90
 
-SPEND = "spend"  # not an event type: a chance to redeem points in the points mall
+# Not an event type: a chance to pay part of an order with points at checkout (the storefront's
+# spend call). Redemptions in the points mall are made by the rewards app's demo step, through its
+# redemption service, against the catalog.
+SPEND = "spend"
 
 CENT = Decimal("0.01")
 SMALLEST_BASKET, LARGEST_BASKET = 1.0, 50_000.0
@@ -30,14 +33,7 @@ PARTNERS = ("bank", "airline", "telecom")
 PARTNER_IMPORT_AMOUNTS = (500, 1000, 2000, 3000, 5000)
 FULL_RETURN_SHARE = 0.6
 SECOND_RETURN_SHARE = 0.3
-REWARDS = (
-    (100, "Free-shipping coupon"),
-    (200, "5-yuan coupon"),
-    (500, "Lottery draw x5"),
-    (1000, "30-yuan coupon"),
-    (2000, "Insulated cup"),
-    (5000, "Bluetooth earphones"),
-)
+POINTS_PAYMENTS = (100, 200, 500, 1000, 2000, 5000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +61,7 @@ class Persona:
     return_share: float
     complaints: int
     violations: int
-    redemptions_per_day: float
+    points_payments_per_day: float
     partner_imports: int
 
 
@@ -97,7 +93,7 @@ def sample_persona(rng: random.Random, joined_at: float, now: float) -> Persona:
         return_share=rng.betavariate(1, 12),
         complaints=rng.choice((1, 1, 2)) if rng.random() < 0.03 else 0,
         violations=1 if rng.random() < 0.006 else 0,
-        redemptions_per_day=rng.lognormvariate(math.log(1 / 60), 0.7) if rng.random() < 0.45 else 0.0,
+        points_payments_per_day=rng.lognormvariate(math.log(1 / 60), 0.7) if rng.random() < 0.45 else 0.0,
         partner_imports=rng.randint(1, 3) if rng.random() < 0.03 else 0,
     )
 
@@ -132,7 +128,8 @@ def plan_intents(
     intents.extend(Intent(rng.uniform(start, end), "complaint") for _ in range(persona.complaints))
     intents.extend(Intent(rng.uniform(start, end), "violation") for _ in range(persona.violations))
     intents.extend(_partner_import(rng, rng.uniform(start, end)) for _ in range(persona.partner_imports))
-    intents.extend(Intent(at, SPEND) for at in poisson_times(rng, persona.redemptions_per_day, start, end))
+    payments = poisson_times(rng, persona.points_payments_per_day, start, end)
+    intents.extend(Intent(at, SPEND, order_id=f"{order_prefix}-p{n}") for n, at in enumerate(payments, start=1))
     intents.sort(key=attrgetter("at"))
     return intents
 
@@ -195,7 +192,7 @@ def _money(value: float, smallest: float = SMALLEST_BASKET) -> Decimal:
     return Decimal(min(max(value, smallest), LARGEST_BASKET)).quantize(CENT, rounding=ROUND_DOWN)
 
 
-def choose_reward(rng: random.Random, spendable: int) -> tuple[int, str] | None:
-    """A reward the member can afford, if any."""
-    affordable = [reward for reward in REWARDS if reward[0] <= spendable]
+def choose_points_payment(rng: random.Random, spendable: int) -> int | None:
+    """Points the member pays with, if they have enough for any of the usual amounts."""
+    affordable = [amount for amount in POINTS_PAYMENTS if amount <= spendable]
     return rng.choice(affordable) if affordable else None

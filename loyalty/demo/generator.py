@@ -18,7 +18,7 @@ from loyalty.calculations import local_day, start_of_day
 from loyalty.models import Tier
 from members.models import Member
 
-from .behaviour import SPEND, Intent, Persona, choose_reward, join_times, plan_intents, sample_persona
+from .behaviour import SPEND, Intent, Persona, choose_points_payment, join_times, plan_intents, sample_persona
 from .people import make_identity
 from .program import ProgramSnapshot
 from .replay import MemberReplay
@@ -140,11 +140,13 @@ class DemoGenerator:
         invitees = [(at, self._external_id(index)) for at, index in plan.invitees]
         for intent in plan_intents(rng, plan.persona, external_id, invitees):
             self._perform(replay, rng, intent)
+        replay.run_jobs_until(self.now)
         return replay.finish()
 
     @staticmethod
     def _perform(replay: MemberReplay, rng: random.Random, intent: Intent) -> None:
         at = _moment(intent.at)
+        replay.run_jobs_until(at)
         if intent.kind != SPEND:
             replay.record(
                 intent.kind,
@@ -155,10 +157,9 @@ class DemoGenerator:
                 data=intent.data,
             )
             return
-        reward = choose_reward(rng, replay.spendable_points(at))
-        if reward is not None:
-            cost, name = reward
-            replay.spend(cost, at, f"Redeemed: {name}")
+        amount = choose_points_payment(rng, replay.spendable_points(at))
+        if amount is not None:
+            replay.pay_with_points(amount, at, order_id=intent.order_id)
 
 
 @contextmanager

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import time
 from zoneinfo import ZoneInfo
 
-from loyalty import planner
+from loyalty import extensions, planner
 from loyalty.calculations import validate_ladder
 from loyalty.models import EarningRule, ProgramSettings, Tier
 from loyalty.models.program import GrowthMode
+from loyalty.services.tiers import RECALCULATION_JOB
 
 
 class ProgramSnapshot:
@@ -25,6 +27,11 @@ class ProgramSnapshot:
         self.rules_by_event_type: dict[str, list[EarningRule]] = defaultdict(list)
         for rule in sorted(rules, key=lambda r: r.code):
             self.rules_by_event_type[rule.event_type_id].append(rule)
+        # When the nightly and monthly jobs run (their beat schedules, in the program's zone).
+        self.expire_points_at = _scheduled_time("expire_points")
+        self.expire_growth_at = _scheduled_time("expire_growth")
+        self.recalculate_at = _scheduled_time(RECALCULATION_JOB)
+        self.recalculation_period_format = extensions.jobs[RECALCULATION_JOB].period_format
         self.planner_program = planner.Program(
             zone=self.zone,
             pending_days=settings.pending_days,
@@ -41,3 +48,10 @@ class ProgramSnapshot:
             list(Tier.objects.order_by("rank")),
             list(EarningRule.objects.filter(is_active=True)),
         )
+
+
+def _scheduled_time(job: str) -> time:
+    schedule = extensions.jobs[job].schedule
+    if schedule is None:
+        raise ValueError(f"The job {job} has no schedule for the demo history to follow.")
+    return time(int(schedule.hour), int(schedule.minute))

@@ -8,14 +8,15 @@ called at that moment (see the package docstring for what that means for release
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from loyalty import planner
-from loyalty.calculations import Take, plan_consumption
+from loyalty import planner, reason_codes
+from loyalty.calculations import Take, local_day, plan_consumption, recalculated_tier
 from loyalty.models import (
     EarningRule,
     Event,
@@ -33,7 +34,7 @@ from loyalty.reason_codes import Reason
 from loyalty.reasons import reason_fields
 from loyalty.services.event_input import EventInput
 from loyalty.services.event_plans import contributions
-from loyalty.services.ledger import POINTS_EXPIRED
+from loyalty.services.ledger import GROWTH_EXPIRED, POINTS_EXPIRED
 from loyalty.services.tiers import EARNED_MOVES
 from members.models import Member
 
@@ -42,6 +43,8 @@ from .rows import ChunkRows, IdAllocator
 from .tables import AllocationRow, EventRow, GrowthEntryRow, PointsEntryRow, RuleHitRow, TierChangeRow
 
 SOURCE = "demo"
+# The night's order of the expiry jobs, for lots that both come due at one moment.
+_POINTS_EXPIRY, _GROWTH_EXPIRY = 0, 1
 # Stands in for "never expires" so that such lots sort last, as the engine's NULLS LAST does.
 NEVER = datetime.max.replace(tzinfo=UTC)
 
@@ -81,10 +84,13 @@ class MemberReplay:
     rule_counts: dict[int, RuleCount] = field(default_factory=dict)
     points_total: int = 0
     events_recorded: int = 0
-    spends_made: int = 0
     # A return's floor (as loyalty.services.tiers.return_floor): the tier held before the unbroken
     # run of earned tier moves that led to the current tier, None when the latest move was not earned.
     earned_moves_floor: Tier | None = None
+    # The lots with an expiry, by the run of the expiry job that will find them due: (that run's
+    # time, the job's order in the night, lot id, lot).
+    due_lots: list[tuple[datetime, int, int, GrowthEntryRow | PointsEntryRow]] = field(default_factory=list)
+    jobs_ran_until: datetime | None = None
 
     def enrol(self) -> None:
         """As loyalty.services.enrol_member: the lowest tier from `joined_at`, with its tier change."""
@@ -93,6 +99,7 @@ class MemberReplay:
         member.tier_since = member.joined_at
         self.rows.add(Member, member)
         self._add_tier_change(None, member.tier, TierChange.Reason.ENROLMENT, member.joined_at, event=None)
+        self.jobs_ran_until = member.joined_at
 
     # --- record_event ------------------------------------------------------------------------------
 
@@ -178,7 +185,7 @@ class MemberReplay:
         ]
 
     def _return_floor(self) -> Tier | None:
-        """As loyalty.services.tiers.return_floor (the demo's history runs before any recalculation)."""
+        """As loyalty.services.tiers.return_floor (a recalculation ends the run of earned moves)."""
         if self.program.settings.return_downgrade != ReturnDowngrade.IMMEDIATE:
             return None
         return self.earned_moves_floor
@@ -240,6 +247,7 @@ class MemberReplay:
             growth_lot = GrowthEntryRow(**common)
             self.rows.add(GrowthEntry, growth_lot)
             self.open_growth_lots.append(growth_lot)
+            self._await_expiry(growth_lot, self.program.expire_growth_at, _GROWTH_EXPIRY)
             return
         points_lot = PointsEntryRow(
             **common,
@@ -250,6 +258,7 @@ class MemberReplay:
         self.rows.add(PointsEntry, points_lot)
         self.points_lots.append(points_lot)
         self.open_points_lots.append(points_lot)
+        self._await_expiry(points_lot, self.program.expire_points_at, _POINTS_EXPIRY)
 
     def _store_event(
         self, event_type: str, at: datetime, amount: Decimal | None, order_id: str, original_order_id: str, data: dict
@@ -284,7 +293,7 @@ class MemberReplay:
         return event
 
     def _add_tier_change(
-        self, from_tier: Tier | None, to_tier: Tier, reason: str, at: datetime, event: EventRow | None
+        self, from_tier: Tier | None, to_tier: Tier, reason: str, at: datetime, event: EventRow | None, period: str = ""
     ) -> None:
         if reason not in EARNED_MOVES:
             self.earned_moves_floor = None
@@ -301,6 +310,7 @@ class MemberReplay:
                 event_id=event.id if event else None,
                 growth_value=self.member.growth_value,
                 created_at=at,
+                period=period,
             ),
         )
 
@@ -309,13 +319,13 @@ class MemberReplay:
     def spendable_points(self, at: datetime) -> int:
         return sum(_left(lot) for lot in self._released_points_lots(at))
 
-    def spend(self, amount: int, at: datetime, reason: str | Reason) -> None:
-        """As spend_points: overdue lots are expired first, then released lots are taken."""
+    def pay_with_points(self, amount: int, at: datetime, *, order_id: str) -> None:
+        """As spend_points for a points payment on an order at checkout: overdue lots are expired
+        first, then released lots are taken."""
         self._expire_overdue_points(at)
         lots = self._released_points_lots(at)
         if amount > sum(_left(lot) for lot in lots):
             raise ValueError(f"Cannot spend {amount} points at {at}: not that many available.")
-        self.spends_made += 1
         takes, _short = plan_consumption(_soonest_expiring_first(lots, []), amount)
         self.points_total -= self._write_debit(
             PointsEntry,
@@ -324,28 +334,109 @@ class MemberReplay:
             takes,
             PointsEntry.Kind.SPEND,
             at,
-            **reason_fields(reason),
+            **reason_fields(Reason(reason_codes.ORDER_PAYMENT, {"order": order_id})),
             source=SOURCE,
-            reference=f"{self.member.external_id}-s{self.spends_made}",
+            reference=order_id,
         )
         self.member.last_activity_at = at
 
     def _expire_overdue_points(self, at: datetime) -> None:
         overdue = [lot for lot in self.points_lots if _left(lot) > 0 and _expired(lot, at)]
         for lot in sorted(overdue, key=lambda lot: (_expires_at(lot), lot.id)):
-            expiry = PointsEntryRow(
-                id=self.ids.take(PointsEntry),
-                member_id=self.member.id,
-                kind=PointsEntry.Kind.EXPIRE,
-                amount=-_left(lot),
-                created_at=at,
-                recorded_at=at,
-                **reason_fields(POINTS_EXPIRED),
-                expired_lot_id=lot.id,
-            )
-            self.rows.add(PointsEntry, expiry)
-            self.points_total -= _left(lot)
-            lot.remaining = 0
+            self._expire_points_lot(lot, at)
+
+    def _expire_points_lot(self, lot: PointsEntryRow, at: datetime) -> None:
+        expiry = PointsEntryRow(
+            id=self.ids.take(PointsEntry),
+            member_id=self.member.id,
+            kind=PointsEntry.Kind.EXPIRE,
+            amount=-_left(lot),
+            created_at=at,
+            recorded_at=at,
+            **reason_fields(POINTS_EXPIRED),
+            expired_lot_id=lot.id,
+        )
+        self.rows.add(PointsEntry, expiry)
+        self.points_total -= _left(lot)
+        lot.remaining = 0
+
+    def _expire_growth_lot(self, lot: GrowthEntryRow, at: datetime) -> None:
+        expiry = GrowthEntryRow(
+            id=self.ids.take(GrowthEntry),
+            member_id=self.member.id,
+            kind=GrowthEntry.Kind.EXPIRE,
+            amount=-_left(lot),
+            created_at=at,
+            recorded_at=at,
+            **reason_fields(GROWTH_EXPIRED),
+            expired_lot_id=lot.id,
+        )
+        self.rows.add(GrowthEntry, expiry)
+        self.member.growth_value -= _left(lot)
+        lot.remaining = 0
+
+    # --- the scheduled jobs ------------------------------------------------------------------------
+
+    def run_jobs_until(self, until: datetime) -> None:
+        """What the nightly expiries and the monthly recalculation did between the previous call and
+        `until`, each at its scheduled time (as loyalty.services.bulk's jobs: the lots due by then
+        expire, then tiers follow growth under the downgrade policy). Release is not replayed as a
+        job: a lot counts as released from its available_at."""
+        since = self.jobs_ran_until
+        assert since is not None, "enrol() first"
+        recalculation = self._next_recalculation(since)
+        while True:
+            lot_due = self.due_lots[0][0] if self.due_lots else None
+            if lot_due is not None and lot_due <= until and lot_due <= recalculation:
+                at, order, _, lot = heapq.heappop(self.due_lots)
+                if _left(lot) > 0:
+                    if order == _POINTS_EXPIRY:
+                        assert isinstance(lot, PointsEntryRow)
+                        self._expire_points_lot(lot, at)
+                    else:
+                        assert isinstance(lot, GrowthEntryRow)
+                        self._expire_growth_lot(lot, at)
+                continue
+            if recalculation <= until:
+                self._recalculate(recalculation)
+                recalculation = self._next_recalculation(recalculation)
+                continue
+            break
+        self.jobs_ran_until = until
+
+    def _await_expiry(self, lot: GrowthEntryRow | PointsEntryRow, job_time: time, order: int) -> None:
+        """Queue the lot for the first run of its expiry job that finds it due (expires_at <= as_of)."""
+        if lot.expires_at is None:
+            return
+        zone = self.program.zone
+        day = local_day(lot.expires_at, zone)
+        run = datetime.combine(day, job_time, tzinfo=zone)
+        if run < lot.expires_at:
+            run = datetime.combine(day + timedelta(days=1), job_time, tzinfo=zone)
+        heapq.heappush(self.due_lots, (run, order, lot.id, lot))
+
+    def _next_recalculation(self, after: datetime) -> datetime:
+        """The first monthly recalculation run after `after`."""
+        zone = self.program.zone
+        first = local_day(after, zone).replace(day=1)
+        run = datetime.combine(first, self.program.recalculate_at, tzinfo=zone)
+        if run <= after:
+            following = (first + timedelta(days=32)).replace(day=1)
+            run = datetime.combine(following, self.program.recalculate_at, tzinfo=zone)
+        return run
+
+    def _recalculate(self, at: datetime) -> None:
+        """As loyalty.services.bulk.recalculate_tiers for one member."""
+        member = self.member
+        target = recalculated_tier(
+            self.program.ladder, member.tier, member.growth_value, self.program.settings.downgrade_policy
+        )
+        if target.id == member.tier_id:
+            return
+        before = member.tier
+        member.tier, member.tier_since = target, at
+        period = at.astimezone(self.program.zone).strftime(self.program.recalculation_period_format)
+        self._add_tier_change(before, target, TierChange.Reason.RECALCULATION, at, event=None, period=period)
 
     # --- ledger ------------------------------------------------------------------------------------
 

@@ -56,6 +56,7 @@ class GrowthEntryRow:
     rule_id: int | None = None
     remaining: int | None = None  # lots only
     expires_at: datetime | None = None  # lots only
+    expired_lot_id: int | None = None  # expire entries only
 
 
 @dataclass(slots=True)
@@ -100,3 +101,5 @@ class TierChangeRow:
     event_id: int | None
     growth_value: int
     created_at: datetime
+    period: str = ""  # recalculations only
+    note: str = ""

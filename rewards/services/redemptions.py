@@ -313,3 +313,8 @@ def move_fulfilment(
     }
     publish("redemption.fulfilment_changed", member=member, payload=moved)
     return redemption
+
+
+def erase_shipping_addresses(member) -> None:
+    """Anonymising (loyalty.extensions.personal_data_erasers): where the member's goods were sent."""
+    Redemption.objects.filter(member=member).exclude(shipping_address="").update(shipping_address="")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -23,6 +23,7 @@ from loyalty.models import (
     TierChange,
 )
 from loyalty.services.event_input import EventInput
+from loyalty.services.jobs import run_job_now
 from members.models import Member
 from tests.helpers import ensure_default_program
 
@@ -94,10 +95,25 @@ def test_generates_realistic_members_and_histories(default_program):
     assert Member.objects.filter(last_activity_at__lt=AS_OF - timedelta(days=90)).exists(), "no dormant members"
     assert Member.objects.exclude(tier__rank=0).exists()
     assert Event.objects.values("source", "event_id").distinct().count() == Event.objects.count()
-    # Nothing expires on its own; only a spend expires the overdue points lots first, as spend_points does.
+    # The nightly expiries ran as time passed, at their beat times in the program's zone (03:00 and
+    # 03:30); a spend also expires the lots that came due since, as spend_points does.
+    zone = default_program.zone
     spend_times = set(PointsEntry.objects.filter(kind="spend").values_list("member", "created_at"))
-    assert not GrowthEntry.objects.filter(kind="expire").exists()
-    assert set(PointsEntry.objects.filter(kind="expire").values_list("member", "created_at")) <= spend_times
+    for model, job_time in ((PointsEntry, time(3, 0)), (GrowthEntry, time(3, 30))):
+        expiries = list(model.objects.filter(kind="expire").values_list("member", "created_at"))
+        assert expiries, f"no {model.__name__} lot expired in two years"
+        for member, at in expiries:
+            assert at.astimezone(zone).time() == job_time or (member, at) in spend_times
+    # Every lot due by the history's last night is empty; only what came due after it is left.
+    last_night = datetime.combine(AS_OF.astimezone(zone).date() - timedelta(days=1), time(3, 0), tzinfo=zone)
+    for model in (PointsEntry, GrowthEntry):
+        assert not model.objects.filter(amount__gt=0, remaining__gt=0, expires_at__lte=last_night).exists()
+    # Tiers were recalculated on the 1st of each month, under the downgrade policy.
+    recalculated = TierChange.objects.filter(reason=TierChange.Reason.RECALCULATION)
+    assert recalculated.filter(to_tier__rank__lt=F("from_tier__rank")).exists()
+    for period, at in recalculated.values_list("period", "created_at"):
+        local = at.astimezone(zone)
+        assert (local.day, local.time(), period) == (1, time(4, 0), local.strftime("%Y-%m"))
 
 
 def test_histories_respect_time_and_rules(default_program):
@@ -112,14 +128,15 @@ def test_histories_respect_time_and_rules(default_program):
     assert RuleHit.objects.filter(rule__code="profile_completed").values("member").distinct().count() == (
         RuleHit.objects.filter(rule__code="profile_completed").count()
     )
-    # Growth comes only from events here, so the events' growth deltas add up to each balance; points
-    # also move by spends and by the expiries a spend does first, the entries without an event.
+    # Events move growth and points; so do the entries without an event: expiries, and for points
+    # the spends.
     deltas = _per_member(Event.objects.all(), "growth_delta")
     points = _per_member(Event.objects.all(), "points_delta")
     without_event = _per_member(PointsEntry.objects.filter(event__isnull=True))
+    growth_without_event = _per_member(GrowthEntry.objects.filter(event__isnull=True))
     ladder = list(Tier.objects.order_by("rank"))
     for member in Member.objects.select_related("tier"):
-        assert member.growth_value == deltas.get(member.pk, 0)
+        assert member.growth_value == deltas.get(member.pk, 0) + growth_without_event.get(member.pk, 0)
         assert member.points_available + member.points_pending == points.get(member.pk, 0) + without_event.get(
             member.pk, 0
         )
@@ -140,6 +157,30 @@ def test_histories_respect_time_and_rules(default_program):
                 data=event.data,
             ).fingerprint
         ), event.event_id
+
+
+def test_the_first_night_after_the_history_expires_at_most_a_day_of_lots(default_program):
+    generate_demo_data(members=60, seed=15, as_of=AS_OF)
+    zone = default_program.zone
+    history_ends = datetime.combine(AS_OF.astimezone(zone).date(), time.min, tzinfo=zone)
+    first_night = datetime.combine(history_ends.date() + timedelta(days=1), time(3, 0), tzinfo=zone)
+
+    # The demo starts (its jobs run as of that moment), then the first night comes.
+    for as_of in (AS_OF, first_night):
+        for job in ("expire_points", "expire_growth"):
+            run_job_now(job=job, as_of=as_of)
+
+    for model in (PointsEntry, GrowthEntry):
+        expired = model.objects.filter(
+            amount__gt=0,
+            pk__in=model.objects.filter(kind="expire", created_at__gt=AS_OF - timedelta(seconds=1)).values(
+                "expired_lot"
+            ),
+        )
+        due = list(expired.values_list("expires_at", flat=True))
+        assert due, f"no {model.__name__} lot came due that day (a seed with one is chosen)"
+        assert all(history_ends - timedelta(days=1) < at <= first_night for at in due), model.__name__
+    assert_invariants()
 
 
 def test_ledgers_and_balances_satisfy_the_audit_invariants(default_program):

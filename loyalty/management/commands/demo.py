@@ -1,13 +1,16 @@
+import io
+import logging
 import secrets
 
+from celery import beat
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from config.celery import app as celery_app
 from loyalty import extensions
 from loyalty.models import StorefrontAPIKey
-from loyalty.outbox import relay_in_background
 from loyalty.services.jobs import run_job_now
 from loyalty.services.storefronts import create_api_key, revoke_api_key
 from members.models import Member
@@ -20,7 +23,8 @@ DEMO_STOREFRONT = "demo shop"
 class Command(BaseCommand):
     help = (
         "Start the zero-setup demo: migrate, generate members with histories and run the scheduled jobs "
-        "(first run only), print an admin login and an API key, then serve on http://127.0.0.1:8000."
+        "(first run only), print an admin login and an API key, then serve on http://127.0.0.1:8000 with Celery "
+        "beat running the schedules in the same process."
     )
 
     def add_arguments(self, parser):
@@ -55,9 +59,21 @@ class Command(BaseCommand):
                 "(a new password and API key are made each time the demo starts)\n"
             )
         )
+        call_command("setup_schedules", stdout=io.StringIO())
         if not no_server:
-            relay_in_background()  # no Celery beat in the demo: the domain events are relayed here
+            self._start_beat()
             call_command("runserver", addrport, use_reloader=False)
+
+    @staticmethod
+    def _start_beat() -> None:
+        """No Celery worker or Redis in the demo: beat runs as a thread of this process, and as tasks
+        run eagerly here (no REDIS_URL), what it starts runs in that thread — the nightly and monthly
+        jobs, the dashboard refresh, the outbox relay and pruning, on the schedules setup_schedules
+        made (editable under System > Periodic tasks)."""
+        celery_app.loader.import_default_modules()
+        for chatty in ("celery.beat", "celery.app.trace"):  # a line every few seconds for the relay
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+        beat.EmbeddedService(celery_app, thread=True, scheduler_cls=celery_app.conf.beat_scheduler).start()
 
     def _reset_admin(self) -> str:
         password = secrets.token_urlsafe(9)

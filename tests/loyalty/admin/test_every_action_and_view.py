@@ -87,7 +87,14 @@ def _custom_routes():
     return list(walk(admin.site.get_urls()))
 
 
-ARGUMENTS = {"kind": "points", "change": "freeze", "slug": "distribution", "job": "expire_points", "mode": "run"}
+ARGUMENTS = {
+    "kind": "points",
+    "change": "freeze",
+    "slug": "distribution",
+    "job": "expire_points",
+    "mode": "run",
+    "step_name": "anonymise",
+}
 
 
 def test_every_custom_admin_view_refuses_a_staff_member_without_its_permission(client, program):
