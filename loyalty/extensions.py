@@ -97,7 +97,7 @@ class ScheduledJob:
     description: Any  # one line: what a run does
     period_format: str  # strftime of as_of in the program time zone: one run per period
     run_chunk: Callable[..., ChunkResult]  # (first_id, last_id, as_of, *, period, run_id)
-    preview: Callable[[datetime], list[str]]  # what a run as of then would change (dry runs)
+    preview: Callable[[datetime], list[dict]]  # what a run as of then would change: loyalty.job_summaries lines
     schedule: Schedule | None = None
     on_finish: Callable[..., None] | None = None  # (*, run) in the transaction that marks a run done
 

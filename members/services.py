@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from members.errors import InvalidInput
+from members.errors import InvalidInput, MemberClosed
 from members.inputs import text_problem
 from members.permissions import require_permission
 
@@ -82,11 +82,14 @@ def _birthday(value: Any, errors: dict) -> date | None:
 
 @transaction.atomic
 def update_member(*, member: Member, changes: Mapping[str, Any], actor=None) -> Member:
-    """Change profile fields (name, email, phone, birthday); other fields are refused. A staff
-    `actor` needs members.change_member."""
+    """Change profile fields (name, email, phone, birthday); other fields are refused, and so is any
+    personal data for a member whose personal data was erased. A staff `actor` needs
+    members.change_member."""
     require_permission(actor, "members.change_member", "You may not change members' profiles.")
     cleaned = clean_profile(changes)
     member = lock_member(member_id=member.pk)
+    if member.anonymised_at is not None and any(cleaned.values()):
+        raise MemberClosed(f"Member {member.external_id} is closed and their personal data was erased.")
     changed = sorted(name for name, value in cleaned.items() if getattr(member, name) != value)
     for name, value in cleaned.items():
         setattr(member, name, value)

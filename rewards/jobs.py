@@ -3,16 +3,39 @@ Benefits follow the 04:00 tier recalculation on the 1st, so members get what the
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from loyalty import extensions
+from loyalty import extensions, job_summaries
 from loyalty.extensions import Schedule, ScheduledJob
+from loyalty.names import display_name
 
 from . import selectors
 from .services import bulk
 
 
+def _register_summaries() -> None:
+    """How the rewards jobs' dry runs read (loyalty.job_summaries)."""
+    job_summaries.register(
+        {
+            "monthly_benefit": lambda p: (
+                gettext("%(benefit)s: %(eligible)s members in its tiers, %(done)s already granted for %(period)s.")
+                % {**p, "benefit": display_name(p["benefit"])}
+            ),
+            "no_monthly_benefits": lambda p: gettext("No active monthly benefits."),
+            "birthday_gift": lambda p: (
+                gettext("%(benefit)s: %(eligible)s members with a birthday this month, %(done)s already granted.")
+                % {**p, "benefit": display_name(p["benefit"])}
+            ),
+            "no_birthday_gifts": lambda p: gettext("No active birthday gifts."),
+            "coupons_to_expire": lambda p: gettext("%(count)s active coupons would expire.") % p,
+            "holds_to_release": lambda p: gettext("%(holds)s expired holds (%(points)s points) would be released.") % p,
+        }
+    )
+
+
 def register() -> None:
+    _register_summaries()
     extensions.jobs.register(
         "issue_benefits",
         ScheduledJob(

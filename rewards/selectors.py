@@ -11,6 +11,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 
 from loyalty.config import current_config
+from loyalty.job_summaries import line
 from loyalty.models import ProgramSettings, Tier
 from loyalty.program_file import decimal_text
 from members.models import Member
@@ -156,34 +157,34 @@ def _eligible_counts(entitlement: str, **member_filter) -> list[tuple[Benefit, i
     ]
 
 
-def preview_monthly_benefits(as_of: datetime) -> list[str]:
+def preview_monthly_benefits(as_of: datetime) -> list[dict]:
     period = calculations.month_key(as_of, ProgramSettings.current().zone)
     lines = []
     for benefit, eligible in _eligible_counts(Benefit.Entitlement.MONTHLY_COUPONS):
         done = BenefitGrant.objects.filter(benefit=benefit, period=period).count()
-        lines.append(f"{benefit.code}: {eligible} members in its tiers, {done} already granted for {period}.")
-    return lines or ["No active monthly benefits."]
+        lines.append(line("monthly_benefit", benefit=benefit.name, eligible=eligible, done=done, period=period))
+    return lines or [line("no_monthly_benefits")]
 
 
-def preview_birthday_gifts(as_of: datetime) -> list[str]:
+def preview_birthday_gifts(as_of: datetime) -> list[dict]:
     zone = ProgramSettings.current().zone
     month, period = as_of.astimezone(zone).month, calculations.year_key(as_of, zone)
     lines = []
     for benefit, eligible in _eligible_counts(Benefit.Entitlement.BIRTHDAY_GIFT, birthday__month=month):
         done = BenefitGrant.objects.filter(benefit=benefit, period=period, member__birthday__month=month).count()
-        lines.append(f"{benefit.code}: {eligible} members with a birthday this month, {done} already granted.")
-    return lines or ["No active birthday gifts."]
+        lines.append(line("birthday_gift", benefit=benefit.name, eligible=eligible, done=done))
+    return lines or [line("no_birthday_gifts")]
 
 
-def preview_expire_coupons(as_of: datetime) -> list[str]:
+def preview_expire_coupons(as_of: datetime) -> list[dict]:
     count = Coupon.objects.filter(status=Coupon.Status.ACTIVE, valid_until__lte=as_of).count()
-    return [f"{count} active coupons would expire."]
+    return [line("coupons_to_expire", count=count)]
 
 
-def preview_expired_holds(as_of: datetime) -> list[str]:
+def preview_expired_holds(as_of: datetime) -> list[dict]:
     holds = PointsHold.objects.filter(status=PointsHold.Status.HELD, expires_at__lte=as_of)
     totals = holds.aggregate(points=Sum("amount"), holds=Count("id"))
-    return [f"{totals['holds']} expired holds ({totals['points'] or 0} points) would be released."]
+    return [line("holds_to_release", holds=totals["holds"], points=totals["points"] or 0)]
 
 
 # --- the program file -------------------------------------------------------------------------------

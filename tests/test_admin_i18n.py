@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
-from loyalty import extensions
+from loyalty import extensions, job_summaries
 from loyalty.backoffice.library_messages import AXES_MESSAGES
 from loyalty.models import BUILTIN_EVENT_TYPES, Adjustment, PointsEntry
 from loyalty.names import display_name
@@ -147,6 +147,37 @@ def test_the_login_protection_screens_read_in_chinese():
     with translation.override("zh-hans"):
         untranslated = sorted(message for message in used if gettext(message) == message)
     assert untranslated == []
+
+
+# Parameters for every dry-run line (loyalty.job_summaries), as the previews write them.
+SUMMARY_PARAMS = {
+    "period": "2026-12",
+    "as_of": "2026-12-01 04:00 CST",
+    "points": 1200,
+    "members": 3,
+    "ledger": "points",
+    "amount": 120,
+    "lots": 2,
+    "count": 4,
+    "from": "黄金 Gold",
+    "to": "白金 Platinum",
+    "days": 365,
+    "benefit": "Birthday gift",
+    "eligible": 10,
+    "done": 2,
+    "holds": 1,
+}
+
+
+@pytest.mark.parametrize("code", sorted(job_summaries.RENDERERS))
+def test_every_dry_run_line_reads_in_chinese(code):
+    item = job_summaries.line(code, **SUMMARY_PARAMS)
+    english = job_summaries.render(item)
+    with translation.override("zh-hans"):
+        chinese = job_summaries.render(item)
+
+    assert english != code, "rendered, not the bare code"
+    assert CHINESE.search(chinese) and chinese != english
 
 
 def test_every_job_has_a_chinese_name_and_description():

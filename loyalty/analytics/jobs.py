@@ -7,6 +7,8 @@ from datetime import datetime
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.extensions import Schedule, ScheduledJob
+from loyalty.job_summaries import line
+from loyalty.models import ProgramSettings
 from loyalty.services.report_summaries import prune_report_summaries, store_report_summaries
 from members.models import Member
 
@@ -14,11 +16,15 @@ from .selectors.summaries import SUMMARY_JOB
 from .weights import DEFAULT_WEIGHTS_DAYS
 
 
-def preview_report_summaries(as_of: datetime) -> list[str]:
+def preview_report_summaries(as_of: datetime) -> list[dict]:
+    zone = ProgramSettings.current().zone
     return [
-        f"The report summaries (climb to each tier, monthly points flow and spend per tier, the weight "
-        f"matrix of the {DEFAULT_WEIGHTS_DAYS} days before) as of "
-        f"{as_of:%Y-%m-%d %H:%M %Z} would be stored for {Member.objects.count():,} members."
+        line(
+            "report_summaries_to_store",
+            days=DEFAULT_WEIGHTS_DAYS,
+            as_of=f"{as_of.astimezone(zone):%Y-%m-%d %H:%M %Z}",
+            members=Member.objects.count(),
+        )
     ]
 
 

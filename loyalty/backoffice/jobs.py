@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from loyalty import extensions
+from loyalty import extensions, job_summaries
 from loyalty.calculations import next_period_start
 from loyalty.config import current_config
 from loyalty.models import JobRun
@@ -89,4 +89,6 @@ def progress(request):
             {"error": {"code": "validation_error", "message": "ids: comma-separated integers."}}, status=400
         )
     runs = JobRun.objects.filter(pk__in=ids).values(*PROGRESS_FIELDS, "summary")
-    return JsonResponse({"runs": list(runs)})
+    return JsonResponse(
+        {"runs": [{**run, "summary": [job_summaries.render(item) for item in run["summary"]]} for run in runs]}
+    )

@@ -3,7 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from loyalty import extensions
+from loyalty import extensions, job_summaries
 
 
 class JobRun(models.Model):
@@ -68,6 +68,11 @@ class JobRun(models.Model):
     def description(self) -> str:
         job = extensions.jobs.get(self.job)
         return str(job.description) if job is not None else ""
+
+    @property
+    def summary_lines(self) -> list[str]:
+        """A dry run's "what would change", in the reader's language (loyalty.job_summaries)."""
+        return [job_summaries.render(item) for item in self.summary]
 
     @property
     def progress(self) -> float:

@@ -716,7 +716,7 @@ def test_dry_run_of_growth_expiry(member_at):
 
     output = run_command("expire_growth", "--dry-run", "--as-of", lot.expires_at.isoformat())
 
-    assert "600 growth in 1 lots of 1 members would expire." in output
+    assert "600 growth value in 1 lot of 1 members would expire." in output
     assert_dry_run_wrote_nothing(counts, state)
 
 
@@ -741,8 +741,8 @@ def test_dry_run_of_recalculation_prints_tier_moves(member_at, configure_program
 
     output = run_command("recalculate_tiers", "--dry-run", "--as-of", "2027-03-01T04:00+08:00")
 
-    assert "3 members would move gold -> platinum." in output
-    assert "1 members would move platinum -> gold." in output
+    assert "3 members would move from 黄金 Gold to 白金 Platinum." in output
+    assert "1 members would move from 白金 Platinum to 黄金 Gold." in output
     assert_dry_run_wrote_nothing(counts, state)
 
 

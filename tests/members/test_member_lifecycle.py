@@ -13,7 +13,7 @@ from loyalty.models import Event, PointsEntry
 from loyalty.services.privacy import anonymise_member
 from members.errors import InvalidInput, MemberClosed, NotPermitted
 from members.models import DomainEvent, Member, MemberNote
-from members.services import add_member_note, close_member
+from members.services import add_member_note, close_member, update_member
 from rewards.services import redeem
 from tests.factories import UserFactory
 from tests.helpers import purchase
@@ -96,6 +96,8 @@ def test_anonymising_erases_the_personal_data_everywhere_and_keeps_the_ledgers(c
         anonymise_member(member=customer, reason="again", actor=officer)
     with pytest.raises(InvalidInput):
         add_member_note(member=customer, text="new", actor=staff("members.add_membernote"))
+    with pytest.raises(MemberClosed):
+        update_member(member=customer, changes={"phone": "13900000000"})  # a storefront's PATCH
 
 
 def test_anonymising_is_all_or_nothing_and_needs_its_own_permission(customer):

@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db import connection
 
 from loyalty.analytics.rfm import Cut, QuadrantCell, quadrant_of
-from loyalty.models import JobRun
+from loyalty.job_summaries import line
+from loyalty.models import JobRun, ProgramSettings
 from members.models import Member
 
 from .sql import elapsed_days, medians, moment
@@ -62,10 +63,15 @@ def stored_rfm_as_of(*, as_of: datetime, window_days: int) -> datetime | None:
     return run.as_of if run else None
 
 
-def preview_store_rfm(as_of: datetime) -> list[str]:
+def preview_store_rfm(as_of: datetime) -> list[dict]:
+    zone = ProgramSettings.current().zone
     return [
-        f"RFM over the {settings.LOYALTY_RFM_WINDOW_DAYS} days before {as_of:%Y-%m-%d %H:%M %Z} would be stored for "
-        f"{Member.objects.count():,} members."
+        line(
+            "rfm_to_store",
+            days=settings.LOYALTY_RFM_WINDOW_DAYS,
+            as_of=f"{as_of.astimezone(zone):%Y-%m-%d %H:%M %Z}",
+            members=Member.objects.count(),
+        )
     ]
 
 

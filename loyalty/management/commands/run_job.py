@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from loyalty import extensions
+from loyalty import extensions, job_summaries
 from loyalty.selectors import preview_job
 from loyalty.services.jobs import run_job_now
 from loyalty.tasks import run_scheduled_job
@@ -29,7 +29,7 @@ class Command(BaseCommand):
                 raise CommandError("--as-of must be an ISO 8601 date-time with an offset, e.g. 2026-12-01T04:00+08:00.")
         if dry_run:
             for line in preview_job(job=job, as_of=moment):
-                self.stdout.write(line)
+                self.stdout.write(job_summaries.render(line))
             self.stdout.write(self.style.WARNING("Dry run: nothing was written."))
             return
         if sync or settings.CELERY_TASK_ALWAYS_EAGER:

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from loyalty.calculations import next_period_start
 from loyalty.models import JobRun, PointsEntry, ProgramSettings
@@ -34,7 +34,12 @@ def test_a_dry_run_counts_what_a_run_writes_and_writes_nothing(expiring):
     dry = run_job_now(job="expire_points", dry_run=True, chunk_size=2)
     assert ledgers_and_members() == before
     assert (dry.status, dry.chunks_total, dry.members_changed, dry.entries_written) == ("done", 2, 3, 3)
-    assert dry.summary == ["120 points in 3 lots of 3 members would expire."]
+    assert dry.summary == [
+        {"code": "lots_to_expire", "params": {"ledger": "points", "amount": 120, "lots": 3, "members": 3}}
+    ]
+    assert dry.summary_lines == ["120 points in 3 lots of 3 members would expire."]
+    with translation.override("zh-hans"):
+        assert dry.summary_lines == ["3 位会员的 3 个批次共 120 积分将过期。"], "read in the reader's language"
 
     real = run_job_now(job="expire_points", chunk_size=2)
     assert (real.members_changed, real.entries_written) == (dry.members_changed, dry.entries_written)
