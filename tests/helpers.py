@@ -10,11 +10,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db.models import Sum
 
 from loyalty.models import Event, GrowthAllocation, GrowthEntry, PointsAllocation, PointsEntry, RuleHit
 from loyalty.services import record_event
 from members.models import Member
+from tests.factories import UserFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = ZoneInfo("UTC")
@@ -47,6 +50,16 @@ def ensure_default_program() -> None:
         EventType.objects.update_or_create(code=code, defaults={"name": name, "is_builtin": True})
     ProgramSettings.current()
     apply_program(document=parse_program(json.loads(DEFAULT_PROGRAM_FILE.read_text())))
+
+
+def staff_with(*permissions: str):
+    """A staff user holding exactly these permissions ("app_label.codename"), fresh from the database
+    (permissions are cached per instance)."""
+    user = UserFactory()
+    for permission in permissions:
+        app_label, codename = permission.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return get_user_model().objects.get(pk=user.pk)
 
 
 def ensure_staff_roles() -> None:

@@ -9,30 +9,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 
 from loyalty.models import JobRun, Tier, TierChange
 from loyalty.selectors.dashboard import refresh_dashboard
 from loyalty.services import change_tier_manually, enrol_member, recalculate_tier_now
 from loyalty.services.jobs import start_job_run
+from loyalty.services.privacy import anonymise_member
 from members.errors import NotPermitted
-from members.models import Member
-from members.services import freeze_member, unfreeze_member, update_member
+from members.models import Member, MemberNote
+from members.services import add_member_note, close_member, freeze_member, unfreeze_member, update_member
 from rewards.models import CodePool, PoolCode
 from rewards.services import add_pool_code, import_pool_codes
 
-from .factories import UserFactory
+from .helpers import staff_with
 
 pytestmark = pytest.mark.django_db
-
-
-def _staff(*permissions: str):
-    user = UserFactory()
-    for permission in permissions:
-        app_label, codename = permission.split(".")
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    return get_user_model().objects.get(pk=user.pk)
 
 
 def _member() -> Member:
@@ -97,6 +88,21 @@ SERVICES = {
         lambda: PoolCode.objects.count(),
     ),
     "refresh_dashboard": Guarded("members.view_member", lambda actor: refresh_dashboard(actor=actor), lambda: None),
+    "close_member": Guarded(
+        "members.close_member",
+        lambda actor: close_member(member=_member(), reason="asked to leave", actor=actor),
+        lambda: _member().status,
+    ),
+    "anonymise_member": Guarded(
+        "members.anonymise_member",
+        lambda actor: anonymise_member(member=_member(), reason="erasure request", actor=actor),
+        lambda: _member().anonymised_at,
+    ),
+    "add_member_note": Guarded(
+        "members.add_membernote",
+        lambda actor: add_member_note(member=_member(), text="called about a parcel", actor=actor),
+        lambda: MemberNote.objects.count(),
+    ),
 }
 
 
@@ -116,12 +122,12 @@ def test_a_service_refuses_a_staff_member_without_its_permission(world, name):
     before = guarded.state()
     everyone_else = [p for p in {g.permission for g in SERVICES.values()} if p != guarded.permission]
     with pytest.raises(NotPermitted):
-        guarded.call(_staff(*everyone_else))
+        guarded.call(staff_with(*everyone_else))
     assert guarded.state() == before
 
     if name == "change_tier_manually":
         change_tier_manually(member=_member(), tier=Tier.objects.get(code="normal"), actor=None, reason="setup")
         before = guarded.state()
-    guarded.call(_staff(guarded.permission))
+    guarded.call(staff_with(guarded.permission))
     if name != "refresh_dashboard":
         assert guarded.state() != before, "with the permission the service does its work"

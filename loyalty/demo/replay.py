@@ -343,36 +343,30 @@ class MemberReplay:
     def _expire_overdue_points(self, at: datetime) -> None:
         overdue = [lot for lot in self.points_lots if _left(lot) > 0 and _expired(lot, at)]
         for lot in sorted(overdue, key=lambda lot: (_expires_at(lot), lot.id)):
-            self._expire_points_lot(lot, at)
+            self._expire_lot(lot, at)
 
-    def _expire_points_lot(self, lot: PointsEntryRow, at: datetime) -> None:
-        expiry = PointsEntryRow(
-            id=self.ids.take(PointsEntry),
+    def _expire_lot(self, lot: GrowthEntryRow | PointsEntryRow, at: datetime) -> None:
+        """As the expiry jobs and spend_points: one expire entry for the lot's remainder."""
+        points = isinstance(lot, PointsEntryRow)
+        model, row_class, reason = (
+            (PointsEntry, PointsEntryRow, POINTS_EXPIRED) if points else (GrowthEntry, GrowthEntryRow, GROWTH_EXPIRED)
+        )
+        left = _left(lot)
+        expiry = row_class(
+            id=self.ids.take(model),
             member_id=self.member.id,
-            kind=PointsEntry.Kind.EXPIRE,
-            amount=-_left(lot),
+            kind="expire",
+            amount=-left,
             created_at=at,
             recorded_at=at,
-            **reason_fields(POINTS_EXPIRED),
+            **reason_fields(reason),
             expired_lot_id=lot.id,
         )
-        self.rows.add(PointsEntry, expiry)
-        self.points_total -= _left(lot)
-        lot.remaining = 0
-
-    def _expire_growth_lot(self, lot: GrowthEntryRow, at: datetime) -> None:
-        expiry = GrowthEntryRow(
-            id=self.ids.take(GrowthEntry),
-            member_id=self.member.id,
-            kind=GrowthEntry.Kind.EXPIRE,
-            amount=-_left(lot),
-            created_at=at,
-            recorded_at=at,
-            **reason_fields(GROWTH_EXPIRED),
-            expired_lot_id=lot.id,
-        )
-        self.rows.add(GrowthEntry, expiry)
-        self.member.growth_value -= _left(lot)
+        self.rows.add(model, expiry)
+        if points:
+            self.points_total -= left
+        else:
+            self.member.growth_value -= left
         lot.remaining = 0
 
     # --- the scheduled jobs ------------------------------------------------------------------------
@@ -388,14 +382,9 @@ class MemberReplay:
         while True:
             lot_due = self.due_lots[0][0] if self.due_lots else None
             if lot_due is not None and lot_due <= until and lot_due <= recalculation:
-                at, order, _, lot = heapq.heappop(self.due_lots)
+                at, _, _, lot = heapq.heappop(self.due_lots)
                 if _left(lot) > 0:
-                    if order == _POINTS_EXPIRY:
-                        assert isinstance(lot, PointsEntryRow)
-                        self._expire_points_lot(lot, at)
-                    else:
-                        assert isinstance(lot, GrowthEntryRow)
-                        self._expire_growth_lot(lot, at)
+                    self._expire_lot(lot, at)
                 continue
             if recalculation <= until:
                 self._recalculate(recalculation)

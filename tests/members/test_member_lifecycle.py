@@ -5,7 +5,6 @@ behind a confirmation page in the admin."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from loyalty import extensions
@@ -15,18 +14,10 @@ from members.errors import InvalidInput, MemberClosed, NotPermitted
 from members.models import DomainEvent, Member, MemberNote
 from members.services import add_member_note, close_member, update_member
 from rewards.services import redeem
-from tests.factories import UserFactory
 from tests.helpers import purchase
+from tests.helpers import staff_with as staff
 
 pytestmark = pytest.mark.django_db
-
-
-def staff(*permissions: str):
-    user = UserFactory()
-    for permission in permissions:
-        app_label, codename = permission.split(".")
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    return type(user).objects.get(pk=user.pk)
 
 
 @pytest.fixture
