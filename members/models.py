@@ -156,8 +156,9 @@ class DomainEvent(models.Model):
     (then member and member sequence); pruned once every subscriber has it and it is older than
     OUTBOX_RETENTION_DAYS."""
 
-    # UUIDv7 (time-ordered): made by the database function members_uuid7() on PostgreSQL, so the
-    # set-based jobs make theirs in SQL; the webhooks will send it as the message id.
+    # UUIDv7 (time-ordered), the webhooks' message id. On PostgreSQL made in SQL from the time and the
+    # event's number (members_event_id), so the set-based jobs make theirs in the statement; elsewhere
+    # (SQLite) random.
     id = models.UUIDField(primary_key=True, default=uuid6.uuid7, editable=False)
     type = models.CharField(_("type"), max_length=64)
     schema_version = models.PositiveSmallIntegerField(_("schema version"), default=1)

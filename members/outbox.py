@@ -1,9 +1,10 @@
 """Writing domain events to the outbox (members.models.DomainEvent), in the caller's transaction.
 
 Every service whose change someone outside may care about calls `publish` (or `publish_many`, once
-for all it did); the set-based jobs call `publish_selected` once per chunk with a SELECT over the
-rows they just wrote. The rows exist exactly when the change does: committed with it, gone with a
-rollback, never written by a dry run (which rolls back). Nothing is published from signals.
+for all it did); the set-based jobs call `change_and_publish` once per chunk, with the UPDATE of the
+members the events are about and a SELECT over the rows it changed. The rows exist exactly when the
+change does: committed with it, gone with a rollback, never written by a dry run (which rolls back).
+Nothing is published from signals.
 
 Each member's events are numbered (`member_sequence`) from one sequence shared by all members, so
 they rise in the order of the member's changes but are not consecutive: every change takes the
@@ -92,24 +93,38 @@ def publish_many(occurrences: Sequence[Occurrence]) -> None:
         _insert_portable(occurrences, now)
 
 
-def publish_selected(select_sql: str, params: Mapping[str, Any] | Sequence[Any]) -> None:
-    """Set-based: one statement that writes an event per row of `select_sql`, whose columns are named
-    member_id, type, occurred_at, payload and ord (`ord` orders a member's events among these rows;
-    build the payload with `json_object()`). `params` are the SELECT's (named or positional)."""
+def change_and_publish(
+    *, change: str, returning: str, portable_changed: str, events: str, params: Mapping[str, Any]
+) -> int:
+    """Set-based: run `change` (an UPDATE over the rows the events are about) and write an event per
+    row of `events`, a SELECT over `changed` whose columns are named member_id, type, occurred_at,
+    payload, external_id and ord. Returns how many rows the change touched.
+
+    On PostgreSQL `changed` is the change's own RETURNING rows (`returning` lists their columns): one
+    statement, which reads nothing a second time and takes each member's external id from the row it
+    updates. SQLite has no data-modifying CTEs, so there `changed` is `portable_changed`, a SELECT of
+    the same columns (external_id may be empty) read just before the change."""
     _check_in_transaction()
-    if connection.vendor == "postgresql":
-        _run_postgres(select_sql, params, prepare=False)
-        return
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT member_id, type, occurred_at, payload FROM ({select_sql}) AS h ORDER BY ord", params)
+        if connection.vendor == "postgresql":
+            ctes = [f"changed AS ({change} RETURNING {returning})", *identified_ctes(events)]
+            cursor.execute(f"WITH {', '.join(ctes)} SELECT COUNT(*) FROM changed", params)
+            return cursor.fetchone()[0]
+        cursor.execute(
+            f"WITH changed AS ({portable_changed}) SELECT member_id, type, occurred_at, payload FROM ({events}) AS h"
+            " ORDER BY member_id, ord",
+            params,
+        )
         found = cursor.fetchall()
-    _insert_portable(
-        [
-            Occurrence(event_type, json.loads(payload), member_id, _moment(at))
-            for member_id, event_type, at, payload in found
-        ],
-        timezone.now(),
-    )
+        _insert_portable(
+            [
+                Occurrence(event_type, json.loads(payload), member_id, _moment(at))
+                for member_id, event_type, at, payload in found
+            ],
+            timezone.now(),
+        )
+        cursor.execute(change, params)
+        return cursor.rowcount
 
 
 def _moment(value: datetime | str) -> datetime | None:
@@ -198,16 +213,18 @@ _BATCH = f"""outbox_batch AS (
 
 def _insert_numbered(ordered: str) -> str:
     """The events of `ordered` (member_id, type, occurred_at, payload, external_id; each member's in
-    the order of its changes), numbered from the sequence. The numbers are drawn as the ordered
-    subquery's rows come out (PostgreSQL does not flatten a subquery with ORDER BY), so a member's
-    events in one statement are numbered in their order; across statements the member's row lock,
-    which every publisher holds, orders them."""
+    the order of its changes), each with the next number from the sequence: its id is made from it
+    (members_event_id: the time and the number), and a member's event keeps it as its sequence. The
+    numbers are drawn as the ordered subquery's rows come out (PostgreSQL does not flatten a
+    subquery with ORDER BY, nor one that calls nextval()), so a member's events in one statement are
+    numbered in their order; across statements the member's row lock, which every publisher holds,
+    orders them."""
     return f"""outbox_events AS (
                 {_INSERT_EVENTS}
-                SELECT members_uuid7(), h.type, {SCHEMA_VERSION}, h.occurred_at, now(), (SELECT id FROM outbox_batch),
-                       h.member_id, h.external_id,
-                       CASE WHEN h.member_id IS NOT NULL THEN nextval('{SEQUENCE}') END, h.payload
-                FROM ({ordered}) AS h)"""
+                SELECT members_event_id(h.number), h.type, {SCHEMA_VERSION}, h.occurred_at, now(),
+                       (SELECT id FROM outbox_batch), h.member_id, h.external_id,
+                       CASE WHEN h.member_id IS NOT NULL THEN h.number END, h.payload
+                FROM (SELECT nextval('{SEQUENCE}') AS number, o.* FROM ({ordered}) AS o) AS h)"""
 
 
 _INSERT_EVENTS = f"""INSERT INTO {_EVENTS} (id, type, schema_version, occurred_at, recorded_at, batch_id, member_id,
@@ -215,7 +232,7 @@ _INSERT_EVENTS = f"""INSERT INTO {_EVENTS} (id, type, schema_version, occurred_a
 
 
 def json_object(**values: str) -> str:
-    """SQL for a JSON object of SQL expressions, for `publish_selected`: json_object(points="-x.amount")."""
+    """SQL for a JSON object of SQL expressions, for `change_and_publish`: json_object(points="-x.amount")."""
     function = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
     pairs = ", ".join(f"'{key}', {expression}" for key, expression in values.items())
     return f"{function}({pairs})"

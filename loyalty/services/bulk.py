@@ -17,7 +17,7 @@ from loyalty.extensions import ChunkResult
 from loyalty.models import Tier
 from loyalty.reason_codes import Reason
 from loyalty.reasons import reason_fields
-from members.outbox import json_object, publish_selected
+from members.outbox import change_and_publish, json_object
 
 from . import ledger
 
@@ -88,11 +88,7 @@ def _expire(entry_table: str, reason: Reason, balance_sql: str, extra_columns: s
     due = "lot.member_id BETWEEN %(first)s AND %(last)s AND lot.remaining > 0 AND lot.expires_at <= %(as_of)s"
 
     def expire(first_id: int, last_id: int, as_of: datetime) -> ChunkResult:
-        published = (
-            json_object(points="SUM(lot.remaining)")
-            if is_points
-            else json_object(growth="-SUM(lot.remaining)", kind="'expire'")
-        )
+        published = json_object(points="expired") if is_points else json_object(growth="-expired", kind="'expire'")
         with connection.cursor() as cursor:
             written = reason_fields(reason)
             params = _params(
@@ -117,22 +113,22 @@ def _expire(entry_table: str, reason: Reason, balance_sql: str, extra_columns: s
                 params,
             )
             entries = cursor.rowcount
-            publish_selected(
-                f"""SELECT lot.member_id AS member_id, %(event_type)s AS type, %(as_of)s AS occurred_at,
-                           {published} AS payload, 0 AS ord
-                    FROM {entry_table} AS lot WHERE {overdue} GROUP BY lot.member_id""",
-                params,
+            members = change_and_publish(
+                change=f"""UPDATE members_member SET {balance_sql}, updated_at = %(now)s
+                           FROM (SELECT lot.member_id,
+                                        SUM(CASE WHEN {released} THEN lot.remaining ELSE 0 END) AS released,
+                                        SUM(CASE WHEN {released} THEN 0 ELSE lot.remaining END) AS held
+                                 FROM {entry_table} AS lot WHERE {overdue} GROUP BY lot.member_id) AS gone
+                           WHERE members_member.id = gone.member_id""",
+                returning="""members_member.id AS member_id, members_member.external_id AS external_id,
+                             gone.released + gone.held AS expired""",
+                portable_changed=f"""SELECT lot.member_id AS member_id, '' AS external_id, SUM(lot.remaining) AS expired
+                                     FROM {entry_table} AS lot WHERE {overdue} GROUP BY lot.member_id""",
+                events=f"""SELECT member_id, %(event_type)s AS type, %(as_of)s AS occurred_at, {published} AS payload,
+                                  external_id, 0 AS ord
+                           FROM changed""",
+                params=params,
             )
-            cursor.execute(
-                f"""UPDATE members_member SET {balance_sql}, updated_at = %(now)s
-                    FROM (SELECT lot.member_id,
-                                 SUM(CASE WHEN {released} THEN lot.remaining ELSE 0 END) AS released,
-                                 SUM(CASE WHEN {released} THEN 0 ELSE lot.remaining END) AS held
-                          FROM {entry_table} AS lot WHERE {overdue} GROUP BY lot.member_id) AS gone
-                    WHERE members_member.id = gone.member_id""",
-                params,
-            )
-            members = cursor.rowcount
             cursor.execute(
                 f"UPDATE {entry_table} SET remaining = 0 WHERE id IN (SELECT lot.id FROM {entry_table} AS lot "
                 f"WHERE {overdue})",
@@ -209,27 +205,33 @@ def recalculate_tiers(
             params,
         )
         entries = cursor.rowcount
-        moved = json_object(**{"from": "earlier.code", "to": "later.code", "reason": "change.reason"})
-        publish_selected(
-            f"""SELECT change.member_id AS member_id,
-                       CASE WHEN later.rank > earlier.rank THEN 'tier.upgraded' ELSE 'tier.downgraded' END AS type,
-                       %(as_of)s AS occurred_at,
-                       {moved} AS payload,
-                       0 AS ord
-                FROM loyalty_tierchange AS change
-                JOIN loyalty_tier AS earlier ON earlier.id = change.from_tier_id
-                JOIN loyalty_tier AS later ON later.id = change.to_tier_id
-                WHERE change.period = %(period)s AND change.reason = 'recalculation' AND change.note = %(note)s
-                  AND change.member_id BETWEEN %(first)s AND %(last)s""",
-            params,
+        mine = """change.period = %(period)s AND change.reason = 'recalculation' AND change.note = %(note)s
+                  AND change.member_id BETWEEN %(first)s AND %(last)s"""
+        moved = json_object(**{"from": "earlier.code", "to": "later.code", "reason": "'recalculation'"})
+        members = change_and_publish(
+            change=f"""UPDATE members_member
+                       SET tier_id = change.to_tier_id, tier_since = %(as_of)s, updated_at = %(now)s
+                       FROM loyalty_tierchange AS change
+                       WHERE change.member_id = members_member.id AND {mine}
+                         AND members_member.id BETWEEN %(first)s AND %(last)s""",
+            returning="""members_member.id AS member_id, members_member.external_id AS external_id,
+                         change.from_tier_id AS from_tier_id, change.to_tier_id AS to_tier_id""",
+            portable_changed=f"""SELECT change.member_id AS member_id, '' AS external_id,
+                                        change.from_tier_id AS from_tier_id, change.to_tier_id AS to_tier_id
+                                 FROM loyalty_tierchange AS change WHERE {mine}""",
+            # Each pair of tiers' type and payload made once (MATERIALIZED), not once per member who
+            # moved: a third of a second of the night's 404,000 moves at a million members.
+            events=f"""WITH move AS MATERIALIZED (
+                           SELECT earlier.id AS from_tier_id, later.id AS to_tier_id,
+                                  CASE WHEN later.rank > earlier.rank THEN 'tier.upgraded'
+                                       ELSE 'tier.downgraded' END AS type,
+                                  {moved} AS payload
+                           FROM loyalty_tier AS earlier CROSS JOIN loyalty_tier AS later)
+                       SELECT changed.member_id AS member_id, move.type AS type, %(as_of)s AS occurred_at,
+                              move.payload AS payload, changed.external_id AS external_id, 0 AS ord
+                       FROM changed
+                       JOIN move
+                         ON move.from_tier_id = changed.from_tier_id AND move.to_tier_id = changed.to_tier_id""",
+            params=params,
         )
-        cursor.execute(
-            """UPDATE members_member SET tier_id = change.to_tier_id, tier_since = %(as_of)s, updated_at = %(now)s
-               FROM loyalty_tierchange AS change
-               WHERE change.member_id = members_member.id AND change.period = %(period)s
-                 AND change.reason = 'recalculation' AND change.note = %(note)s
-                 AND members_member.id BETWEEN %(first)s AND %(last)s""",
-            params,
-        )
-        members = cursor.rowcount
     return ChunkResult(members_changed=members, entries_written=entries)

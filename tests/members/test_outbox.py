@@ -4,6 +4,7 @@ member in the order of the changes, with payloads that carry no personal data.""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -142,3 +143,25 @@ def test_publishing_outside_a_transaction_is_refused(program):
             publish("member.updated", member=member, payload={})
     finally:
         connection.in_atomic_block = atomic
+
+
+def test_event_ids_are_unique_version_7_uuids_in_the_order_they_were_written(program, tiers, give_points):
+    """The id is the webhook message id: a UUIDv7 (RFC 9562), unique, and time-ordered; on PostgreSQL
+    made from the time and the event's number, so events written in one statement, by a job too,
+    sort in the order they were numbered."""
+    started = timezone.now()
+    members = [enrol_member(external_id=f"m-{n}") for n in range(3)]
+    for member in members:
+        give_points(member, 100, expires_at=started + timedelta(days=1))
+    run_job_now(job="expire_points", as_of=started + timedelta(days=2))
+
+    events = list(DomainEvent.objects.order_by("batch_id", "member_sequence"))
+    assert len({event.id for event in events}) == len(events) == 10  # 3 enrolled, adjusted and expired; the job
+    for event in events:
+        assert (event.id.version, event.id.variant) == (7, uuid.RFC_4122)
+        milliseconds = event.id.int >> 80
+        assert started.timestamp() * 1000 - 1 <= milliseconds <= timezone.now().timestamp() * 1000 + 1
+        if connection.vendor == "postgresql" and event.member_id:
+            assert event.id.int & (2**62 - 1) == event.member_sequence
+    expired = [event.id for event in events if event.type == "points.expired"]
+    assert expired == sorted(expired)
