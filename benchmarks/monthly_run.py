@@ -288,7 +288,9 @@ def report(args, generation, rows, settings, catch_up, naive, floor_timings, cyc
         f"| `{job}` | {seconds:.1f} s | {chunks} | {members:,} | {entries:,} | {floor_timings[job]:.1f} s |"
         for job, (seconds, chunks, members, entries) in cycle.items()
     )
-    audit = "passed" if audit_result.returncode == 0 else "FAILED: " + audit_result.stdout[-500:]
+    audit = (
+        "passed" if audit_result.returncode == 0 else "FAILED: " + (audit_result.stdout + audit_result.stderr)[-500:]
+    )
     body = f"""
 Command: `.venv/bin/python benchmarks/monthly_run.py --members {args.members} --sample {args.sample} \\
 --chunk-size {args.chunk_size} --workers {args.workers}{" --tune-postgres" if args.tune_postgres else ""}\
