@@ -1,13 +1,25 @@
-"""Reads of the campaigns app: members by their stored RFM, for targeting."""
+"""Reads of the campaigns app: what a definition is evaluated against, members' facts for the
+per-member check, members by their stored RFM, tags and segments as the screens and the API read them."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 
 from loyalty.analytics import rfm
+from loyalty.analytics.selectors.rfm import stored_rfm_sql
+from loyalty.analytics.selectors.sql import medians
+from loyalty.config import current_config
+from loyalty.models import Event, EventType, MemberRFM
 from members.models import Member
+
+from .definitions import Context, Cut, MemberFacts, TierRef
+from .models import MemberTag, Segment, SegmentMember
 
 
 def members_in_quadrant(*, quadrant: str, cut_frequency: Decimal, cut_monetary: Decimal) -> QuerySet[Member]:
@@ -17,3 +29,100 @@ def members_in_quadrant(*, quadrant: str, cut_frequency: Decimal, cut_monetary: 
     spend = {"rfm__monetary__gt" if high_spend else "rfm__monetary__lte": cut_monetary}
     frequency = {"rfm__frequency__gt" if high_frequency else "rfm__frequency__lte": cut_frequency}
     return Member.objects.filter(**spend, **frequency)
+
+
+def stored_rfm_cut() -> Cut | None:
+    """The medians of the stored RFM (members not closed); None when nothing is stored."""
+    with connection.cursor() as cursor:
+        cursor.execute(medians(stored_rfm_sql(), ["frequency", "monetary"]), [])
+        frequency, monetary = cursor.fetchone()
+    if frequency is None:
+        return None
+    return Cut(Decimal(str(frequency)), Decimal(str(monetary)))
+
+
+def evaluation_context(as_of: datetime, *, cut: Cut | None) -> Context:
+    """The moment, the program's zone, the ladder and the RFM cut (stored_rfm_cut())."""
+    config = current_config()
+    return Context(
+        as_of=as_of,
+        zone=config.settings.zone,
+        tiers={tier.code: TierRef(tier.pk, tier.rank) for tier in config.ladder},
+        cut=cut,
+    )
+
+
+def active_tags_of(member_ids: Iterable[int], as_of: datetime) -> dict[int, list[MemberTag]]:
+    """Each member's tags that are active and not expired at `as_of`, by member id."""
+    found: dict[int, list[MemberTag]] = defaultdict(list)
+    rows = (
+        MemberTag.objects.filter(member_id__in=list(member_ids), tag__active=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=as_of))
+        .select_related("tag")
+        .order_by("tag__group", "tag__code")
+    )
+    for row in rows:
+        found[row.member_id].append(row)
+    return found
+
+
+def member_facts(member_ids: Iterable[int], context: Context) -> list[MemberFacts]:
+    """The members as the per-member check sees them (the set-based path's counterpart)."""
+    ids = list(member_ids)
+    members = Member.objects.filter(pk__in=ids).select_related("tier").order_by("pk")
+    tags = active_tags_of(ids, context.as_of)
+    stored = {row.member_id: row for row in MemberRFM.objects.filter(member_id__in=ids)}
+    purchases: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
+    returns: dict[int, list[datetime]] = defaultdict(list)
+    events = Event.objects.filter(member_id__in=ids, event_type_id__in=[EventType.PURCHASE, EventType.RETURN])
+    for member_id, event_type, occurred_at, amount in events.values_list(
+        "member_id", "event_type_id", "occurred_at", "amount"
+    ):
+        if event_type == EventType.PURCHASE:
+            purchases[member_id].append((occurred_at, amount or Decimal(0)))
+        else:
+            returns[member_id].append(occurred_at)
+    return [
+        MemberFacts(
+            id=member.pk,
+            status=member.status,
+            tier_code=member.tier.code,
+            joined_at=member.joined_at,
+            birthday=member.birthday,
+            last_purchase_at=member.last_purchase_at,
+            last_activity_at=member.last_activity_at,
+            points_available=member.points_available,
+            growth_value=member.growth_value,
+            has_referrer=member.referrer_id is not None,
+            tags=frozenset(row.tag.code for row in tags.get(member.pk, [])),
+            rfm=(
+                (stored[member.pk].recency_days, stored[member.pk].frequency, stored[member.pk].monetary)
+                if member.pk in stored
+                else None
+            ),
+            purchases=tuple(purchases.get(member.pk, [])),
+            returns=tuple(returns.get(member.pk, [])),
+        )
+        for member in members
+    ]
+
+
+def segment_codes_of(member: Member) -> list[str]:
+    """The active segments the member is in now (their current versions)."""
+    return list(
+        Segment.objects.filter(
+            active=True,
+            current_version__in=SegmentMember.objects.filter(member=member).values("version_id"),
+        )
+        .order_by("code")
+        .values_list("code", flat=True)
+    )
+
+
+def active_segments() -> QuerySet[Segment]:
+    """The active segments that have a computed version, by code."""
+    return (
+        Segment.objects.filter(active=True, current_version__isnull=False)
+        .select_related("current_version")
+        .order_by("code")
+    )

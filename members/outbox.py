@@ -60,6 +60,10 @@ TYPES = (
     "adjustment.requested",
     "adjustment.decided",
     "benefit.granted",
+    "tag.added",
+    "tag.removed",
+    "segment.entered",
+    "segment.left",
     "job.finished",
 )
 

@@ -166,6 +166,9 @@ SUMMARY_PARAMS = {
     "eligible": 10,
     "done": 2,
     "holds": 1,
+    "tags": 5,
+    "segments": 3,
+    "expiring": 7,
 }
 
 

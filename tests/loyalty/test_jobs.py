@@ -815,13 +815,14 @@ def test_setup_schedules_is_idempotent(program):
         "loyalty: issue_benefits",
         "loyalty: issue_birthday_gifts",
         "loyalty: recalculate_tiers",
+        "loyalty: refresh_segments",
         "loyalty: release_expired_holds",
         "loyalty: release_pending_points",
         "loyalty: store_member_rfm",
         "loyalty: store_report_summaries",
     ]
-    assert PeriodicTask.objects.count() == 13  # the jobs, the dashboard refresh, the outbox's relay and prune
-    assert CrontabSchedule.objects.count() == 11
+    assert PeriodicTask.objects.count() == 14  # the jobs, the dashboard refresh, the outbox's relay and prune
+    assert CrontabSchedule.objects.count() == 12
     refresh = PeriodicTask.objects.get(name="dashboard: refresh figures")
     assert (refresh.task, refresh.interval.every, refresh.interval.period) == (
         "loyalty.refresh_dashboard",
@@ -856,7 +857,7 @@ def test_setup_schedules_keeps_schedules_edited_in_the_admin(program):
     call_command("setup_schedules", stdout=StringIO())
 
     assert PeriodicTask.objects.get(name="loyalty: expire_points").enabled is False
-    assert PeriodicTask.objects.count() == 13
+    assert PeriodicTask.objects.count() == 14
 
 
 # --- concurrency (PostgreSQL) -----------------------------------------------------------------------

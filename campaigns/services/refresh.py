@@ -1,0 +1,170 @@
+"""Keeping rule tags and segments current: the nightly job's chunk, the on-demand refresh of one
+segment, and the refresh of the few members the outbox says changed. Each runs in its caller's
+transaction; what changed is written with its TagChange rows and domain events
+(tag.added/tag.removed, segment.entered/segment.left)."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+
+from loyalty.extensions import ChunkResult, Registry
+from members.models import Member
+from members.outbox import Occurrence, publish_many
+
+from .. import definitions
+from ..definitions import Context, Cut
+from ..models import MemberTag, Segment, SegmentMember, SegmentVersion, Tag, TagChange, TagSource
+from ..selectors import evaluation_context, stored_rfm_cut
+from .audiences import Scope, locked_difference
+from .tags import Who, record_added, remove_rows
+
+# What pins a segment version (a running campaign's audience): functions returning the version ids
+# in use, registered by the apps that target segments. A pinned version is refreshed like the
+# current one, so an edit of the definition never changes a running audience.
+pin_sources: Registry = Registry("segment pin source")
+
+RULE = Who(TagSource.RULE)
+
+
+def live_versions(*, codes: Iterable[str] | None = None) -> list[SegmentVersion]:
+    """The dynamic versions kept current: each active dynamic segment's current version, and every
+    pinned one."""
+    pinned = {version_id for source in pin_sources for version_id in source()}
+    versions = SegmentVersion.objects.filter(segment__kind=Segment.Kind.DYNAMIC).select_related("segment")
+    current = versions.filter(segment__active=True, segment__current_version=F("pk"))
+    if codes is not None:
+        return list(current.filter(segment__code__in=list(codes)).order_by("pk"))
+    return list((current | versions.filter(pk__in=pinned)).distinct().order_by("pk"))
+
+
+def rule_tags() -> list[Tag]:
+    return list(Tag.objects.filter(kind=Tag.Kind.RULE, active=True).order_by("pk"))
+
+
+@dataclass
+class Changes:
+    """What a refresh changed (or, in a dry run, would have)."""
+
+    entered: dict[str, int] = field(default_factory=dict)  # "segment:code" / "tag:code" -> members
+    left: dict[str, int] = field(default_factory=dict)
+    expired_tags: int = 0
+
+    def count(self, key: str, entered: int, left: int) -> None:
+        if entered:
+            self.entered[key] = self.entered.get(key, 0) + entered
+        if left:
+            self.left[key] = self.left.get(key, 0) + left
+
+    def merge(self, other: Changes) -> None:
+        for key, entered in other.entered.items():
+            self.count(key, entered, 0)
+        for key, left in other.left.items():
+            self.count(key, 0, left)
+        self.expired_tags += other.expired_tags
+
+    @property
+    def members_changed(self) -> int:
+        return sum(self.entered.values()) + sum(self.left.values()) + self.expired_tags
+
+
+def refresh_scope(
+    *,
+    scope: Scope,
+    context: Context,
+    tags: Iterable[Tag] | None = None,
+    versions: Iterable[SegmentVersion] | None = None,
+    expire: bool = True,
+    run_id: int | None = None,
+) -> Changes:
+    """Refresh the rule tags and live segment versions (all, unless given) for the members of
+    `scope`, and remove the tags that expired by the context's moment."""
+    changes = Changes()
+    now = timezone.now()
+    if expire:
+        changes.expired_tags = expire_tags(scope=scope, as_of=context.as_of)
+    for tag in rule_tags() if tags is None else tags:
+        node = definitions.parse(tag.definition)
+        found = locked_difference(node, context, scope, MemberTag.objects.filter(tag=tag))
+        if found:
+            rows = MemberTag.objects.bulk_create(
+                MemberTag(member_id=pk, tag=tag, source=TagSource.RULE, set_at=now) for pk in found.entered
+            )
+            occurrences = record_added(rows, RULE, TagChange.Reason.RULE, now)
+            gone = list(MemberTag.objects.filter(tag=tag, member_id__in=found.left).select_related("tag"))
+            occurrences += remove_rows(gone, RULE, TagChange.Reason.RULE, now)
+            publish_many(occurrences)
+            changes.count(f"tag:{tag.code}", len(found.entered), len(found.left))
+    for version in live_versions() if versions is None else versions:
+        started = time.perf_counter()
+        entered, left = refresh_version(version=version, scope=scope, context=context, now=now)
+        changes.count(f"segment:{version.segment.code}", entered, left)
+        elapsed = round((time.perf_counter() - started) * 1000)
+        if run_id is not None:
+            # The version's compute time is the sum of its chunks' times in the latest run.
+            SegmentVersion.objects.filter(pk=version.pk).update(
+                compute_ms=Case(When(last_run_id=run_id, then=F("compute_ms") + elapsed), default=Value(elapsed)),
+                last_run_id=run_id,
+            )
+    return changes
+
+
+def refresh_version(*, version: SegmentVersion, scope: Scope, context: Context, now: datetime) -> tuple[int, int]:
+    """Bring one dynamic version's members in `scope` in line with its definition."""
+    node = definitions.parse(version.definition)
+    found = locked_difference(node, context, scope, SegmentMember.objects.filter(version=version))
+    if not found:
+        return 0, 0
+    SegmentMember.objects.bulk_create(
+        SegmentMember(version=version, member_id=pk, entered_at=now) for pk in found.entered
+    )
+    SegmentMember.objects.filter(version=version, member_id__in=found.left).delete()
+    SegmentVersion.objects.filter(pk=version.pk).update(
+        member_count=F("member_count") + len(found.entered) - len(found.left)
+    )
+    payload = {"segment": version.segment.code, "version": version.number}
+    publish_many(
+        [Occurrence("segment.entered", payload, pk, now) for pk in found.entered]
+        + [Occurrence("segment.left", payload, pk, now) for pk in found.left]
+    )
+    return len(found.entered), len(found.left)
+
+
+def expire_tags(*, scope: Scope, as_of: datetime) -> int:
+    """Remove the tags of `scope`'s members that expired by `as_of` (members locked in id order)."""
+    due = MemberTag.objects.filter(scope.on("member_id"), expires_at__lte=as_of)
+    owners = sorted(set(due.values_list("member_id", flat=True)))
+    if not owners:
+        return 0
+    list(Member.objects.select_for_update().filter(pk__in=owners).order_by("pk").values_list("pk", flat=True))
+    rows = list(due.filter(member_id__in=owners).select_related("tag"))
+    publish_many(remove_rows(rows, None, TagChange.Reason.EXPIRED, timezone.now()))
+    return len(rows)
+
+
+@functools.lru_cache(maxsize=8)
+def _cut_of_run(run_id: int, started_at: datetime) -> Cut | None:
+    """The RFM cut, once per job run and worker process (a median over every stored RFM row)."""
+    return stored_rfm_cut()
+
+
+def refresh_chunk(first_id: int, last_id: int, as_of: datetime, *, period: str, run_id: int) -> ChunkResult:
+    """The nightly job's work for one chunk of members."""
+    from loyalty.models import JobRun
+
+    started_at = JobRun.objects.values_list("started_at", flat=True).get(pk=run_id)
+    context = evaluation_context(as_of, cut=_cut_of_run(run_id, started_at))
+    changes = refresh_scope(scope=Scope(first_id=first_id, last_id=last_id), context=context, run_id=run_id)
+    return ChunkResult(members_changed=changes.members_changed, entries_written=0)
+
+
+def finish_run(*, run) -> None:
+    """When the nightly run is done: the live versions were computed as of its moment."""
+    if not run.dry_run:
+        SegmentVersion.objects.filter(pk__in=[version.pk for version in live_versions()]).update(computed_at=run.as_of)

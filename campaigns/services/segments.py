@@ -1,0 +1,256 @@
+"""Defining segments: dynamic ones by a definition (every edit a new version), static ones by an
+uploaded list of external ids, snapshots frozen from a dynamic one. A new version starts from the
+members of the one before it and is then refreshed chunk by chunk, so what is published
+(segment.entered / segment.left) is who actually entered and left; it becomes current when done."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from loyalty.config import current_config
+from loyalty.services.jobs import chunk_ranges
+from members.errors import InvalidInput
+from members.inputs import text_problem
+from members.models import Member
+from members.outbox import Occurrence, publish_many
+from members.permissions import require_permission
+
+from .. import definitions
+from ..errors import UnknownSegment
+from ..models import Segment, SegmentMember, SegmentVersion, Tag
+from ..selectors import evaluation_context, stored_rfm_cut
+from .audiences import Scope
+from .refresh import Changes, live_versions, refresh_scope
+
+CHUNK_SIZE = 10_000
+
+
+def check_definition(raw) -> definitions.Node:
+    """The definition's tree, its tiers and tags known; InvalidInput with the problems otherwise."""
+    try:
+        node = definitions.parse(raw)
+    except definitions.InvalidDefinition as invalid:
+        raise InvalidInput("The definition is not valid.", fields={"definition": _flatten(invalid.problems)}) from None
+    named = definitions.references(node)
+    problems = []
+    known_tiers = {tier.code for tier in current_config().ladder}
+    if unknown := sorted(named.get("tiers", set()) - known_tiers):
+        problems.append(f"Unknown tiers: {', '.join(unknown)}.")
+    wanted_tags = named.get("tags", set())
+    if unknown := sorted(wanted_tags - set(Tag.objects.filter(code__in=wanted_tags).values_list("code", flat=True))):
+        problems.append(f"Unknown tags: {', '.join(unknown)}.")
+    if problems:
+        raise InvalidInput("The definition is not valid.", fields={"definition": problems})
+    return node
+
+
+def _flatten(problems: dict[str, list[str]]) -> list[str]:
+    return [f"{path}: {message}" for path, messages in problems.items() for message in messages]
+
+
+def _text(value: str, name: str, *, limit: int, required: bool = False) -> str:
+    if not isinstance(value, str) or text_problem(value):
+        raise InvalidInput(f"{name} is not valid text.", fields={name: ["Not valid text."]})
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{name} is required.", fields={name: ["Required."]})
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is too long.", fields={name: [f"At most {limit} characters."]})
+    return value
+
+
+def save_segment(
+    *, code: str, name: str, definition, description: str = "", actor=None, as_of: datetime | None = None
+) -> Segment:
+    """Create the dynamic segment `code`, or change it: a new definition is a new version, computed
+    before it becomes current. A staff actor needs campaigns.add_segment or change_segment."""
+    check_definition(definition)
+    name = _text(name, "name", limit=128, required=True)
+    description = _text(description, "description", limit=2000)
+    with transaction.atomic():
+        segment = Segment.objects.select_for_update().filter(code=code).first()
+        if segment is None:
+            require_permission(actor, "campaigns.add_segment", "You may not create segments.")
+            segment = Segment(code=_text(code, "code", limit=64, required=True), kind=Segment.Kind.DYNAMIC)
+        else:
+            require_permission(actor, "campaigns.change_segment", "You may not change segments.")
+            if segment.kind != Segment.Kind.DYNAMIC:
+                raise InvalidInput("Only a dynamic segment has a definition.", fields={"definition": ["Not dynamic."]})
+        segment.name, segment.description = name, description
+        segment.full_clean(exclude=["current_version"])
+        segment.save()
+        previous = segment.current_version
+        if previous is not None and previous.definition == definition:
+            return segment
+        version = _new_version(segment, definition, actor)
+        if previous is not None:
+            _copy_members(previous, version)
+    _compute(version, as_of or timezone.now())
+    with transaction.atomic():
+        segment = Segment.objects.select_for_update().get(pk=segment.pk)
+        segment.current_version = version
+        segment.save(update_fields=["current_version"])
+    return Segment.objects.select_related("current_version").get(pk=segment.pk)
+
+
+def _new_version(segment: Segment, definition, actor) -> SegmentVersion:
+    last = segment.versions.aggregate(last=Max("number"))["last"] or 0
+    return SegmentVersion.objects.create(segment=segment, number=last + 1, definition=definition, created_by=actor)
+
+
+def _copy_members(source: SegmentVersion, target: SegmentVersion) -> None:
+    """Set-based: one INSERT ... SELECT."""
+    table = SegmentMember._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} (version_id, member_id, entered_at)
+                SELECT %s, member_id, entered_at FROM {table} WHERE version_id = %s""",
+            [target.pk, source.pk],
+        )
+    SegmentVersion.objects.filter(pk=target.pk).update(member_count=source.member_count)
+
+
+class _RolledBack(Exception):
+    """Leaves a dry run's chunk transaction, undoing what it wrote."""
+
+
+def refresh_chunks(
+    *, as_of: datetime, versions: list[SegmentVersion] | None, dry_run: bool = False, chunk_size: int = CHUNK_SIZE
+) -> Changes:
+    """Refresh every member, a chunk per transaction: the given versions only, or (None) every rule
+    tag and live version with the expired tags. A dry run rolls each chunk back and reports what it
+    would have changed."""
+    context = evaluation_context(as_of, cut=stored_rfm_cut())
+    total = Changes()
+    for first_id, last_id in chunk_ranges(chunk_size):
+        scope = Scope(first_id=first_id, last_id=last_id)
+        try:
+            with transaction.atomic():
+                if versions is None:
+                    total.merge(refresh_scope(scope=scope, context=context))
+                else:
+                    total.merge(refresh_scope(scope=scope, context=context, tags=[], versions=versions, expire=False))
+                if dry_run:
+                    raise _RolledBack
+        except _RolledBack:
+            pass
+    return total
+
+
+def _compute(version: SegmentVersion, as_of: datetime, *, dry_run: bool = False) -> Changes:
+    """Refresh every member of one version; store when and how long (not in a dry run)."""
+    started = time.perf_counter()
+    version = SegmentVersion.objects.select_related("segment").get(pk=version.pk)
+    changes = refresh_chunks(as_of=as_of, versions=[version], dry_run=dry_run)
+    if not dry_run:
+        SegmentVersion.objects.filter(pk=version.pk).update(
+            computed_at=as_of, compute_ms=round((time.perf_counter() - started) * 1000), last_run_id=None
+        )
+    return changes
+
+
+def refresh_segment(
+    *, code: str, actor=None, as_of: datetime | None = None, dry_run: bool = False
+) -> tuple[SegmentVersion, Changes]:
+    """Recompute a dynamic segment's current version now (the admin's button, refresh_segments
+    --segment); returns it with who entered and left. A staff actor needs campaigns.change_segment."""
+    require_permission(actor, "campaigns.change_segment", "You may not refresh segments.")
+    segment = Segment.objects.filter(code=code, kind=Segment.Kind.DYNAMIC).select_related("current_version").first()
+    if segment is None or segment.current_version is None:
+        raise UnknownSegment(f"No dynamic segment {code!r}.")
+    version = segment.current_version
+    changes = _compute(version, as_of or timezone.now(), dry_run=dry_run)
+    version.refresh_from_db()
+    return version, changes
+
+
+def refresh_everything(*, as_of: datetime | None = None, dry_run: bool = False, actor=None) -> Changes:
+    """Every rule tag and live segment, and the expired tags, now (refresh_segments without
+    --segment: the nightly job's work in this process). A staff actor needs campaigns.change_segment."""
+    require_permission(actor, "campaigns.change_segment", "You may not refresh segments.")
+    moment = as_of or timezone.now()
+    changes = refresh_chunks(as_of=moment, versions=None, dry_run=dry_run)
+    if not dry_run:
+        SegmentVersion.objects.filter(pk__in=[version.pk for version in live_versions()]).update(computed_at=moment)
+    return changes
+
+
+@transaction.atomic
+def upload_static_segment(
+    *, code: str, name: str, external_ids: Iterable[str], description: str = "", actor=None
+) -> tuple[Segment, list[str]]:
+    """A static segment is the list uploaded; a new upload is a new version. Returns the segment and
+    the external ids with no member (left out, never failing the rest). Who entered and left
+    against the previous upload is published."""
+    wanted = [
+        external_id.strip() for external_id in external_ids if isinstance(external_id, str) and external_id.strip()
+    ]
+    segment = Segment.objects.select_for_update().filter(code=code).first()
+    if segment is None:
+        require_permission(actor, "campaigns.add_segment", "You may not create segments.")
+        segment = Segment(code=_text(code, "code", limit=64, required=True), kind=Segment.Kind.STATIC)
+    else:
+        require_permission(actor, "campaigns.change_segment", "You may not change segments.")
+        if segment.kind != Segment.Kind.STATIC:
+            raise InvalidInput("Only a static segment takes a list.", fields={"code": ["Not a static segment."]})
+    segment.name = _text(name, "name", limit=128, required=True)
+    segment.description = _text(description, "description", limit=2000)
+    segment.full_clean(exclude=["current_version"])
+    segment.save()
+    found = dict(
+        Member.objects.filter(external_id__in=set(wanted))
+        .exclude(status=Member.Status.CLOSED)
+        .values_list("external_id", "pk")
+    )
+    missing = sorted({external_id for external_id in wanted if external_id not in found})
+    previous = segment.current_version
+    before = set(previous.members.values_list("member_id", flat=True)) if previous else set()
+    after = set(found.values())
+    version = _new_version(segment, None, actor)
+    now = timezone.now()
+    entered_at = dict(previous.members.values_list("member_id", "entered_at")) if previous else {}
+    SegmentMember.objects.bulk_create(
+        SegmentMember(version=version, member_id=pk, entered_at=entered_at.get(pk, now)) for pk in sorted(after)
+    )
+    version.member_count, version.computed_at, version.compute_ms = len(after), now, 0
+    version.save(update_fields=["member_count", "computed_at", "compute_ms"])
+    segment.current_version = version
+    segment.save(update_fields=["current_version"])
+    changing = sorted(after ^ before)
+    list(Member.objects.select_for_update().filter(pk__in=changing).order_by("pk").values_list("pk", flat=True))
+    payload = {"segment": segment.code, "version": version.number}
+    publish_many(
+        [Occurrence("segment.entered", payload, pk, now) for pk in sorted(after - before)]
+        + [Occurrence("segment.left", payload, pk, now) for pk in sorted(before - after)]
+    )
+    return segment, missing
+
+
+@transaction.atomic
+def freeze_segment(*, segment: Segment, code: str, name: str, actor=None) -> Segment:
+    """A snapshot: the dynamic segment's members now, never recomputed (and nothing published: who
+    the members are did not change)."""
+    require_permission(actor, "campaigns.add_segment", "You may not create segments.")
+    source = Segment.objects.select_for_update(of=("self",)).select_related("current_version").get(pk=segment.pk)
+    if source.kind != Segment.Kind.DYNAMIC or source.current_version is None:
+        raise InvalidInput("Only a computed dynamic segment can be frozen.", fields={"segment": ["Not dynamic."]})
+    snapshot = Segment(
+        code=_text(code, "code", limit=64, required=True),
+        name=_text(name, "name", limit=128, required=True),
+        kind=Segment.Kind.SNAPSHOT,
+        snapshot_of=source,
+    )
+    snapshot.full_clean(exclude=["current_version"])
+    snapshot.save()
+    version = _new_version(snapshot, source.current_version.definition, actor)
+    _copy_members(source.current_version, version)
+    SegmentVersion.objects.filter(pk=version.pk).update(computed_at=timezone.now(), compute_ms=0)
+    snapshot.current_version = version
+    snapshot.save(update_fields=["current_version"])
+    return Segment.objects.select_related("current_version").get(pk=snapshot.pk)
