@@ -12,8 +12,8 @@ class CampaignsConfig(AppConfig):
         from loyalty import extensions
         from loyalty.names import builtin_names
 
-        from . import audit, demo, jobs, names, predicates, program_sections, storefront
-        from .services import configuration
+        from . import audit, demo, jobs, names, predicates, program_sections, selectors, storefront
+        from .services import configuration, refresh
 
         builtin_names.update(names.BUILTIN_NAMES)
         predicates.register()
@@ -23,3 +23,13 @@ class CampaignsConfig(AppConfig):
         configuration.register()
         program_sections.register()
         extensions.demo_steps.register("tags and segments", extensions.DemoStep(run=demo.tags_and_segments))
+        extensions.member_panels.register(
+            "tags and segments",
+            extensions.MemberPanel("admin/campaigns/member_panels/tags.html", selectors.member_panel),
+        )
+        extensions.outbox_subscribers.register(
+            "segments", extensions.Subscriber(handle=refresh.note_changed_members, types=refresh.CHANGING_TYPES)
+        )
+        extensions.interval_tasks.register(
+            "segments: refresh changed members", extensions.IntervalTask("campaigns.refresh_changed_members", 60)
+        )

@@ -25,5 +25,5 @@ def tags_and_segments(stdout, seed: int) -> None:
     counts = []
     for code, name, definition in EXAMPLE_SEGMENTS:
         segment = save_segment(code=code, name=name, definition=definition)
-        counts.append(f"{code} {segment.current_version.member_count}")
+        counts.append(f"{code} {segment.current.member_count}")
     stdout.write(f"Segments: {', '.join(counts)} members.")

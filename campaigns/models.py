@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history import register as simple_history_register
 
 from loyalty.names import display_name
 
@@ -48,7 +49,7 @@ class Tag(models.Model):
     active = models.BooleanField(
         _("active"), default=True, help_text=_("An inactive tag is hidden from every read and cannot be set.")
     )
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["group", "code"]
@@ -190,7 +191,7 @@ class Segment(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="snapshots", verbose_name=_("frozen from")
     )
     active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["code"]
@@ -199,6 +200,13 @@ class Segment(models.Model):
 
     def __str__(self):
         return display_name(self.name)
+
+    @property
+    def current(self) -> SegmentVersion:
+        """The current version (every saved segment has one)."""
+        if self.current_version is None:
+            raise ValueError(f"Segment {self.code} has no version yet.")
+        return self.current_version
 
 
 class SegmentVersion(models.Model):
@@ -216,7 +224,7 @@ class SegmentVersion(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     member_count = models.PositiveBigIntegerField(_("members"), default=0)
     computed_at = models.DateTimeField(_("computed at"), null=True, blank=True)
     compute_ms = models.PositiveIntegerField(_("compute time (ms)"), null=True, blank=True)
@@ -249,3 +257,24 @@ class SegmentMember(models.Model):
 
     def __str__(self):
         return f"{self.version_id}: {self.member_id}"
+
+
+class PendingRefresh(models.Model):
+    """A member the domain events say changed, waiting for their tags and segments to be refreshed
+    (campaigns.services.refresh.refresh_pending, every minute): several changes within the wait
+    are one refresh."""
+
+    member = models.OneToOneField("members.Member", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    noted_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("member waiting for a segment refresh")
+        verbose_name_plural = _("members waiting for a segment refresh")
+
+    def __str__(self):
+        return str(self.member_id)
+
+
+# The configuration history of tags (loyalty.models.history): who changed what, shown on each tag's
+# History page.
+simple_history_register(Tag)

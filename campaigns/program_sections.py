@@ -120,11 +120,11 @@ def apply_segments(wanted: list[dict[str, Any]], changes: list[str], actor) -> N
         before = current.get(item["code"])
         segment = save_segment(actor=actor, **item)
         if before is None:
-            changes.append(f"segment {segment.code}: created ({segment.current_version.member_count} members)")
+            changes.append(f"segment {segment.code}: created ({segment.current.member_count} members)")
         elif before.current_version_id != segment.current_version_id:
             changes.append(
-                f"segment {segment.code}: definition changed, version {segment.current_version.number} "
-                f"({segment.current_version.member_count} members)"
+                f"segment {segment.code}: definition changed, version {segment.current.number} "
+                f"({segment.current.member_count} members)"
             )
         elif (before.name, before.description) != (segment.name, segment.description):
             changes.append(f"segment {segment.code}: name or description changed")
@@ -159,7 +159,7 @@ def export_segments() -> list[dict]:
             "name": segment.name,
             "description": segment.description,
             "kind": segment.kind,
-            "definition": segment.current_version.definition,
+            "definition": segment.current.definition,
         }
         for segment in segments.select_related("current_version").order_by("code")
     ]

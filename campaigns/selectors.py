@@ -3,13 +3,16 @@ per-member check, members by their stored RFM, tags and segments as the screens 
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from loyalty.analytics import rfm
 from loyalty.analytics.selectors.rfm import stored_rfm_sql
@@ -18,8 +21,31 @@ from loyalty.config import current_config
 from loyalty.models import Event, EventType, MemberRFM
 from members.models import Member
 
-from .definitions import Context, Cut, MemberFacts, TierRef
+from .definitions import Context, Cut, MemberFacts, Node, TierRef, condition
 from .models import MemberTag, Segment, SegmentMember
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which members a refresh looks at: an id range (a job's chunk) or some members by id."""
+
+    first_id: int | None = None
+    last_id: int | None = None
+    ids: tuple[int, ...] | None = None
+
+    def on(self, field_name: str) -> Q:
+        """The scope as a condition on a member id field ("pk" of members, "member_id" of rows);
+        Scope() is every member."""
+        if self.ids is not None:
+            return Q(**{f"{field_name}__in": self.ids})
+        if self.first_id is None:
+            return Q()
+        return Q(**{f"{field_name}__gte": self.first_id, f"{field_name}__lte": self.last_id})
+
+
+def selected(node: Node, context: Context, scope: Scope) -> QuerySet[Member]:
+    """The members of `scope` the definition selects (closed members never)."""
+    return Member.objects.filter(scope.on("pk")).exclude(status=Member.Status.CLOSED).filter(condition(node, context))
 
 
 def members_in_quadrant(*, quadrant: str, cut_frequency: Decimal, cut_monetary: Decimal) -> QuerySet[Member]:
@@ -126,3 +152,48 @@ def active_segments() -> QuerySet[Segment]:
         .select_related("current_version")
         .order_by("code")
     )
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a definition selects now, and against a segment's current members who would enter and
+    leave if it were saved; with the time the queries took."""
+
+    count: int
+    sample: list[Member]
+    entering: int
+    entering_sample: list[Member]
+    leaving: int
+    leaving_sample: list[Member]
+    milliseconds: int
+
+
+def preview_definition(*, node: Node, segment: Segment | None, as_of: datetime, sample: int = 20) -> Preview:
+    started = time.perf_counter()
+    context = evaluation_context(as_of, cut=stored_rfm_cut())
+    chosen = selected(node, context, Scope())
+    current = (
+        SegmentMember.objects.filter(version_id=segment.current_version_id).values("member_id")
+        if segment is not None and segment.current_version_id is not None
+        else SegmentMember.objects.none().values("member_id")
+    )
+    entering = chosen.exclude(pk__in=current)
+    leaving = Member.objects.filter(pk__in=current).exclude(pk__in=chosen.values("pk"))
+    count, entering_count, leaving_count = chosen.count(), entering.count(), leaving.count()
+    return Preview(
+        count=count,
+        sample=list(chosen.select_related("tier").order_by("-id")[:sample]),
+        entering=entering_count,
+        entering_sample=list(entering.select_related("tier").order_by("-id")[:sample]),
+        leaving=leaving_count,
+        leaving_sample=list(leaving.select_related("tier").order_by("-id")[:sample]),
+        milliseconds=round((time.perf_counter() - started) * 1000),
+    )
+
+
+def member_panel(member: Member) -> dict:
+    """The member page's tags and segments (loyalty.extensions.member_panels)."""
+    segments = Segment.objects.filter(
+        active=True, current_version__in=SegmentMember.objects.filter(member=member).values("version_id")
+    ).order_by("code")
+    return {"tags": active_tags_of([member.pk], timezone.now()).get(member.pk, []), "segments": list(segments)}

@@ -8,6 +8,7 @@ registries. The engine registers its own built-ins the same way, so there are no
 | registry | what an entry is | who reads it |
 |---|---|---|
 | `jobs` | a scheduled job (`ScheduledJob`) | the job machinery, `run_job`, `setup_schedules`, the admin |
+| `interval_tasks` | a Celery task beat starts every few seconds (`IntervalTask`) | `setup_schedules` |
 | `audit_checks` | a function yielding `Finding`s | `loyalty_audit` |
 | `program_sections` | a section of the program file (`ProgramSection`) | the program file's parse, apply, export |
 | `config_writers` | how a configuration model is saved (`ConfigWriter`) | admin forms, imports, program file |
@@ -103,6 +104,17 @@ class ScheduledJob:
 
 
 jobs: Registry[ScheduledJob] = Registry("scheduled job")
+
+
+@dataclass(frozen=True)
+class IntervalTask:
+    """A Celery task that beat starts every `seconds` (setup_schedules makes its schedule)."""
+
+    task: str  # the Celery task's name
+    seconds: int
+
+
+interval_tasks: Registry[IntervalTask] = Registry("interval task")
 
 
 # --- loyalty_audit -------------------------------------------------------------------------------------

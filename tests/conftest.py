@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from loyalty.models import ProgramSettings, Tier
 from loyalty.services import adjust_growth, adjust_points
@@ -129,3 +130,20 @@ def audited_afterwards(transactional_db):
 
     yield
     assert audit() == []
+
+
+@pytest.fixture
+def login_as(client, program):
+    """login_as("members.view_member", ...) -> a staff user with exactly these permissions, logged in
+    on the test client (which then returns to the admin as that user)."""
+
+    def login(*permissions: str, username: str = "clerk"):
+        user = UserFactory(username=username)
+        for permission in permissions:
+            app_label, codename = permission.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        client.force_login(user)
+        client.defaults["HTTP_HOST"] = "localhost"
+        return user
+
+    return login

@@ -63,7 +63,8 @@ def staff_with(*permissions: str):
 
 
 def ensure_staff_roles() -> None:
-    """The staff roles of migrations 0013, 0019, 0021 and 0024 (transactional tests flush them)."""
+    """The staff roles of loyalty migrations 0013, 0019, 0021 and 0024 and campaigns 0009
+    (transactional tests flush them)."""
     from types import SimpleNamespace
 
     from django.db import connection
@@ -73,6 +74,7 @@ def ensure_staff_roles() -> None:
         "loyalty.migrations.0019_action_permissions_for_roles",
         "loyalty.migrations.0021_outbox_relay",
         "loyalty.migrations.0024_member_notes_for_roles",
+        "campaigns.migrations.0009_roles",
     ):
         migration = importlib.import_module(name)
         create = getattr(migration, "create_roles", None) or migration.grant

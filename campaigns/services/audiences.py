@@ -9,26 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from members.models import Member
 
-from ..definitions import Context, Node, condition
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which members a refresh looks at: an id range (a job's chunk) or some members by id."""
-
-    first_id: int | None = None
-    last_id: int | None = None
-    ids: tuple[int, ...] | None = None
-
-    def on(self, field_name: str) -> Q:
-        """The scope as a condition on a member id field ("pk" of members, "member_id" of rows)."""
-        if self.ids is not None:
-            return Q(**{f"{field_name}__in": self.ids})
-        return Q(**{f"{field_name}__gte": self.first_id, f"{field_name}__lte": self.last_id})
+from ..definitions import Context, Node
+from ..selectors import Scope, selected
 
 
 @dataclass(frozen=True)
@@ -38,11 +24,6 @@ class Difference:
 
     def __bool__(self) -> bool:
         return bool(self.entered or self.left)
-
-
-def selected(node: Node, context: Context, scope: Scope) -> QuerySet[Member]:
-    """The members of `scope` the definition selects (closed members never)."""
-    return Member.objects.filter(scope.on("pk")).exclude(status=Member.Status.CLOSED).filter(condition(node, context))
 
 
 def difference(node: Node, context: Context, scope: Scope, current: QuerySet) -> Difference:

@@ -9,8 +9,9 @@ import functools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
@@ -20,9 +21,9 @@ from members.outbox import Occurrence, publish_many
 
 from .. import definitions
 from ..definitions import Context, Cut
-from ..models import MemberTag, Segment, SegmentMember, SegmentVersion, Tag, TagChange, TagSource
-from ..selectors import evaluation_context, stored_rfm_cut
-from .audiences import Scope, locked_difference
+from ..models import MemberTag, PendingRefresh, Segment, SegmentMember, SegmentVersion, Tag, TagChange, TagSource
+from ..selectors import Scope, evaluation_context, stored_rfm_cut
+from .audiences import locked_difference
 from .tags import Who, record_added, remove_rows
 
 # What pins a segment version (a running campaign's audience): functions returning the version ids
@@ -168,3 +169,58 @@ def finish_run(*, run) -> None:
     """When the nightly run is done: the live versions were computed as of its moment."""
     if not run.dry_run:
         SegmentVersion.objects.filter(pk__in=[version.pk for version in live_versions()]).update(computed_at=run.as_of)
+
+
+# --- one member at a time, when the domain events say they changed ----------------------------------------
+
+# Events about a member that can change which tags and segments they are in (all but the refresh's own
+# segment events: a rule tag's change can move a member into a segment that names the tag).
+CHANGING_TYPES = frozenset(
+    {
+        "member.enrolled",
+        "member.updated",
+        "member.status_changed",
+        "points.earned",
+        "points.spent",
+        "points.refunded",
+        "points.expired",
+        "points.adjusted",
+        "growth.changed",
+        "tier.upgraded",
+        "tier.downgraded",
+        "tag.added",
+        "tag.removed",
+    }
+)
+WAIT_SECONDS = 30  # changes to one member within this wait are one refresh
+PENDING_PER_RUN = 500
+
+
+def note_changed_members(events) -> None:
+    """The outbox subscriber: remember the members the events are about (once each; the earliest
+    change's time is kept, so a member changing all the time is still refreshed)."""
+    external_ids = {event.member for event in events if event.member}
+    if not external_ids:
+        return
+    now = timezone.now()
+    ids = Member.objects.filter(external_id__in=external_ids).values_list("pk", flat=True)
+    PendingRefresh.objects.bulk_create(
+        [PendingRefresh(member_id=pk, noted_at=now) for pk in ids], ignore_conflicts=True
+    )
+
+
+def refresh_pending(*, now: datetime | None = None, limit: int = PENDING_PER_RUN) -> Changes:
+    """Refresh the rule tags and live segments of the members noted at least WAIT_SECONDS ago (at
+    most `limit`), in one transaction; rows another run holds are skipped."""
+    moment = now or timezone.now()
+    with transaction.atomic():
+        due = PendingRefresh.objects.filter(noted_at__lte=moment - timedelta(seconds=WAIT_SECONDS))
+        claimed = list(
+            due.select_for_update(skip_locked=True).order_by("member_id").values_list("member_id", flat=True)[:limit]
+        )
+        if not claimed:
+            return Changes()
+        context = evaluation_context(moment, cut=stored_rfm_cut())
+        changes = refresh_scope(scope=Scope(ids=tuple(claimed)), context=context, expire=False)
+        PendingRefresh.objects.filter(member_id__in=claimed).delete()
+    return changes

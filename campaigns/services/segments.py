@@ -24,8 +24,7 @@ from members.permissions import require_permission
 from .. import definitions
 from ..errors import UnknownSegment
 from ..models import Segment, SegmentMember, SegmentVersion, Tag
-from ..selectors import evaluation_context, stored_rfm_cut
-from .audiences import Scope
+from ..selectors import Scope, evaluation_context, stored_rfm_cut
 from .refresh import Changes, live_versions, refresh_scope
 
 CHUNK_SIZE = 10_000
@@ -74,14 +73,7 @@ def save_segment(
     name = _text(name, "name", limit=128, required=True)
     description = _text(description, "description", limit=2000)
     with transaction.atomic():
-        segment = Segment.objects.select_for_update().filter(code=code).first()
-        if segment is None:
-            require_permission(actor, "campaigns.add_segment", "You may not create segments.")
-            segment = Segment(code=_text(code, "code", limit=64, required=True), kind=Segment.Kind.DYNAMIC)
-        else:
-            require_permission(actor, "campaigns.change_segment", "You may not change segments.")
-            if segment.kind != Segment.Kind.DYNAMIC:
-                raise InvalidInput("Only a dynamic segment has a definition.", fields={"definition": ["Not dynamic."]})
+        segment = _segment_to_write(code, Segment.Kind.DYNAMIC, actor)
         segment.name, segment.description = name, description
         segment.full_clean(exclude=["current_version"])
         segment.save()
@@ -97,6 +89,21 @@ def save_segment(
         segment.current_version = version
         segment.save(update_fields=["current_version"])
     return Segment.objects.select_related("current_version").get(pk=segment.pk)
+
+
+def _segment_to_write(code: str, kind: str, actor) -> Segment:
+    """The segment `code`, locked, or a new one of `kind` (not saved yet); the staff actor's add or
+    change permission checked, and an existing segment's kind."""
+    segment = Segment.objects.select_for_update().filter(code=code).first()
+    if segment is None:
+        require_permission(actor, "campaigns.add_segment", "You may not create segments.")
+        return Segment(code=_text(code, "code", limit=64, required=True), kind=kind)
+    require_permission(actor, "campaigns.change_segment", "You may not change segments.")
+    if segment.kind != kind:
+        raise InvalidInput(
+            f"Segment {code} is {segment.get_kind_display()}.", fields={"code": [f"Not a {kind} segment."]}
+        )
+    return segment
 
 
 def _new_version(segment: Segment, definition, actor) -> SegmentVersion:
@@ -191,14 +198,7 @@ def upload_static_segment(
     wanted = [
         external_id.strip() for external_id in external_ids if isinstance(external_id, str) and external_id.strip()
     ]
-    segment = Segment.objects.select_for_update().filter(code=code).first()
-    if segment is None:
-        require_permission(actor, "campaigns.add_segment", "You may not create segments.")
-        segment = Segment(code=_text(code, "code", limit=64, required=True), kind=Segment.Kind.STATIC)
-    else:
-        require_permission(actor, "campaigns.change_segment", "You may not change segments.")
-        if segment.kind != Segment.Kind.STATIC:
-            raise InvalidInput("Only a static segment takes a list.", fields={"code": ["Not a static segment."]})
+    segment = _segment_to_write(code, Segment.Kind.STATIC, actor)
     segment.name = _text(name, "name", limit=128, required=True)
     segment.description = _text(description, "description", limit=2000)
     segment.full_clean(exclude=["current_version"])

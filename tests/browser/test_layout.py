@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.core.management import call_command
 from django.urls import reverse
 
+from campaigns.models import Segment
 from loyalty.models import JobRun
 from loyalty.services.adjustments import request_adjustments
 from members.models import Member
@@ -55,6 +56,18 @@ def demo_admin():
     return boss
 
 
+def logged_in(browser, live_server, width: int, height: int, language: str):
+    """A browser context of that size and language, logged in to the admin as the demo's boss."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale=language)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    return context, page
+
+
 def changelists() -> list[str]:
     return sorted(
         reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist") for model in admin.site._registry
@@ -73,20 +86,14 @@ def other_screens() -> list[str]:
         reverse("admin:rewards_redemption_change", args=[member.redemptions.first().pk]),
         reverse("admin:loyalty_jobrun_change", args=[JobRun.objects.order_by("pk").first().pk]),
         reverse("admin:program_design"),
+        reverse("admin:campaigns_segment_definition", args=[Segment.objects.get(code="gold-plus").pk]),
     ]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize(("width", "height"), SCREENS)
 def test_every_changelist_fits_the_screen(browser, live_server, shoot, demo_admin, width, height, language):
-    context = browser.new_context(viewport={"width": width, "height": height}, locale=language)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "boss")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-
+    context, page = logged_in(browser, live_server, width, height, language)
     overflowing = {}
     for url in changelists() + other_screens():
         page.goto(f"{live_server.url}{url}")
@@ -97,3 +104,18 @@ def test_every_changelist_fits_the_screen(browser, live_server, shoot, demo_admi
     context.close()
 
     assert overflowing == {}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_segment_definition_is_previewed_before_it_is_saved(browser, live_server, shoot, demo_admin, language):
+    context, page = logged_in(browser, live_server, 1366, 768, language)
+    segment = Segment.objects.get(code="gold-plus")
+    page.goto(f"{live_server.url}{reverse('admin:campaigns_segment_definition', args=[segment.pk])}")
+    page.fill("#id_definition", '{"tier": {"at_least": "silver"}}')
+    page.click("button[value=preview]")
+    preview = page.locator("#definition-preview")
+    preview.wait_for()
+    shoot(page, f"segment-preview-{language}")
+    assert page.evaluate(OVERFLOW)["page"] <= 0
+    assert Segment.objects.get(code="gold-plus").current_version.number == 1, "a preview saves nothing"
+    context.close()

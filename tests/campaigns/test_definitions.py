@@ -12,8 +12,7 @@ import pytest
 from campaigns import definitions
 from campaigns.definitions import Cut
 from campaigns.models import MemberTag, Tag
-from campaigns.selectors import evaluation_context, member_facts
-from campaigns.services.audiences import Scope, selected
+from campaigns.selectors import Scope, evaluation_context, member_facts, selected
 from members.models import Member
 from tests.campaigns.population import AS_OF, DEFINITIONS
 from tests.factories import MemberFactory

@@ -821,7 +821,7 @@ def test_setup_schedules_is_idempotent(program):
         "loyalty: store_member_rfm",
         "loyalty: store_report_summaries",
     ]
-    assert PeriodicTask.objects.count() == 14  # the jobs, the dashboard refresh, the outbox's relay and prune
+    assert PeriodicTask.objects.count() == 15  # the jobs, the dashboard refresh, the outbox relay and prune, segments
     assert CrontabSchedule.objects.count() == 12
     refresh = PeriodicTask.objects.get(name="dashboard: refresh figures")
     assert (refresh.task, refresh.interval.every, refresh.interval.period) == (
@@ -857,7 +857,7 @@ def test_setup_schedules_keeps_schedules_edited_in_the_admin(program):
     call_command("setup_schedules", stdout=StringIO())
 
     assert PeriodicTask.objects.get(name="loyalty: expire_points").enabled is False
-    assert PeriodicTask.objects.count() == 14
+    assert PeriodicTask.objects.count() == 15
 
 
 # --- concurrency (PostgreSQL) -----------------------------------------------------------------------

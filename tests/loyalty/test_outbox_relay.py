@@ -40,7 +40,10 @@ class Collector:
 
 
 @pytest.fixture
-def subscribe():
+def subscribe(monkeypatch):
+    """Register the test's own subscribers, and only them: the apps' (the segments' refresh) are
+    set aside, so the counts are the test's."""
+    monkeypatch.setattr(extensions.outbox_subscribers, "_entries", {})
     names = []
 
     def register(name: str, handler, **options) -> None:

@@ -42,6 +42,12 @@ class Command(BaseCommand):
                 )
         self._dashboard_refresh()
         self._outbox(zone)
+        for name, entry in extensions.interval_tasks.items():
+            every, _ = IntervalSchedule.objects.get_or_create(every=entry.seconds, period=IntervalSchedule.SECONDS)
+            task, created = PeriodicTask.objects.get_or_create(
+                name=name, defaults={"task": entry.task, "interval": every}
+            )
+            self.stdout.write(f"{'Created' if created else 'Kept'} schedule {task.name}: {task.interval}")
 
     def _outbox(self, zone: str) -> None:
         every, _ = IntervalSchedule.objects.get_or_create(every=OUTBOX_RELAY_SECONDS, period=IntervalSchedule.SECONDS)

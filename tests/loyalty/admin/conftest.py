@@ -8,23 +8,6 @@ from django.urls import reverse
 from tests.factories import UserFactory
 
 
-@pytest.fixture
-def login_as(client, program):
-    """login_as("members.view_member", ...) -> a staff user with exactly these permissions, logged in
-    on the test client (which then returns to the admin as that user)."""
-
-    def login(*permissions: str, username: str = "clerk"):
-        user = UserFactory(username=username)
-        for permission in permissions:
-            app_label, codename = permission.split(".")
-            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-        client.force_login(user)
-        client.defaults["HTTP_HOST"] = "localhost"
-        return user
-
-    return login
-
-
 def upload(client, admin_name: str, content: bytes, filename: str = "rows.csv"):
     """The import's first step: the file is read and dry-run; the response is the preview."""
     return client.post(

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.test import RequestFactory
 from django.urls import URLResolver, reverse
 
+from campaigns.models import Segment
 from rewards.models import CodePool
 from tests.factories import MemberFactory, UserFactory
 
@@ -29,7 +30,7 @@ OFFERED = {
         ("rewards.PointsHold", "release"),
         ("loyalty.OutboxSubscriber", "retry_now"),
     },
-    "Marketing": set(),
+    "Marketing": {("campaigns.Segment", "refresh_now")},
     "Finance": {
         ("loyalty.Adjustment", "approve"),
         ("loyalty.Adjustment", "reject"),
@@ -99,7 +100,8 @@ ARGUMENTS = {
 
 def test_every_custom_admin_view_refuses_a_staff_member_without_its_permission(client, program):
     member, pool = MemberFactory(), CodePool.objects.create(code="p", name="P")
-    ids = {"member_id": member.pk, "pool_id": pool.pk}
+    segment = Segment.objects.create(code="s", name="S")
+    ids = {"member_id": member.pk, "pool_id": pool.pk, "segment_id": segment.pk}
     client.force_login(UserFactory(username="no-permissions"))
     client.defaults["HTTP_HOST"] = "localhost"
     routes = _custom_routes()

@@ -1,0 +1,215 @@
+"""Tags and segments in the admin. Tags are configuration (saved through their writer, with
+history); a segment's definition is edited on its own page, previewed (how many, who, who would
+enter and leave) before it is saved as a new version through campaigns.services."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from loyalty.admin_history import ConfigHistoryAdmin
+from loyalty.config import current_config
+from members.errors import LoyaltyError
+
+from . import definitions, selectors
+from .models import MemberTag, Segment, Tag
+from .services import refresh_segment, save_segment
+from .services.segments import check_definition
+
+
+@admin.register(Tag)
+class TagAdmin(ConfigHistoryAdmin):
+    list_display = ("code", "name_column", "group", "kind", "colour_column", "carriers", "api_writable", "active")
+    list_filter = ("kind", "group", "active", "api_writable")
+    search_fields = ("code", "name")
+    ordering = ("group", "code")
+
+    def get_queryset(self, request):
+        carrying = MemberTag.objects.filter(tag=OuterRef("pk")).order_by().values("tag").annotate(n=Count("*"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(carrier_count=Coalesce(Subquery(carrying.values("n")), 0, output_field=IntegerField()))
+        )
+
+    @admin.display(description=gettext_lazy("name"), ordering="name")
+    def name_column(self, tag):
+        return tag.display_name
+
+    @admin.display(description=gettext_lazy("colour"))
+    def colour_column(self, tag):
+        return format_html('<span class="tag-chip" style="background:{}">{}</span>', tag.colour, tag.code)
+
+    @admin.display(description=gettext_lazy("members"), ordering="carrier_count")
+    def carriers(self, tag):
+        return tag.carrier_count
+
+
+class DefinitionForm(forms.Form):
+    """A segment's code, name and definition (JSON), checked as the service checks it."""
+
+    code = forms.SlugField(label=gettext_lazy("code"), max_length=64)
+    name = forms.CharField(label=gettext_lazy("name"), max_length=128)
+    description = forms.CharField(
+        label=gettext_lazy("description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    definition = forms.JSONField(
+        label=gettext_lazy("definition"),
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80, "class": "definition-editor", "spellcheck": "false"}),
+        help_text=gettext_lazy('Predicates combined with "all", "any" and "not"; see the list below.'),
+    )
+
+    def __init__(self, *args, segment: Segment | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.segment = segment
+        if segment is not None:
+            self.fields["code"].disabled = True
+
+    def clean_code(self):
+        code = self.cleaned_data["code"]
+        if self.segment is None and Segment.objects.filter(code=code).exists():
+            raise forms.ValidationError(_("A segment with this code exists."))
+        return code
+
+    def clean_definition(self):
+        try:
+            return self.cleaned_data["definition"], check_definition(self.cleaned_data["definition"])
+        except LoyaltyError as error:
+            raise forms.ValidationError(error.fields.get("definition") or [error.message]) from None
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ("code", "name_column", "kind", "members", "computed", "compute_time", "version", "active")
+    list_filter = ("kind", "active")
+    search_fields = ("code", "name")
+    list_select_related = ("current_version",)
+    readonly_fields = ("code", "kind", "snapshot_of", "current_version")
+    fields = ("code", "name", "description", "kind", "snapshot_of", "current_version", "active")
+    actions = ("refresh_now",)
+    change_list_template = "admin/campaigns/segment/change_list.html"
+    change_form_template = "admin/campaigns/segment/change_form.html"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # campaigns will refer to segments; deactivate instead
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return redirect("admin:campaigns_segment_definition_new")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("new/", view(self.definition_view), name="campaigns_segment_definition_new"),
+            path("<int:segment_id>/definition/", view(self.definition_view), name="campaigns_segment_definition"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=gettext_lazy("name"), ordering="name")
+    def name_column(self, segment):
+        return str(segment)
+
+    @admin.display(description=gettext_lazy("members"))
+    def members(self, segment):
+        return segment.current_version.member_count if segment.current_version else None
+
+    @admin.display(description=gettext_lazy("computed at"))
+    def computed(self, segment):
+        moment = segment.current_version.computed_at if segment.current_version else None
+        if moment is None:
+            return None
+        return date_format(moment.astimezone(current_config().settings.zone), "SHORT_DATETIME_FORMAT")
+
+    @admin.display(description=gettext_lazy("compute time (ms)"))
+    def compute_time(self, segment):
+        return segment.current_version.compute_ms if segment.current_version else None
+
+    @admin.display(description=gettext_lazy("version"))
+    def version(self, segment):
+        return segment.current_version.number if segment.current_version else None
+
+    @admin.action(description=gettext_lazy("Recompute now"), permissions=["change"])
+    def refresh_now(self, request, queryset):
+        for segment in queryset.filter(kind=Segment.Kind.DYNAMIC):
+            try:
+                version, changes = refresh_segment(code=segment.code, actor=request.user)
+            except LoyaltyError as error:
+                self.message_user(request, f"{segment.code}: {error.message}", messages.WARNING)
+                continue
+            key = f"segment:{segment.code}"
+            self.message_user(
+                request,
+                _("%(segment)s: %(count)s members (%(entered)s entered, %(left)s left).")
+                % {
+                    "segment": segment,
+                    "count": version.member_count,
+                    "entered": changes.entered.get(key, 0),
+                    "left": changes.left.get(key, 0),
+                },
+            )
+
+    def definition_view(self, request, segment_id: int | None = None):
+        """A dynamic segment's definition: preview, then save as a new version (or create it)."""
+        segment = get_object_or_404(Segment, pk=segment_id, kind=Segment.Kind.DYNAMIC) if segment_id else None
+        needed = "campaigns.change_segment" if segment else "campaigns.add_segment"
+        if not request.user.has_perm(needed):
+            raise PermissionDenied
+        initial: dict[str, Any] = {}
+        if segment is not None:
+            definition = segment.current_version.definition if segment.current_version else {}
+            initial = {"code": segment.code, "name": segment.name, "description": segment.description}
+            initial["definition"] = definition
+        form = DefinitionForm(request.POST or None, initial=initial, segment=segment)
+        preview = None
+        if request.method == "POST" and form.is_valid():
+            raw, node = form.cleaned_data["definition"]
+            if request.POST.get("step") == "save":
+                try:
+                    saved = save_segment(
+                        code=segment.code if segment else form.cleaned_data["code"],
+                        name=form.cleaned_data["name"],
+                        description=form.cleaned_data["description"],
+                        definition=raw,
+                        actor=request.user,
+                    )
+                except LoyaltyError as error:
+                    form.add_error(None, error.message)
+                else:
+                    self.message_user(
+                        request,
+                        _("%(segment)s saved: version %(version)s, %(count)s members.")
+                        % {
+                            "segment": saved,
+                            "version": saved.current.number,
+                            "count": saved.current.member_count,
+                        },
+                    )
+                    return redirect(reverse("admin:campaigns_segment_change", args=[saved.pk]))
+            else:
+                preview = selectors.preview_definition(node=node, segment=segment, as_of=timezone.now())
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Definition of %(segment)s") % {"segment": segment} if segment else _("New segment"),
+            "segment": segment,
+            "form": form,
+            "preview": preview,
+            "predicates": [
+                (name, predicate.label, json.dumps({name: predicate.example}, ensure_ascii=False))
+                for name, predicate in definitions.predicates.items()
+            ],
+        }
+        return TemplateResponse(request, "admin/campaigns/segment/definition.html", context)
