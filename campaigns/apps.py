@@ -12,13 +12,14 @@ class CampaignsConfig(AppConfig):
         from loyalty import extensions
         from loyalty.names import builtin_names
 
-        from . import audit, demo, jobs, names, predicates, program_sections, selectors, storefront
+        from . import audit, demo, jobs, member_list, names, predicates, program_sections, selectors, storefront
         from .services import configuration, refresh
 
         builtin_names.update(names.BUILTIN_NAMES)
         predicates.register()
         jobs.register()
         storefront.register()
+        member_list.register()
         audit.register()
         configuration.register()
         program_sections.register()

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_noop
 BUILTIN_NAMES = (
     gettext_noop("New in the last 30 days"),
     gettext_noop("Dormant 90 days"),
-    gettext_noop("High value (high spend, high frequency)"),
+    gettext_noop("High value"),
     gettext_noop("Birthday this month"),
     gettext_noop("Frequent returner"),
     # The demo's (campaigns.demo).

@@ -15,6 +15,9 @@ registries. The engine registers its own built-ins the same way, so there are no
 | `card_sections` | a part of the storefront member card (`CardSection`) | `GET members/{id}/` |
 | `ladder_details` | extra fields of each tier in `GET tiers/` (`LadderDetail`) | `GET tiers/` |
 | `member_panels` | a panel of the admin's member page (`MemberPanel`) | the member 360 page |
+| `member_list_columns` | a column of the admin's member list (`MemberListColumn`) | the member list |
+| `member_list_filters` | a list filter of the admin's member list | the member list |
+| `member_actions` | an action of the admin's member list (`MemberAction`) | the member list |
 | `economics_sources` | the mall's figures for the points economics report | the program design report |
 | `demo_steps` | a step of the demo's setup (`DemoStep`) | `manage.py demo` |
 | `personal_data_erasers` | erases an app's copy of a member's personal data | `anonymise_member` |
@@ -198,6 +201,32 @@ class MemberPanel:
 
 
 member_panels: Registry[MemberPanel] = Registry("member panel")
+
+
+@dataclass(frozen=True)
+class MemberListColumn:
+    """A column of the admin's member list: `render(member)` (an `admin.display` function), with
+    `prefetch(queryset)` reading what it shows for the page's members at once."""
+
+    render: Callable[[Any], Any]
+    prefetch: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class MemberAction:
+    """An action of the admin's member list: Django's action signature (modeladmin, request,
+    queryset), offered only to staff holding `permission` ("app_label.codename"); the service it
+    calls checks the permission again."""
+
+    function: Callable[[Any, Any, Any], Any]
+    description: Any
+    permission: str
+
+
+# The admin's member list: columns, list filters (SimpleListFilter classes) and actions of other apps.
+member_list_columns: Registry[MemberListColumn] = Registry("member list column")
+member_list_filters: Registry[Any] = Registry("member list filter")
+member_actions: Registry[MemberAction] = Registry("member action")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ TAGS = [
     dict(code="dormant_90d", name="Dormant 90 days", group="lifecycle", colour="#b45309",
          definition={"all": [{"days_since_last_purchase": {"gte": 90}},
                              {"purchases_in_days": {"days": 3650, "count": {"gte": 1}}}]}),
-    dict(code="high_value", name="High value (high spend, high frequency)", group="value", colour="#7c3aed",
+    dict(code="high_value", name="High value", group="value", colour="#7c3aed",
          definition={"rfm_quadrant": "high_spend_high_frequency"}),
     dict(code="birthday_month", name="Birthday this month", group="occasion", colour="#db2777",
          definition={"birthday_month": "current"}),

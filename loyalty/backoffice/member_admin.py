@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from rangefilter.filters import DateRangeFilterBuilder
 
+from loyalty import extensions
 from loyalty.backoffice.adjustments import adjust_member_view, adjust_members_action
 from loyalty.backoffice.member_lifecycle import NoteForm, add_note_view, lifecycle_view
 from loyalty.backoffice.paging import EstimatedCountPaginator
@@ -88,6 +89,26 @@ class MemberAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # ledgers reference members; close them instead
+
+    # Other apps' columns, filters and actions (loyalty.extensions; campaigns: tags and segments).
+    def get_list_display(self, request):
+        return (*super().get_list_display(request), *(column.render for column in extensions.member_list_columns))
+
+    def get_list_filter(self, request):
+        return (*super().get_list_filter(request), *extensions.member_list_filters)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        for column in extensions.member_list_columns:
+            queryset = column.prefetch(queryset)
+        return queryset
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        for name, action in extensions.member_actions.items():
+            if request.user.has_perm(action.permission):
+                actions[name] = (action.function, name, action.description)
+        return actions
 
     def get_search_results(self, request, queryset, search_term):
         return search_members(queryset, search_term), False

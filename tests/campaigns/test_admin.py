@@ -104,3 +104,31 @@ def test_the_member_page_shows_their_tags_and_segments(login_as, client, tiers):
     login_as("members.view_member")
     page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
     assert "Fair guest" in page and "background:#0891b2" in page and "Gold members" in page
+
+
+def test_the_member_list_shows_tags_filters_by_tag_and_segment_and_tags_after_a_confirmation(login_as, client, tiers):
+    from campaigns.models import MemberTag
+    from campaigns.services import tag_member
+
+    gold, silver = MemberFactory(tier=tiers["gold"]), MemberFactory(tier=tiers["silver"])
+    Tag.objects.create(code="guest", name="Fair guest", colour="#0891b2")
+    tag_member(member=gold, tag="guest", source="manual")
+    save_segment(code="silver", name="Silver", definition={"tier": "silver"})
+    url = reverse("admin:members_member_changelist")
+
+    login_as("members.view_member")
+    listed = client.get(url)
+    assert "background:#0891b2" in listed.content.decode()
+    assert "add_tag" not in listed.context["cl"].model_admin.get_actions(listed.wsgi_request)
+    assert list(client.get(url, {"tag": "guest"}).context["cl"].result_list) == [gold]
+    assert list(client.get(url, {"segment": "silver"}).context["cl"].result_list) == [silver]
+
+    login_as("members.view_member", "campaigns.tag_members", username="tagger")
+    selected = {"action": "add_tag", "_selected_action": [gold.pk, silver.pk]}
+    asked = client.post(url, selected)
+    assert asked.status_code == 200 and b"confirm-action-form" in asked.content
+    assert MemberTag.objects.filter(tag__code="guest").count() == 1, "nothing before the confirmation"
+    client.post(url, {**selected, "post": "yes", "tag": "guest"})
+    assert MemberTag.objects.filter(tag__code="guest").count() == 2
+    client.post(url, {"action": "remove_tag", "_selected_action": [gold.pk], "post": "yes", "tag": "guest"})
+    assert list(MemberTag.objects.filter(tag__code="guest").values_list("member_id", flat=True)) == [silver.pk]

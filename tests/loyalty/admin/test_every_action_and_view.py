@@ -29,8 +29,14 @@ OFFERED = {
         ("rewards.Coupon", "void"),
         ("rewards.PointsHold", "release"),
         ("loyalty.OutboxSubscriber", "retry_now"),
+        ("members.Member", "add_tag"),
+        ("members.Member", "remove_tag"),
     },
-    "Marketing": {("campaigns.Segment", "refresh_now")},
+    "Marketing": {
+        ("campaigns.Segment", "refresh_now"),
+        ("members.Member", "add_tag"),
+        ("members.Member", "remove_tag"),
+    },
     "Finance": {
         ("loyalty.Adjustment", "approve"),
         ("loyalty.Adjustment", "reject"),
