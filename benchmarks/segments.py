@@ -59,7 +59,7 @@ def augment(members: int) -> float:
                SELECT 'bench', 'p' || m || '-' || k, m, 'purchase',
                       now() - ((m * 7919 + k * 104729) %% 365) * interval '1 day' - (m %% 1440) * interval '1 minute',
                       ((m * k * 7) %% 600) + 9.90, 'o' || m || '-' || k, '', '{}', 'bench', 0, 0, %s, false, now()
-               FROM generate_series(1, %s) AS m, generate_series(1, 5) AS k
+               FROM generate_series(1::bigint, %s::bigint) AS m, generate_series(1, 5) AS k
                WHERE k <= 1 + (m * 7) %% 5""",
             [lowest, members],
         )

@@ -26,9 +26,21 @@ from loyalty.config import current_config
 from members.errors import LoyaltyError
 
 from . import definitions, selectors
-from .models import MemberTag, Segment, Tag
+from .member_list import tag_after_confirming
+from .models import MemberTag, Segment, SegmentMember, Tag
 from .services import refresh_segment, save_segment
 from .services.segments import check_definition
+from .services.tags import TAG_PERMISSION, import_member_tags
+
+
+class ImportTagsForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("File"),
+        help_text=gettext_lazy(
+            "CSV (UTF-8): external_id,tag[,expires_at] per line, expires_at in ISO 8601 with an offset "
+            "(2027-01-31T23:59+08:00) or empty for the tag's time to live; a header line is skipped."
+        ),
+    )
 
 
 @admin.register(Tag)
@@ -37,6 +49,36 @@ class TagAdmin(ConfigHistoryAdmin):
     list_filter = ("kind", "group", "active", "api_writable")
     search_fields = ("code", "name")
     ordering = ("group", "code")
+    change_list_template = "admin/campaigns/tag/change_list.html"
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="campaigns_tag_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request):
+        """Put tags on members from a CSV, through the tag services; bad lines are listed, never fatal."""
+        if not request.user.has_perm(TAG_PERMISSION):
+            raise PermissionDenied
+        form = ImportTagsForm(request.POST or None, request.FILES or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                text = form.cleaned_data["file"].read().decode("utf-8-sig")
+                result = import_member_tags(text=text, actor=request.user)
+            except UnicodeDecodeError:
+                form.add_error("file", _("The file must be UTF-8 text."))
+            except LoyaltyError as error:
+                form.add_error("file", [error.message, *(m for ms in error.fields.values() for m in ms)])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "result": result,
+            "title": _("Import members' tags"),
+        }
+        return TemplateResponse(request, "admin/campaigns/tag/import.html", context)
 
     def get_queryset(self, request):
         carrying = MemberTag.objects.filter(tag=OuterRef("pk")).order_by().values("tag").annotate(n=Count("*"))
@@ -100,7 +142,7 @@ class SegmentAdmin(admin.ModelAdmin):
     list_select_related = ("current_version",)
     readonly_fields = ("code", "kind", "snapshot_of", "current_version")
     fields = ("code", "name", "description", "kind", "snapshot_of", "current_version", "active")
-    actions = ("refresh_now",)
+    actions = ("refresh_now", "tag_everyone")
     change_list_template = "admin/campaigns/segment/change_list.html"
     change_form_template = "admin/campaigns/segment/change_form.html"
 
@@ -124,7 +166,11 @@ class SegmentAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("members"))
     def members(self, segment):
-        return segment.current_version.member_count if segment.current_version else None
+        """The count, linking to the member list filtered by the segment (where it can be exported)."""
+        if segment.current_version is None:
+            return None
+        url = reverse("admin:members_member_changelist")
+        return format_html('<a href="{}?segment={}">{}</a>', url, segment.code, segment.current_version.member_count)
 
     @admin.display(description=gettext_lazy("computed at"))
     def computed(self, segment):
@@ -160,6 +206,26 @@ class SegmentAdmin(admin.ModelAdmin):
                     "left": changes.left.get(key, 0),
                 },
             )
+
+    @admin.action(description=gettext_lazy("Put a tag on everyone in the selected segments…"), permissions=["tag"])
+    def tag_everyone(self, request, queryset):
+        def members_of_segments() -> list[int]:
+            versions = [segment.current_version_id for segment in queryset if segment.current_version_id]
+            members = SegmentMember.objects.filter(version_id__in=versions).values_list("member_id", flat=True)
+            return list(members.distinct())
+
+        return tag_after_confirming(
+            self,
+            request,
+            queryset,
+            action="tag_everyone",
+            adding=True,
+            question=_("Put this tag on every member of these segments?"),
+            member_ids=members_of_segments,
+        )
+
+    def has_tag_permission(self, request):
+        return request.user.has_perm(TAG_PERMISSION)
 
     def definition_view(self, request, segment_id: int | None = None):
         """A dynamic segment's definition: preview, then save as a new version (or create it)."""

@@ -18,8 +18,7 @@ from members.errors import LoyaltyError
 
 from .models import MemberTag, Segment, SegmentMember, Tag, TagSource
 from .services import tag_members, untag_members
-
-TAG_PERMISSION = "campaigns.tag_members"
+from .services.tags import TAG_PERMISSION
 
 
 def _carried(now):
@@ -85,7 +84,9 @@ class TagForm(forms.Form):
     )
 
 
-def _tag_action(modeladmin, request, queryset, *, adding: bool):
+def tag_after_confirming(modeladmin, request, queryset, *, action: str, adding: bool, question: str, member_ids):
+    """A changelist action that puts a tag on members (or takes it off): the first POST asks for the
+    tag on a confirmation page, the second calls the tag services with `member_ids()`."""
     done, _reason = confirmed(request, with_reason=False)
     form = TagForm(request.POST if done else None)
     if not done or not form.is_valid():
@@ -93,18 +94,17 @@ def _tag_action(modeladmin, request, queryset, *, adding: bool):
             modeladmin,
             request,
             queryset,
-            action="add_tag" if adding else "remove_tag",
+            action=action,
             title=_("Put a tag on members") if adding else _("Take a tag off members"),
-            question=_("Put this tag on these members?") if adding else _("Take this tag off these members?"),
+            question=question,
             button=_("Yes, put it on") if adding else _("Yes, take it off"),
             form=form,
         )
     code = form.cleaned_data["tag"].code
-    ids = list(queryset.values_list("pk", flat=True))
     try:
         if adding:
             result = tag_members(
-                member_ids=ids,
+                member_ids=member_ids(),
                 tag=code,
                 source=TagSource.MANUAL,
                 actor=request.user,
@@ -116,7 +116,7 @@ def _tag_action(modeladmin, request, queryset, *, adding: bool):
                 % {"tag": code, "added": result.added, "already": result.already},
             )
         else:
-            removed = untag_members(member_ids=ids, tag=code, actor=request.user)
+            removed = untag_members(member_ids=member_ids(), tag=code, actor=request.user)
             modeladmin.message_user(request, _("%(tag)s taken off %(n)s members.") % {"tag": code, "n": removed})
     except LoyaltyError as error:
         modeladmin.message_user(request, error.message, messages.ERROR)
@@ -124,11 +124,27 @@ def _tag_action(modeladmin, request, queryset, *, adding: bool):
 
 
 def add_tag(modeladmin, request, queryset):
-    return _tag_action(modeladmin, request, queryset, adding=True)
+    return tag_after_confirming(
+        modeladmin,
+        request,
+        queryset,
+        action="add_tag",
+        adding=True,
+        question=_("Put this tag on these members?"),
+        member_ids=lambda: list(queryset.values_list("pk", flat=True)),
+    )
 
 
 def remove_tag(modeladmin, request, queryset):
-    return _tag_action(modeladmin, request, queryset, adding=False)
+    return tag_after_confirming(
+        modeladmin,
+        request,
+        queryset,
+        action="remove_tag",
+        adding=False,
+        question=_("Take this tag off these members?"),
+        member_ids=lambda: list(queryset.values_list("pk", flat=True)),
+    )
 
 
 def register() -> None:

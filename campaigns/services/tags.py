@@ -4,6 +4,8 @@ lock. Rule tags are kept by their rule (campaigns.services.refresh), never set b
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,9 +14,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from loyalty.models import Storefront
-from members.errors import InvalidInput, MemberClosed, NotPermitted
+from members.errors import InvalidInput, LoyaltyError, MemberClosed, NotPermitted
 from members.inputs import text_problem
 from members.models import Member
 from members.outbox import Occurrence, publish_many
@@ -249,3 +252,56 @@ def remove_rows(rows: Sequence[MemberTag], who: Who | None, reason: str, now: da
         for row in rows
     )
     return [Occurrence("tag.removed", {"tag": row.tag.code, "reason": reason}, row.member_id, now) for row in rows]
+
+
+MAX_IMPORT_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    already: int
+    problems: list[tuple[int, str]]  # (line, what is wrong); those lines are left out, never the rest
+
+
+def import_member_tags(*, text: str, actor=None) -> ImportResult:
+    """Tags from a CSV of `external_id,tag[,expires_at]` (ISO 8601 with an offset; empty: the tag's
+    time to live), a header line optional; through tag_members, one tag and expiry at a time. A bad
+    line, an unknown member or a tag that may not be set is reported with its line number."""
+    require_permission(actor, TAG_PERMISSION, "You may not change members' tags.")
+    if problem := text_problem(text):
+        raise InvalidInput(problem, fields={"file": [problem]})
+    groups: dict[tuple[str, datetime | None], list[tuple[int, str]]] = {}
+    problems: list[tuple[int, str]] = []
+    rows = list(csv.reader(io.StringIO(text)))
+    if len(rows) > MAX_IMPORT_ROWS + 1:
+        raise InvalidInput(f"At most {MAX_IMPORT_ROWS} lines.", fields={"file": ["Too many lines."]})
+    for line, row in enumerate(rows, start=1):
+        cells = [cell.strip() for cell in row]
+        if not any(cells) or (line == 1 and cells[:2] == ["external_id", "tag"]):
+            continue
+        if len(cells) not in (2, 3) or not cells[0] or not cells[1] or len(cells[0]) > 64 or len(cells[1]) > 64:
+            problems.append((line, "Expected external_id,tag[,expires_at]."))
+            continue
+        expires = parse_datetime(cells[2]) if len(cells) == 3 and cells[2] else None
+        if len(cells) == 3 and cells[2] and (expires is None or timezone.is_naive(expires)):
+            problems.append((line, "expires_at must be an ISO 8601 date-time with an offset."))
+            continue
+        groups.setdefault((cells[1], expires), []).append((line, cells[0]))
+    added = already = 0
+    for (code, expires), members in groups.items():
+        try:
+            result = tag_members(
+                external_ids=[external_id for _, external_id in members],
+                tag=code,
+                source=TagSource.IMPORT,
+                actor=actor,
+                expires_at=expires,
+            )
+        except LoyaltyError as error:
+            problems += [(line, error.message) for line, _ in members]
+            continue
+        added, already = added + result.added, already + result.already
+        missing = set(result.missing)
+        problems += [(line, f"No member {external_id!r}.") for line, external_id in members if external_id in missing]
+    return ImportResult(added=added, already=already, problems=sorted(problems))

@@ -132,3 +132,47 @@ def test_the_member_list_shows_tags_filters_by_tag_and_segment_and_tags_after_a_
     assert MemberTag.objects.filter(tag__code="guest").count() == 2
     client.post(url, {"action": "remove_tag", "_selected_action": [gold.pk], "post": "yes", "tag": "guest"})
     assert list(MemberTag.objects.filter(tag__code="guest").values_list("member_id", flat=True)) == [silver.pk]
+
+
+def test_tags_are_imported_from_a_csv_and_bad_lines_are_listed(login_as, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from campaigns.models import MemberTag
+
+    alice, bob = MemberFactory(external_id="alice"), MemberFactory(external_id="bob")
+    Tag.objects.create(code="guest", name="Fair guest")
+    csv = (
+        "external_id,tag,expires_at\n"
+        "alice,guest,\n"
+        "bob,guest,2099-01-31T23:59+08:00\n"
+        "nobody,guest,\n"
+        "alice,dormant_90d,\n"
+        "bob,guest,next week\n"
+    )
+    url = reverse("admin:campaigns_tag_import")
+    login_as("campaigns.view_tag")
+    assert client.get(url).status_code == 403
+    login_as("campaigns.view_tag", "campaigns.tag_members", username="importer")
+    page = client.post(url, {"file": SimpleUploadedFile("tags.csv", csv.encode())})
+    result = page.context["result"]
+    assert (result.added, result.already) == (2, 0)
+    assert [line for line, _ in result.problems] == [4, 5, 6]
+    assert set(MemberTag.objects.filter(tag__code="guest").values_list("member_id", "source")) == {
+        (alice.pk, "import"),
+        (bob.pk, "import"),
+    }
+
+
+def test_everyone_in_a_segment_is_tagged_after_a_confirmation(login_as, client, tiers):
+    from campaigns.models import MemberTag
+
+    golds = {MemberFactory(tier=tiers["gold"]).pk for _ in range(3)}
+    MemberFactory(tier=tiers["silver"])
+    Tag.objects.create(code="guest", name="Fair guest")
+    segment = save_segment(code="gold", name="Gold", definition={"tier": "gold"})
+    login_as("campaigns.view_segment", "campaigns.tag_members")
+    url = reverse("admin:campaigns_segment_changelist")
+    selected = {"action": "tag_everyone", "_selected_action": [segment.pk]}
+    assert b"confirm-action-form" in client.post(url, selected).content
+    client.post(url, {**selected, "post": "yes", "tag": "guest"})
+    assert set(MemberTag.objects.filter(tag__code="guest").values_list("member_id", flat=True)) == golds

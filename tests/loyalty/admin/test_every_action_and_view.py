@@ -31,9 +31,11 @@ OFFERED = {
         ("loyalty.OutboxSubscriber", "retry_now"),
         ("members.Member", "add_tag"),
         ("members.Member", "remove_tag"),
+        ("campaigns.Segment", "tag_everyone"),
     },
     "Marketing": {
         ("campaigns.Segment", "refresh_now"),
+        ("campaigns.Segment", "tag_everyone"),
         ("members.Member", "add_tag"),
         ("members.Member", "remove_tag"),
     },
