@@ -4,7 +4,8 @@ set-based condition equal to the per-member check on a seeded random population.
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from campaigns import definitions
 from campaigns.definitions import Cut
 from campaigns.models import MemberTag, Tag
 from campaigns.selectors import Scope, evaluation_context, member_facts, selected
+from loyalty.models import Event, MemberRFM
 from members.models import Member
 from tests.campaigns.population import AS_OF, DEFINITIONS
 from tests.factories import MemberFactory
@@ -131,3 +133,69 @@ def test_the_set_based_condition_equals_the_per_member_check(population, definit
     }
     assert by_sql == by_member
     assert 0 < len(by_sql) < len(population) - 1, "the population has members on both sides"
+
+
+def test_the_other_predicates_on_hand_built_members(program, tiers):
+    """Each remaining predicate on members built to sit on either side of it."""
+
+    def event(member, kind, days_ago, amount):
+        Event.objects.create(
+            source="shop",
+            event_id=f"{member.external_id}-{kind}-{days_ago}-{amount}",
+            member=member,
+            event_type_id=kind,
+            occurred_at=AS_OF - timedelta(days=days_ago),
+            amount=Decimal(amount),
+            order_id=f"{member.external_id}-{days_ago}-{amount}" if kind == "purchase" else "",
+            fingerprint="x",
+            tier_after=member.tier,
+        )
+
+    referrer = MemberFactory(external_id="referrer")
+    buyer = MemberFactory(
+        external_id="buyer", points_available=1500, growth_value=7000, last_activity_at=AS_OF - timedelta(days=2)
+    )
+    returner = MemberFactory(external_id="returner", referrer=referrer, status=Member.Status.FROZEN)
+    for days in (5, 20, 40):
+        event(buyer, "purchase", days, "200")
+    for days in (10, 30, 50):
+        event(returner, "purchase", days, "50")
+    for days in (11, 31):
+        event(returner, "return", days, "50")
+    MemberRFM.objects.create(
+        member=buyer,
+        window_days=365,
+        frequency=3,
+        monetary=Decimal("600"),
+        recency_days=5,
+        period="p",
+        computed_at=AS_OF,
+    )
+    MemberRFM.objects.create(
+        member=returner,
+        window_days=365,
+        frequency=3,
+        monetary=Decimal("50"),
+        recency_days=10,
+        period="p",
+        computed_at=AS_OF,
+    )
+    context = evaluation_context(AS_OF, cut=Cut(frequency=Decimal(2), monetary=Decimal(100)))
+    expected = {
+        '{"purchases_in_days": {"days": 30, "count": {"gte": 2}}}': {"buyer"},
+        '{"purchases_in_days": {"days": 45, "amount": {"gt": "500"}}}': {"buyer"},
+        '{"returns_in_days": {"days": 60, "count": {"gte": 2}, "share_of_purchases": {"gte": "0.5"}}}': {"returner"},
+        '{"rfm_quadrant": "high_spend_high_frequency"}': {"buyer"},
+        '{"rfm_quadrant": "low_spend_high_frequency"}': {"returner"},
+        '{"recency_days": {"lte": 5}}': {"buyer"},
+        '{"frequency": {"gte": 3}}': {"buyer", "returner"},
+        '{"monetary": {"lt": "100"}}': {"returner"},
+        '{"days_since_last_activity": {"lte": 2}}': {"buyer"},
+        '{"status": "frozen"}': {"returner"},
+        '{"points_available": {"gte": 1500}}': {"buyer"},
+        '{"growth_value": {"gt": 6999, "lt": 7001}}': {"buyer"},
+        '{"has_referrer": true}': {"returner"},
+        '{"has_referrer": false}': {"buyer", "referrer"},
+    }
+    for definition, members in expected.items():
+        assert ids(json.loads(definition), context) == members, definition
