@@ -5,7 +5,6 @@ transaction; what changed is written with its TagChange rows and domain events
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,9 +19,9 @@ from members.models import Member
 from members.outbox import Occurrence, publish_many
 
 from .. import definitions
-from ..definitions import Context, Cut
+from ..definitions import Context
 from ..models import MemberTag, PendingRefresh, Segment, SegmentMember, SegmentVersion, Tag, TagChange, TagSource
-from ..selectors import Scope, evaluation_context, stored_rfm_cut
+from ..selectors import Scope, current_rfm_cut, evaluation_context
 from .audiences import locked_difference
 from .tags import Who, record_added, remove_rows
 
@@ -149,18 +148,9 @@ def expire_tags(*, scope: Scope, as_of: datetime) -> int:
     return len(rows)
 
 
-@functools.lru_cache(maxsize=8)
-def _cut_of_run(run_id: int, started_at: datetime) -> Cut | None:
-    """The RFM cut, once per job run and worker process (a median over every stored RFM row)."""
-    return stored_rfm_cut()
-
-
 def refresh_chunk(first_id: int, last_id: int, as_of: datetime, *, period: str, run_id: int) -> ChunkResult:
     """The nightly job's work for one chunk of members."""
-    from loyalty.models import JobRun
-
-    started_at = JobRun.objects.values_list("started_at", flat=True).get(pk=run_id)
-    context = evaluation_context(as_of, cut=_cut_of_run(run_id, started_at))
+    context = evaluation_context(as_of, cut=current_rfm_cut())
     changes = refresh_scope(scope=Scope(first_id=first_id, last_id=last_id), context=context, run_id=run_id)
     return ChunkResult(members_changed=changes.members_changed, entries_written=0)
 
@@ -220,7 +210,7 @@ def refresh_pending(*, now: datetime | None = None, limit: int = PENDING_PER_RUN
         )
         if not claimed:
             return Changes()
-        context = evaluation_context(moment, cut=stored_rfm_cut())
+        context = evaluation_context(moment, cut=current_rfm_cut())
         changes = refresh_scope(scope=Scope(ids=tuple(claimed)), context=context, expire=False)
         PendingRefresh.objects.filter(member_id__in=claimed).delete()
     return changes

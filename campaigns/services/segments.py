@@ -24,7 +24,7 @@ from members.permissions import require_permission
 from .. import definitions
 from ..errors import UnknownSegment
 from ..models import Segment, SegmentMember, SegmentVersion, Tag
-from ..selectors import Scope, evaluation_context, stored_rfm_cut
+from ..selectors import Scope, current_rfm_cut, evaluation_context
 from .refresh import Changes, live_versions, refresh_scope
 
 CHUNK_SIZE = 10_000
@@ -133,7 +133,7 @@ def refresh_chunks(
     """Refresh every member, a chunk per transaction: the given versions only, or (None) every rule
     tag and live version with the expired tags. A dry run rolls each chunk back and reports what it
     would have changed."""
-    context = evaluation_context(as_of, cut=stored_rfm_cut())
+    context = evaluation_context(as_of, cut=current_rfm_cut())
     total = Changes()
     for first_id, last_id in chunk_ranges(chunk_size):
         scope = Scope(first_id=first_id, last_id=last_id)

@@ -36,3 +36,24 @@ def test_a_purchase_that_upgrades_a_member_puts_them_in_the_segment_after_the_wa
     assert SegmentMember.objects.filter(version=segment.current_version, member=member).exists()
     assert DomainEvent.objects.filter(type="segment.entered", member=member).count() == 1
     assert not PendingRefresh.objects.exists()
+
+
+def test_the_rfm_cut_is_worked_out_once_per_stored_rfm_run(program, monkeypatch):
+    """The per-minute refresh must not read every stored RFM row each minute: the medians change only
+    when store_member_rfm writes them."""
+    from campaigns import selectors
+    from loyalty.services.jobs import run_job_now
+
+    worked_out = []
+    real = selectors.stored_rfm_cut
+    monkeypatch.setattr(selectors, "stored_rfm_cut", lambda: worked_out.append(1) or real())
+    selectors.current_rfm_cut()
+    selectors.current_rfm_cut()
+    assert len(worked_out) == 2, "no finished run: worked out each time"
+    run_job_now(job="store_member_rfm")
+    selectors.current_rfm_cut()
+    selectors.current_rfm_cut()
+    assert len(worked_out) == 3, "once for the run"
+    run_job_now(job="store_member_rfm", as_of=timezone.now() + timedelta(days=1))
+    selectors.current_rfm_cut()
+    assert len(worked_out) == 4, "again for the next run"
