@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.calculations import local_day, start_of_day
 from loyalty.extensions import Registry
+from members.inputs import json_problem
 
 MAX_DEPTH = 8
 MAX_NODES = 100
@@ -147,6 +148,8 @@ Node = All | Any_ | Not | Test
 def parse(raw: Any) -> Node:
     """The definition's tree, or InvalidDefinition with every problem found."""
     problems = Problems()
+    if problem := json_problem(raw):  # a lone surrogate in a code, a number out of bounds ...
+        raise InvalidDefinition({"definition": [problem]})
     counter = [0]
     node = _parse(raw, "", problems, depth=0, counter=counter)
     if problems.found or node is None:

@@ -48,6 +48,7 @@ def problems_of(raw) -> dict[str, list[str]]:
         ({"has_referrer": "yes"}, "has_referrer"),
         ({"rfm_quadrant": "best"}, "rfm_quadrant"),
         ({"not": {"all": [{"tier": "gold"}, {"nonsense": 1}]}}, "not.all.1.nonsense"),
+        ({"tag": "\ud800"}, "definition"),
     ],
 )
 def test_definitions_that_are_refused_say_where(raw, path):
