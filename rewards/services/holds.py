@@ -19,6 +19,7 @@ from loyalty.models import PointsEntry, ProgramSettings
 from loyalty.reason_codes import Reason
 from loyalty.services import refund_spend, spend_points
 from loyalty.services.members_guard import check_can_transact
+from members.errors import MemberNotFound
 from members.models import Member
 from members.outbox import Occurrence, publish, publish_many
 from members.permissions import require_permission
@@ -42,6 +43,9 @@ class HoldOutcome:
 def hold_points(*, source: str, member: Any, amount: Any, order_id: Any, idempotency_key: Any) -> HoldOutcome:
     """Reserve `amount` available points for an order until captured, released or expired
     (ProgramSettings.hold_minutes). Never more than is available: it is a spend under the member lock."""
+    if isinstance(member, str) and not member.strip():
+        # The member is the request's path: a blank one names nobody (404), like any unknown id.
+        raise MemberNotFound(f"No member with external_id {member!r}.")
     external_id = inputs.text(member, "member", max_length=64)
     amount = inputs.whole(amount, "amount")
     order_id = inputs.text(order_id, "order_id", max_length=128)

@@ -281,6 +281,7 @@ def test_hold_capture_and_release(api, alice):
 def test_hold_errors(api, alice):
     assert_error(hold(api, amount=1001), 422, "insufficient_points")
     assert_error(hold(api, member="ghost"), 404, "member_not_found")
+    assert_error(hold(api, member="%C2%A0"), 404, "member_not_found")  # a blank path names nobody (found by fuzzing)
     assert_error(hold(api, amount=0), 400, "validation_error")
     expired = hold(api, key="e").json()
     PointsHold.objects.filter(pk=expired["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
