@@ -10,8 +10,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -25,12 +27,17 @@ from loyalty.admin_history import ConfigHistoryAdmin
 from loyalty.config import current_config
 from members.errors import LoyaltyError
 
-from . import definitions, selectors
+from . import (
+    campaign_admin,  # noqa: F401  (registers CampaignAdmin)
+    definitions,
+    selectors,
+)
 from .member_list import tag_after_confirming
-from .models import MemberTag, Segment, SegmentMember, Tag
+from .models import MemberTag, Segment, SegmentMember, SegmentVersion, Tag
 from .services import refresh_segment, save_segment
 from .services.segments import check_definition
 from .services.tags import TAG_PERMISSION, import_member_tags
+from .tasks import dispatch_computation
 
 
 class ImportTagsForm(forms.Form):
@@ -157,6 +164,7 @@ class SegmentAdmin(admin.ModelAdmin):
         return [
             path("new/", view(self.definition_view), name="campaigns_segment_definition_new"),
             path("<int:segment_id>/definition/", view(self.definition_view), name="campaigns_segment_definition"),
+            path("<int:segment_id>/progress/", view(self.progress_view), name="campaigns_segment_progress"),
             *super().get_urls(),
         ]
 
@@ -183,13 +191,89 @@ class SegmentAdmin(admin.ModelAdmin):
     def compute_time(self, segment):
         return segment.current_version.compute_ms if segment.current_version else None
 
+    def get_queryset(self, request):
+        computing = SegmentVersion.objects.filter(segment=OuterRef("pk"), computing=True).order_by("-number")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                computing_number=Subquery(computing.values("number")[:1]),
+                computing_done=Subquery(computing.values("chunks_done")[:1]),
+                computing_total=Subquery(computing.values("chunks_total")[:1]),
+            )
+        )
+
     @admin.display(description=gettext_lazy("version"))
     def version(self, segment):
-        return segment.current_version.number if segment.current_version else None
+        number = segment.current_version.number if segment.current_version else None
+        if segment.computing_number is None:
+            return number
+        computing = _("computing version %(version)s: %(done)s of %(total)s chunks") % {
+            "version": segment.computing_number,
+            "done": segment.computing_done,
+            "total": segment.computing_total or "…",
+        }
+        return format_html('{} <span class="help">({})</span>', number or "–", computing)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        segment = self.get_object(request, object_id)
+        computing = selectors.version_in_computation(segment) if segment is not None else None
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "computing": computing})
+
+    def progress_view(self, request, segment_id: int):
+        """The computation of the segment's newest version as JSON, for the change page's script."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        segment = get_object_or_404(Segment.objects.select_related("current_version"), pk=segment_id)
+        newest = segment.versions.order_by("-number").first()
+        current = segment.current_version
+        return JsonResponse(
+            {
+                "computing": bool(newest and newest.computing),
+                "version": newest.number if newest else None,
+                "chunks_done": newest.chunks_done if newest else 0,
+                "chunks_total": newest.chunks_total if newest else 0,
+                "current_version": current.number if current else None,
+                "member_count": current.member_count if current else None,
+            }
+        )
+
+    def _compute_in_background(self, request, segment: Segment, *, resuming: bool = False) -> None:
+        """Hand the segment's version in computation (if any) to the workers once this request's
+        changes are committed, and say so."""
+        version = selectors.version_in_computation(segment)
+        if version is None:
+            self.message_user(request, _("%(segment)s saved.") % {"segment": segment})
+            return
+        transaction.on_commit(lambda: dispatch_computation(version.pk))
+        current = segment.current_version
+        values = {"segment": segment, "version": version.number, "current": current.number if current else None}
+        if resuming:
+            message = _("%(segment)s: computing version %(version)s again from where it stopped.")
+        elif current is None:
+            message = _("%(segment)s saved. Its members are being computed.")
+        else:
+            message = _(
+                "%(segment)s saved as version %(version)s. Its members are being computed; until they are, "
+                "version %(current)s stays in use."
+            )
+        self.message_user(request, message % values)
 
     @admin.action(description=gettext_lazy("Recompute now"), permissions=["change"])
     def refresh_now(self, request, queryset):
         for segment in queryset.filter(kind=Segment.Kind.DYNAMIC):
+            if (stopped := selectors.version_in_computation(segment)) is not None:
+                # Saving the same definition again resumes its computation (and checks the permission).
+                again = save_segment(
+                    code=segment.code,
+                    name=segment.name,
+                    description=segment.description,
+                    definition=stopped.definition,
+                    actor=request.user,
+                    compute=False,
+                )
+                self._compute_in_background(request, again, resuming=True)
+                continue
             try:
                 version, changes = refresh_segment(code=segment.code, actor=request.user)
             except LoyaltyError as error:
@@ -250,19 +334,12 @@ class SegmentAdmin(admin.ModelAdmin):
                         description=form.cleaned_data["description"],
                         definition=raw,
                         actor=request.user,
+                        compute=False,
                     )
                 except LoyaltyError as error:
                     form.add_error(None, error.message)
                 else:
-                    self.message_user(
-                        request,
-                        _("%(segment)s saved: version %(version)s, %(count)s members.")
-                        % {
-                            "segment": saved,
-                            "version": saved.current.number,
-                            "count": saved.current.member_count,
-                        },
-                    )
+                    self._compute_in_background(request, saved)
                     return redirect(reverse("admin:campaigns_segment_change", args=[saved.pk]))
             else:
                 preview = selectors.preview_definition(node=node, segment=segment, as_of=timezone.now())

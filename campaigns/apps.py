@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class CampaignsConfig(AppConfig):
-    """Tags and segments (campaigns to come), plugged into the engine (loyalty.extensions)."""
+    """Tags, segments and campaigns, plugged into the engine (loyalty.extensions)."""
 
     name = "campaigns"
     verbose_name = _("Campaigns")
@@ -31,6 +31,7 @@ class CampaignsConfig(AppConfig):
         extensions.outbox_subscribers.register(
             "segments", extensions.Subscriber(handle=refresh.note_changed_members, types=refresh.CHANGING_TYPES)
         )
+        refresh.pin_sources.register("campaigns", selectors.pinned_by_campaigns)
         extensions.interval_tasks.register(
             "segments: refresh changed members", extensions.IntervalTask("campaigns.refresh_changed_members", 60)
         )

@@ -1,10 +1,14 @@
 """The campaigns' sections of the program file (docs/program-file.md): `tags` (rule tags with their
-definitions) and `segments` (dynamic segments; a changed definition is a new version). Applied after
-the engine's and the rewards' sections; tags before segments, which may name them."""
+definitions), `segments` (dynamic segments; a changed definition is a new version) and `campaigns`
+(campaigns.program_campaigns). Applied after the engine's and the rewards' sections; tags before
+segments, which may name them, and both before campaigns."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from django.db import models
+from django.db.models import OuterRef, Subquery
 
 from loyalty import extensions
 from loyalty.extensions import ProgramSection
@@ -19,8 +23,8 @@ from loyalty.program_file import (
 from loyalty.services.configuration import writer_for
 from loyalty.services.program import assign
 
-from . import definitions
-from .models import Segment, Tag
+from . import definitions, program_campaigns
+from .models import Segment, SegmentVersion, Tag
 from .services.segments import save_segment
 
 TAG_KEYS = {"code", "name", "group", "colour", "kind", "definition", "ttl_days", "api_writable", "active"}
@@ -152,16 +156,21 @@ def export_tags() -> list[dict]:
 
 
 def export_segments() -> list[dict]:
-    segments = Segment.objects.filter(kind=Segment.Kind.DYNAMIC, active=True, current_version__isnull=False)
+    """Each active dynamic segment with its newest definition (the one saved last, even while its
+    members are still being computed)."""
+    newest = SegmentVersion.objects.filter(segment=OuterRef("pk")).order_by("-number").values("definition")[:1]
+    segments = Segment.objects.filter(kind=Segment.Kind.DYNAMIC, active=True).annotate(
+        newest_definition=Subquery(newest, output_field=models.JSONField())
+    )
     return [
         {
             "code": segment.code,
             "name": segment.name,
             "description": segment.description,
             "kind": segment.kind,
-            "definition": segment.current.definition,
+            "definition": segment.newest_definition,
         }
-        for segment in segments.select_related("current_version").order_by("code")
+        for segment in segments.order_by("code")
     ]
 
 
@@ -173,4 +182,14 @@ def register() -> None:
         "segments",
         ProgramSection(parse_segments, apply_segments, export_segments, "campaigns.change_segment"),
         order=210,
+    )
+    extensions.program_sections.register(
+        "campaigns",
+        ProgramSection(
+            program_campaigns.parse_campaigns,
+            program_campaigns.apply_campaigns,
+            program_campaigns.export_campaigns,
+            "campaigns.change_campaign",
+        ),
+        order=220,
     )

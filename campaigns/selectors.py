@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from loyalty.analytics import rfm
@@ -23,7 +23,7 @@ from loyalty.models import Event, EventType, JobRun, MemberRFM
 from members.models import Member
 
 from .definitions import Context, Cut, MemberFacts, Node, TierRef, condition
-from .models import MemberTag, Segment, SegmentMember
+from .models import Campaign, CampaignVersion, MemberTag, Segment, SegmentMember, SegmentVersion
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,25 @@ def segment_codes_of(member: Member) -> list[str]:
         .order_by("code")
         .values_list("code", flat=True)
     )
+
+
+def pinned_by_campaigns() -> set[int]:
+    """The segment versions the audiences of live campaigns (published or paused) are pinned to."""
+    live = CampaignVersion.objects.filter(
+        campaign__status__in=[Campaign.Status.PUBLISHED, Campaign.Status.PAUSED], campaign__current_version=F("pk")
+    )
+    return {
+        version_id
+        for pair in live.values_list("segment_version_id", "exclude_segment_version_id")
+        for version_id in pair
+        if version_id is not None
+    }
+
+
+def version_in_computation(segment: Segment) -> SegmentVersion | None:
+    """The segment's newest version if it is still being computed (campaigns.services.compute_version)."""
+    newest = segment.versions.order_by("-number").first()
+    return newest if newest is not None and newest.computing else None
 
 
 def active_segments() -> QuerySet[Segment]:

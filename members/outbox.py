@@ -64,6 +64,7 @@ TYPES = (
     "tag.removed",
     "segment.entered",
     "segment.left",
+    "campaign.status_changed",
     "job.finished",
 )
 

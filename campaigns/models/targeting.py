@@ -8,6 +8,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history import register as simple_history_register
 
@@ -230,6 +231,13 @@ class SegmentVersion(models.Model):
     compute_ms = models.PositiveIntegerField(_("compute time (ms)"), null=True, blank=True)
     # The job run compute_ms was summed over (the nightly refresh adds each chunk's time).
     last_run_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    # A new version of a dynamic segment is computed chunk by chunk (each its own transaction, so it
+    # can be resumed from `computed_through`) before it becomes current; computed_at is set when it
+    # is created, to the moment it is computed as of.
+    computing = models.BooleanField(_("computing"), default=False)
+    computed_through = models.BigIntegerField(null=True, blank=True, editable=False)
+    chunks_total = models.PositiveIntegerField(_("chunks in total"), default=0)
+    chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
 
     class Meta:
         ordering = ["segment", "-number"]
@@ -238,7 +246,7 @@ class SegmentVersion(models.Model):
         constraints = [models.UniqueConstraint(fields=["segment", "number"], name="segmentversion_once")]
 
     def __str__(self):
-        return f"{self.segment_id} v{self.number}"
+        return gettext("version %(number)s") % {"number": self.number}
 
 
 class SegmentMember(models.Model):

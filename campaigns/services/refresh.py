@@ -22,7 +22,7 @@ from .. import definitions
 from ..definitions import Context
 from ..models import MemberTag, PendingRefresh, Segment, SegmentMember, SegmentVersion, Tag, TagChange, TagSource
 from ..selectors import Scope, current_rfm_cut, evaluation_context
-from .audiences import locked_difference
+from . import audiences
 from .tags import Who, record_added, remove_rows
 
 # What pins a segment version (a running campaign's audience): functions returning the version ids
@@ -33,15 +33,22 @@ pin_sources: Registry = Registry("segment pin source")
 RULE = Who(TagSource.RULE)
 
 
-def live_versions(*, codes: Iterable[str] | None = None) -> list[SegmentVersion]:
-    """The dynamic versions kept current: each active dynamic segment's current version, and every
-    pinned one."""
+def live_versions() -> list[SegmentVersion]:
+    """The dynamic versions kept current: each active dynamic segment's current version, every
+    version being computed to replace one (once its computation has started from the current
+    version's members), and every pinned one."""
     pinned = {version_id for source in pin_sources for version_id in source()}
     versions = SegmentVersion.objects.filter(segment__kind=Segment.Kind.DYNAMIC).select_related("segment")
     current = versions.filter(segment__active=True, segment__current_version=F("pk"))
-    if codes is not None:
-        return list(current.filter(segment__code__in=list(codes)).order_by("pk"))
-    return list((current | versions.filter(pk__in=pinned)).distinct().order_by("pk"))
+    computing = versions.filter(segment__active=True, computing=True, chunks_total__gt=0)
+    return list((current | computing | versions.filter(pk__in=pinned)).distinct().order_by("pk"))
+
+
+def stamp_computed(moment: datetime) -> None:
+    """The live versions were all refreshed as of `moment` (those being computed keep the moment
+    their computation is as of)."""
+    live = [version.pk for version in live_versions()]
+    SegmentVersion.objects.filter(pk__in=live, computing=False).update(computed_at=moment)
 
 
 def rule_tags() -> list[Tag]:
@@ -90,17 +97,8 @@ def refresh_scope(
     if expire:
         changes.expired_tags = expire_tags(scope=scope, as_of=context.as_of)
     for tag in rule_tags() if tags is None else tags:
-        node = definitions.parse(tag.definition)
-        found = locked_difference(node, context, scope, MemberTag.objects.filter(tag=tag))
-        if found:
-            rows = MemberTag.objects.bulk_create(
-                MemberTag(member_id=pk, tag=tag, source=TagSource.RULE, set_at=now) for pk in found.entered
-            )
-            occurrences = record_added(rows, RULE, TagChange.Reason.RULE, now)
-            gone = list(MemberTag.objects.filter(tag=tag, member_id__in=found.left).select_related("tag"))
-            occurrences += remove_rows(gone, RULE, TagChange.Reason.RULE, now)
-            publish_many(occurrences)
-            changes.count(f"tag:{tag.code}", len(found.entered), len(found.left))
+        entered, left = refresh_rule_tag(tag=tag, scope=scope, context=context, now=now)
+        changes.count(f"tag:{tag.code}", entered, left)
     for version in live_versions() if versions is None else versions:
         started = time.perf_counter()
         entered, left = refresh_version(version=version, scope=scope, context=context, now=now)
@@ -115,25 +113,98 @@ def refresh_scope(
     return changes
 
 
-def refresh_version(*, version: SegmentVersion, scope: Scope, context: Context, now: datetime) -> tuple[int, int]:
-    """Bring one dynamic version's members in `scope` in line with its definition."""
-    node = definitions.parse(version.definition)
-    found = locked_difference(node, context, scope, SegmentMember.objects.filter(version=version))
-    if not found:
+def refresh_rule_tag(*, tag: Tag, scope: Scope, context: Context, now: datetime) -> tuple[int, int]:
+    """Bring the carriers of one rule tag in `scope` in line with its rule: each change a TagChange
+    row and a tag.added / tag.removed event."""
+    node = definitions.parse(tag.definition)
+    current = MemberTag.objects.filter(tag=tag)
+    if not audiences.set_based():
+        found = audiences.locked_difference(node, context, scope, current)
+        rows = MemberTag.objects.bulk_create(
+            MemberTag(member_id=pk, tag=tag, source=TagSource.RULE, set_at=now) for pk in found.entered
+        )
+        occurrences = record_added(rows, RULE, TagChange.Reason.RULE, now)
+        gone = list(current.filter(member_id__in=found.left).select_related("tag"))
+        occurrences += remove_rows(gone, RULE, TagChange.Reason.RULE, now)
+        publish_many(occurrences)
+        return len(found.entered), len(found.left)
+    changing = audiences.lock_changing(node, context, scope, current)
+    if not changing:
         return 0, 0
-    SegmentMember.objects.bulk_create(
-        SegmentMember(version=version, member_id=pk, entered_at=now) for pk in found.entered
+    wanted, params = audiences.selected_among(node, context, scope, changing)
+    added = {"tag": tag.code, "source": TagSource.RULE, "expires_at": None}
+    removed = {"tag": tag.code, "reason": TagChange.Reason.RULE}
+    return audiences.write_changes(
+        f"""wanted AS ({wanted}),
+            have AS (SELECT member_id FROM {MemberTag._meta.db_table}
+                     WHERE tag_id = %s AND member_id IN (SELECT unnest(%s::bigint[]))),
+            added AS (INSERT INTO {MemberTag._meta.db_table} (member_id, tag_id, source, set_at)
+                      SELECT e.id, %s, %s, %s FROM (SELECT id FROM wanted EXCEPT SELECT member_id FROM have) AS e
+                      RETURNING member_id),
+            removed AS (DELETE FROM {MemberTag._meta.db_table}
+                        WHERE tag_id = %s AND member_id IN (SELECT member_id FROM have EXCEPT SELECT id FROM wanted)
+                        RETURNING member_id),
+            history AS (INSERT INTO {TagChange._meta.db_table} (member_id, tag_id, action, source, reason, note,
+                                                                 created_at)
+                        SELECT member_id, %s, %s, %s, %s, '', %s FROM added
+                        UNION ALL SELECT member_id, %s, %s, %s, %s, '', %s FROM removed)""",
+        [
+            *params,
+            *(tag.pk, changing),
+            *(tag.pk, TagSource.RULE, now),
+            tag.pk,
+            *(tag.pk, TagChange.Action.ADDED, TagSource.RULE, TagChange.Reason.RULE, now),
+            *(tag.pk, TagChange.Action.REMOVED, TagSource.RULE, TagChange.Reason.RULE, now),
+        ],
+        events=(("tag.added", added), ("tag.removed", removed)),
+        now=now,
     )
-    SegmentMember.objects.filter(version=version, member_id__in=found.left).delete()
-    SegmentVersion.objects.filter(pk=version.pk).update(
-        member_count=F("member_count") + len(found.entered) - len(found.left)
-    )
+
+
+def refresh_version(*, version: SegmentVersion, scope: Scope, context: Context, now: datetime) -> tuple[int, int]:
+    """Bring one dynamic version's members in `scope` in line with its definition: each change a
+    segment.entered / segment.left event, and the version's count kept."""
+    node = definitions.parse(version.definition)
+    current = SegmentMember.objects.filter(version=version)
     payload = {"segment": version.segment.code, "version": version.number}
-    publish_many(
-        [Occurrence("segment.entered", payload, pk, now) for pk in found.entered]
-        + [Occurrence("segment.left", payload, pk, now) for pk in found.left]
+    if not audiences.set_based():
+        found = audiences.locked_difference(node, context, scope, current)
+        if not found:
+            return 0, 0
+        SegmentMember.objects.bulk_create(
+            SegmentMember(version=version, member_id=pk, entered_at=now) for pk in found.entered
+        )
+        current.filter(member_id__in=found.left).delete()
+        SegmentVersion.objects.filter(pk=version.pk).update(
+            member_count=F("member_count") + len(found.entered) - len(found.left)
+        )
+        publish_many(
+            [Occurrence("segment.entered", payload, pk, now) for pk in found.entered]
+            + [Occurrence("segment.left", payload, pk, now) for pk in found.left]
+        )
+        return len(found.entered), len(found.left)
+    changing = audiences.lock_changing(node, context, scope, current)
+    if not changing:
+        return 0, 0
+    wanted, params = audiences.selected_among(node, context, scope, changing)
+    members = SegmentMember._meta.db_table
+    return audiences.write_changes(
+        f"""wanted AS ({wanted}),
+            have AS (SELECT member_id FROM {members}
+                     WHERE version_id = %s AND member_id IN (SELECT unnest(%s::bigint[]))),
+            added AS (INSERT INTO {members} (version_id, member_id, entered_at)
+                      SELECT %s, e.id, %s FROM (SELECT id FROM wanted EXCEPT SELECT member_id FROM have) AS e
+                      RETURNING member_id),
+            removed AS (DELETE FROM {members}
+                        WHERE version_id = %s AND member_id IN (SELECT member_id FROM have EXCEPT SELECT id FROM wanted)
+                        RETURNING member_id),
+            counted AS (UPDATE {SegmentVersion._meta.db_table}
+                        SET member_count = member_count + (SELECT COUNT(*) FROM added) - (SELECT COUNT(*) FROM removed)
+                        WHERE id = %s)""",
+        [*params, *(version.pk, changing), *(version.pk, now), version.pk, version.pk],
+        events=(("segment.entered", payload), ("segment.left", payload)),
+        now=now,
     )
-    return len(found.entered), len(found.left)
 
 
 def expire_tags(*, scope: Scope, as_of: datetime) -> int:
@@ -158,7 +229,7 @@ def refresh_chunk(first_id: int, last_id: int, as_of: datetime, *, period: str, 
 def finish_run(*, run) -> None:
     """When the nightly run is done: the live versions were computed as of its moment."""
     if not run.dry_run:
-        SegmentVersion.objects.filter(pk__in=[version.pk for version in live_versions()]).update(computed_at=run.as_of)
+        stamp_computed(run.as_of)
 
 
 # --- one member at a time, when the domain events say they changed ----------------------------------------

@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from loyalty.config import current_config
-from loyalty.services.jobs import chunk_ranges
+from loyalty.services.jobs import chunk_ranges, without_jit
 from members.errors import InvalidInput
 from members.inputs import text_problem
 from members.models import Member
@@ -25,7 +26,7 @@ from .. import definitions
 from ..errors import UnknownSegment
 from ..models import Segment, SegmentMember, SegmentVersion, Tag
 from ..selectors import Scope, current_rfm_cut, evaluation_context
-from .refresh import Changes, live_versions, refresh_scope
+from .refresh import Changes, refresh_scope, stamp_computed
 
 CHUNK_SIZE = 10_000
 
@@ -65,10 +66,20 @@ def _text(value: str, name: str, *, limit: int, required: bool = False) -> str:
 
 
 def save_segment(
-    *, code: str, name: str, definition, description: str = "", actor=None, as_of: datetime | None = None
+    *,
+    code: str,
+    name: str,
+    definition,
+    description: str = "",
+    actor=None,
+    as_of: datetime | None = None,
+    compute: bool = True,
 ) -> Segment:
-    """Create the dynamic segment `code`, or change it: a new definition is a new version, computed
-    before it becomes current. A staff actor needs campaigns.add_segment or change_segment."""
+    """Create the dynamic segment `code`, or change it: a new definition is a new version, which
+    starts from the members of the current one and is computed (compute_version) before it becomes
+    current — here, or with compute=False by the caller handing it to the workers (the admin, so
+    its page never waits for a million members). A staff actor needs campaigns.add_segment or
+    change_segment."""
     check_definition(definition)
     name = _text(name, "name", limit=128, required=True)
     description = _text(description, "description", limit=2000)
@@ -77,18 +88,82 @@ def save_segment(
         segment.name, segment.description = name, description
         segment.full_clean(exclude=["current_version"])
         segment.save()
-        previous = segment.current_version
-        if previous is not None and previous.definition == definition:
-            return segment
-        version = _new_version(segment, definition, actor)
-        if previous is not None:
-            _copy_members(previous, version)
-    _compute(version, as_of or timezone.now())
-    with transaction.atomic():
-        segment = Segment.objects.select_for_update().get(pk=segment.pk)
-        segment.current_version = version
-        segment.save(update_fields=["current_version"])
+        newest = segment.versions.order_by("-number").first()
+        if newest is not None and newest.definition == definition:
+            version = newest  # unchanged (or being computed already: computing it again resumes it)
+        else:
+            version = _new_version(segment, definition, actor, computing=True, computed_at=as_of or timezone.now())
+    if compute and version.computing:
+        compute_version(version_id=version.pk)
     return Segment.objects.select_related("current_version").get(pk=segment.pk)
+
+
+def compute_version(*, version_id: int, chunk_size: int = CHUNK_SIZE) -> SegmentVersion:
+    """Compute a new version's members as of its computed_at, chunk by chunk (a transaction each,
+    resumed from where it stopped), then make it current unless a newer version is. Calling it
+    again, or twice at once, is safe: a chunk done is not done again, and each change is written
+    under the members' locks after checking again. While it runs the version is also kept current
+    for the members the outbox says changed (refresh.live_versions)."""
+    version = SegmentVersion.objects.select_related("segment").get(pk=version_id)
+    if not version.computing:
+        return version
+    _start(version, chunk_size)
+    version.refresh_from_db()
+    assert version.computed_at is not None  # set when a version to compute is made
+    context = evaluation_context(version.computed_at, cut=current_rfm_cut())
+    through = version.computed_through or 0
+    for first_id, last_id in [(max(a, through + 1), b) for a, b in chunk_ranges(chunk_size) if b > through]:
+        started = time.perf_counter()
+        with transaction.atomic():
+            without_jit()
+            refresh_scope(
+                scope=Scope(first_id=first_id, last_id=last_id),
+                context=context,
+                tags=[],
+                versions=[version],
+                expire=False,
+            )
+            # After the members' locks, as every refresh takes them; a concurrent computation of
+            # the same chunk found nothing left to change and counts it once.
+            SegmentVersion.objects.filter(Q(computed_through__isnull=True) | Q(computed_through__lt=last_id)).filter(
+                pk=version_id
+            ).update(
+                computed_through=last_id,
+                chunks_done=F("chunks_done") + 1,
+                compute_ms=Coalesce(F("compute_ms"), 0) + round((time.perf_counter() - started) * 1000),
+            )
+    with transaction.atomic():
+        segment = (
+            Segment.objects.select_for_update(of=("self",)).select_related("current_version").get(pk=version.segment_id)
+        )
+        version = SegmentVersion.objects.select_for_update().get(pk=version_id)
+        if version.computing:
+            version.computing = False
+            version.chunks_done = version.chunks_total
+            version.save(update_fields=["computing", "chunks_done"])
+            if segment.current_version is None or segment.current_version.number < version.number:
+                segment.current_version = version
+                segment.save(update_fields=["current_version"])
+    return version
+
+
+@transaction.atomic
+def _start(version: SegmentVersion, chunk_size: int) -> None:
+    """Once per version: its members start as the current version's (so what the computation
+    publishes is who actually entered and left), and its chunks are counted. Only then is it kept
+    current for the members who change (refresh.live_versions), so nothing else writes its rows or
+    its count meanwhile; a second computation waits on the version's lock, then finds it started."""
+    version = (
+        SegmentVersion.objects.select_for_update(of=("self",))
+        .select_related("segment__current_version")
+        .get(pk=version.pk)
+    )
+    if version.chunks_total:
+        return
+    if (current := version.segment.current_version) is not None:
+        _copy_members(current, version)
+    version.chunks_total = max(len(chunk_ranges(chunk_size)), 1)
+    version.save(update_fields=["chunks_total"])
 
 
 def _segment_to_write(code: str, kind: str, actor) -> Segment:
@@ -106,21 +181,25 @@ def _segment_to_write(code: str, kind: str, actor) -> Segment:
     return segment
 
 
-def _new_version(segment: Segment, definition, actor) -> SegmentVersion:
+def _new_version(segment: Segment, definition, actor, **fields) -> SegmentVersion:
     last = segment.versions.aggregate(last=Max("number"))["last"] or 0
-    return SegmentVersion.objects.create(segment=segment, number=last + 1, definition=definition, created_by=actor)
+    return SegmentVersion.objects.create(
+        segment=segment, number=last + 1, definition=definition, created_by=actor, **fields
+    )
 
 
 def _copy_members(source: SegmentVersion, target: SegmentVersion) -> None:
-    """Set-based: one INSERT ... SELECT."""
+    """Set-based: one INSERT ... SELECT (a member the target has already — a refresh of a changed
+    member can come first — keeps their row), then the target's count."""
     table = SegmentMember._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {table} (version_id, member_id, entered_at)
-                SELECT %s, member_id, entered_at FROM {table} WHERE version_id = %s""",
+                SELECT %s, member_id, entered_at FROM {table} WHERE version_id = %s
+                ON CONFLICT DO NOTHING""",
             [target.pk, source.pk],
         )
-    SegmentVersion.objects.filter(pk=target.pk).update(member_count=source.member_count)
+    SegmentVersion.objects.filter(pk=target.pk).update(member_count=target.members.count())
 
 
 class _RolledBack(Exception):
@@ -139,6 +218,7 @@ def refresh_chunks(
         scope = Scope(first_id=first_id, last_id=last_id)
         try:
             with transaction.atomic():
+                without_jit()
                 if versions is None:
                     total.merge(refresh_scope(scope=scope, context=context))
                 else:
@@ -184,7 +264,7 @@ def refresh_everything(*, as_of: datetime | None = None, dry_run: bool = False, 
     moment = as_of or timezone.now()
     changes = refresh_chunks(as_of=moment, versions=None, dry_run=dry_run)
     if not dry_run:
-        SegmentVersion.objects.filter(pk__in=[version.pk for version in live_versions()]).update(computed_at=moment)
+        stamp_computed(moment)
     return changes
 
 

@@ -86,7 +86,7 @@ def _execute(run: JobRun, chunk: JobChunk) -> ChunkResult:
     return job.run_chunk(chunk.first_member_id, chunk.last_member_id, run.as_of, period=run.period, run_id=run.pk)
 
 
-def _without_jit() -> None:
+def without_jit() -> None:
     """A chunk's statements are short index-driven passes that PostgreSQL's cost model still
     JIT-compiles: 10-40 ms of compiling per statement, more than some statements take to run."""
     if connection.vendor == "postgresql":
@@ -119,7 +119,7 @@ def run_job_chunk(*, chunk_id: int) -> bool:
             chunk = JobChunk.objects.select_for_update(of=("self",)).select_related("run").get(pk=chunk_id)
             if chunk.done:
                 return True
-            _without_jit()
+            without_jit()
             execute = _execute_and_roll_back if chunk.run.dry_run else _execute
             result = execute(chunk.run, chunk)
             chunk.done, chunk.finished_at = True, timezone.now()

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from campaigns.models import Segment
+from campaigns.services.segments import compute_version
 from loyalty.models import JobRun
 from loyalty.services.adjustments import request_adjustments
 from members.models import Member
@@ -87,6 +88,7 @@ def other_screens() -> list[str]:
         reverse("admin:loyalty_jobrun_change", args=[JobRun.objects.order_by("pk").first().pk]),
         reverse("admin:program_design"),
         reverse("admin:campaigns_segment_definition", args=[Segment.objects.get(code="gold-plus").pk]),
+        reverse("admin:campaigns_campaign_add"),
     ]
 
 
@@ -107,7 +109,11 @@ def test_every_changelist_fits_the_screen(browser, live_server, shoot, demo_admi
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_a_segment_definition_is_previewed_before_it_is_saved(browser, live_server, shoot, demo_admin, language):
+def test_a_segment_definition_is_previewed_then_saved_and_its_computation_followed(
+    browser, live_server, shoot, demo_admin, language, monkeypatch
+):
+    dispatched = []
+    monkeypatch.setattr("campaigns.admin.dispatch_computation", dispatched.append)  # the worker: this test
     context, page = logged_in(browser, live_server, 1366, 768, language)
     segment = Segment.objects.get(code="gold-plus")
     page.goto(f"{live_server.url}{reverse('admin:campaigns_segment_definition', args=[segment.pk])}")
@@ -118,4 +124,17 @@ def test_a_segment_definition_is_previewed_before_it_is_saved(browser, live_serv
     shoot(page, f"segment-preview-{language}")
     assert page.evaluate(OVERFLOW)["page"] <= 0
     assert Segment.objects.get(code="gold-plus").current_version.number == 1, "a preview saves nothing"
+
+    page.click("button[value=save]")
+    page.locator("#segment-computation").wait_for()
+    shoot(page, f"segment-computing-{language}")
+    assert page.evaluate(OVERFLOW)["page"] <= 0
+    (version_id,) = dispatched
+    compute_version(version_id=version_id)
+    heading = page.locator("#segment-computation [data-field=heading]")
+    page.locator("#segment-computation [data-field=note]").wait_for(state="hidden")  # done: the heading says so
+    expected = Segment.objects.get(code="gold-plus").current_version
+    assert expected.number == 2
+    assert f"{expected.member_count:,}" in heading.inner_text() and "2" in heading.inner_text()
+    shoot(page, f"segment-computed-{language}")
     context.close()

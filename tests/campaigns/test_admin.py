@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from campaigns.models import Segment, Tag
 from campaigns.services import save_segment
+from campaigns.services.segments import compute_version
 from members.models import Member
 from tests.factories import MemberFactory
 
@@ -42,7 +43,9 @@ def test_a_rule_tag_with_a_bad_definition_is_refused_on_the_form(login_as, clien
     assert not Tag.objects.filter(code="bad").exists()
 
 
-def test_a_new_segment_is_previewed_then_created(login_as, client, tiers):
+def test_a_new_segment_is_previewed_then_created_and_computed_by_the_workers(
+    login_as, client, tiers, monkeypatch, django_capture_on_commit_callbacks
+):
     gold = MemberFactory(tier=tiers["gold"])
     MemberFactory(tier=tiers["silver"])
     login_as("campaigns.add_segment", "campaigns.view_segment", "campaigns.change_segment")
@@ -56,12 +59,36 @@ def test_a_new_segment_is_previewed_then_created(login_as, client, tiers):
     bad = client.post(url, {**body, "definition": '{"tier": {"above": 1}}', "step": "preview"})
     assert bad.status_code == 200 and bad.context["form"].errors["definition"]
 
-    saved = client.post(url, {**body, "step": "save"})
+    dispatched = []
+    monkeypatch.setattr("campaigns.admin.dispatch_computation", dispatched.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = client.post(url, {**body, "step": "save"})
     segment = Segment.objects.get(code="gold-plus")
-    assert saved.status_code == 302 and segment.current_version.member_count == 1
+    version = segment.versions.get()
+    assert saved.status_code == 302 and segment.current_version is None, "the page does not wait for the members"
+    assert dispatched == [version.pk] and version.computing
+
+    page = client.get(saved.url)
+    assert b"segment-computation" in page.content and "Its members are being computed" in page.content.decode()
+    assert client.get(reverse("admin:campaigns_segment_progress", args=[segment.pk])).json()["computing"] is True
+
+    compute_version(version_id=version.pk)  # what the worker does
+    segment.refresh_from_db()
+    assert segment.current_version == version and version.members.get().member_id == gold.pk
+    progress = client.get(reverse("admin:campaigns_segment_progress", args=[segment.pk])).json()
+    assert progress == {
+        "computing": False,
+        "version": 1,
+        "chunks_done": 1,
+        "chunks_total": 1,
+        "current_version": 1,
+        "member_count": 1,
+    }
 
 
-def test_an_edit_previews_who_would_enter_and_leave(login_as, client, tiers):
+def test_an_edit_previews_who_would_enter_and_leave(
+    login_as, client, tiers, monkeypatch, django_capture_on_commit_callbacks
+):
     gold = MemberFactory(tier=tiers["gold"])
     silver = MemberFactory(tier=tiers["silver"])
     segment = save_segment(code="gold", name="Gold", definition={"tier": "gold"})
@@ -71,9 +98,20 @@ def test_an_edit_previews_who_would_enter_and_leave(login_as, client, tiers):
     body = {"name": "Silver", "description": "", "definition": json.dumps({"tier": "silver"})}
     preview = client.post(url, {**body, "step": "preview"}).context["preview"]
     assert (preview.entering_sample, preview.leaving_sample) == ([silver], [gold])
+    monkeypatch.setattr("campaigns.admin.dispatch_computation", lambda version_id: None)
     client.post(url, {**body, "step": "save"})
     segment.refresh_from_db()
-    assert segment.current_version.number == 2 and segment.name == "Silver"
+    assert segment.current_version.number == 1 and segment.name == "Silver", "version 1 stays until 2 is computed"
+    listed = client.get(reverse("admin:campaigns_segment_changelist")).content.decode()
+    assert "computing version 2: 0 of" in listed
+
+    dispatched = []
+    monkeypatch.setattr("campaigns.admin.dispatch_computation", dispatched.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:campaigns_segment_changelist"), {"action": "refresh_now", "_selected_action": [segment.pk]}
+        )
+    assert dispatched == [segment.versions.get(number=2).pk], "recomputing a stopped computation resumes it"
 
 
 def test_the_segment_list_and_its_refresh_action(login_as, client, tiers):

@@ -23,7 +23,9 @@ from campaigns.services import (
     untag_member,
     upload_static_segment,
 )
-from campaigns.services.refresh import pin_sources
+from campaigns.services import segments as segments_service
+from campaigns.services.refresh import live_versions, pin_sources
+from campaigns.services.segments import compute_version
 from loyalty.services.jobs import run_job_now
 from members.errors import InvalidInput, NotPermitted
 from members.models import DomainEvent, Member
@@ -154,6 +156,74 @@ def test_a_segment_is_computed_on_save_and_an_edit_publishes_who_entered_and_lef
         save_segment(code="other", name="Other", definition={"tier": "gold"}, actor=staff_with())
     with pytest.raises(InvalidInput):
         save_segment(code="other", name="Other", definition={"tier": "no-such-tier"})
+
+
+def test_a_version_computed_in_the_background_resumes_where_it_stopped_and_never_replaces_a_newer_one(
+    program, tiers, monkeypatch
+):
+    members = [MemberFactory(tier=tiers["gold"]) for _ in range(5)]
+    silver = MemberFactory(tier=tiers["silver"])
+    segment = save_segment(code="gold-plus", name="Gold and up", definition={"tier": {"at_least": "gold"}})
+    segment = save_segment(
+        code="gold-plus", name="Silver and up", definition={"tier": {"at_least": "silver"}}, compute=False
+    )
+    second = segment.versions.get(number=2)
+    assert segment.current_version.number == 1 and second.computing and not second.members.exists()
+
+    calls = []
+    real = segments_service.refresh_scope
+
+    def stopping_after_two_chunks(**kwargs):
+        calls.append(kwargs["scope"])
+        if len(calls) == 3:
+            raise RuntimeError("the worker died")
+        return real(**kwargs)
+
+    monkeypatch.setattr(segments_service, "refresh_scope", stopping_after_two_chunks)
+    with pytest.raises(RuntimeError):
+        compute_version(version_id=second.pk, chunk_size=2)
+    second.refresh_from_db()
+    assert (second.computing, second.chunks_done, second.chunks_total) == (True, 2, 3)
+    assert second.computed_through == calls[1].last_id
+    monkeypatch.setattr(segments_service, "refresh_scope", real)
+
+    # Meanwhile the operator saves a third definition: the second must not replace it when done.
+    third = save_segment(code="gold-plus", name="Gold", definition={"tier": "gold"}).current_version
+    assert third.number == 3
+    compute_version(version_id=second.pk, chunk_size=2)
+    second.refresh_from_db()
+    segment.refresh_from_db()
+    assert not second.computing and second.chunks_done == 3 and segment.current_version == third
+    assert set(SegmentMember.objects.filter(version=second).values_list("member_id", flat=True)) == {
+        *(m.pk for m in members),
+        silver.pk,
+    }
+    assert events(silver, "segment.") == [("segment.entered", {"segment": "gold-plus", "version": 2})], "once"
+    assert events(members[0], "segment.") == [("segment.entered", {"segment": "gold-plus", "version": 1})], (
+        "version 2 started from the members of version 1: they did not enter again"
+    )
+    assert compute_version(version_id=second.pk) == second, "a computed version is left alone"
+
+
+def test_a_version_being_computed_follows_the_members_who_change(program, tiers, monkeypatch):
+    gold = MemberFactory(tier=tiers["gold"])
+    segment = save_segment(code="gold", name="Gold", definition={"tier": "gold"})
+    segment = save_segment(code="gold", name="Gold+", definition={"tier": {"at_least": "gold"}}, compute=False)
+    second = segment.versions.get(number=2)
+    assert second not in live_versions(), "not before it starts from version 1's members"
+
+    def dying(**kwargs):
+        raise RuntimeError("the worker died")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(segments_service, "refresh_scope", dying)
+        with pytest.raises(RuntimeError):
+            compute_version(version_id=second.pk)
+    assert second in live_versions()
+    Member.objects.filter(pk=gold.pk).update(tier=tiers["silver"])
+    run_job_now(job="refresh_segments", as_of=timezone.now())
+    second.refresh_from_db()
+    assert second.computing and second.member_count == 0, "gold left it, and it is still to be computed"
 
 
 def test_a_pinned_version_keeps_its_audience_when_the_definition_changes(program, tiers):

@@ -34,6 +34,11 @@ OFFERED = {
         ("campaigns.Segment", "tag_everyone"),
     },
     "Marketing": {
+        ("campaigns.Campaign", "publish"),
+        ("campaigns.Campaign", "pause"),
+        ("campaigns.Campaign", "resume"),
+        ("campaigns.Campaign", "end"),
+        ("campaigns.Campaign", "clone"),
         ("campaigns.Segment", "refresh_now"),
         ("campaigns.Segment", "tag_everyone"),
         ("members.Member", "add_tag"),

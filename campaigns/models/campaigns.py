@@ -1,0 +1,161 @@
+"""Campaigns (营销活动, docs/campaigns.md): what a campaign rewards, whom and when are its terms
+(campaigns.terms), kept per version — a published campaign is never edited in place, so whatever
+a version granted keeps pointing at the terms it granted under."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.names import display_name
+
+from .. import terms as campaign_terms
+from .targeting import CODE_HELP
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+class Campaign(models.Model):
+    class Kind(models.TextChoices):
+        MULTIPLIER = campaign_terms.MULTIPLIER, _("Multiplier")
+        BONUS = campaign_terms.BONUS, _("Bonus per event")
+        GRANT = campaign_terms.GRANT, _("One-off grant")
+        TRIGGERED = campaign_terms.TRIGGERED, _("Triggered reward")
+
+    class Status(models.TextChoices):
+        """What is stored; whether a published campaign is scheduled, running or over is a matter
+        of its window (`status_at`)."""
+
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        PAUSED = "paused", _("Paused")
+        ENDED = "ended", _("Ended")
+
+    class Phase(models.TextChoices):
+        """The lifecycle as people see it."""
+
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
+        ENDED = "ended", _("Ended")
+
+    code = models.SlugField(_("code"), max_length=64, unique=True, help_text=CODE_HELP)
+    name = models.CharField(_("name"), max_length=128)
+    description = models.TextField(_("description"), blank=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    public = models.BooleanField(
+        _("public"), default=False, help_text=_("Listed for storefronts (GET campaigns/) while scheduled or running.")
+    )
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("holdout (%)"),
+        default=0,
+        validators=[MaxValueValidator(50)],
+        help_text=_("Members held out to measure the campaign against; fixed once it is published."),
+    )
+    # Holdout assignment hashes (salt, member id): stable for the campaign's life, different per campaign.
+    salt = models.CharField(max_length=32, default=new_salt, editable=False)
+    current_version = models.ForeignKey(
+        "CampaignVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("version in force"),
+    )
+    cloned_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("cloned from")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "code"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        permissions = [
+            ("publish_campaign", _("Can publish, pause, resume and end campaigns")),
+        ]
+
+    def __str__(self):
+        return display_name(self.name)
+
+    @property
+    def current(self) -> CampaignVersion:
+        if self.current_version is None:
+            raise ValueError(f"Campaign {self.code} has no version.")
+        return self.current_version
+
+    def phase_at(self, moment: datetime) -> str:
+        """Draft, scheduled, running, paused or ended at `moment` (a published campaign runs within
+        its window)."""
+        if self.status != self.Status.PUBLISHED:
+            return self.status
+        terms = self.current.terms_at()
+        if terms.ends_at is not None and moment >= terms.ends_at:
+            return self.Phase.ENDED
+        if terms.starts_at is not None and moment < terms.starts_at:
+            return self.Phase.SCHEDULED
+        return self.Phase.RUNNING
+
+
+class CampaignVersion(models.Model):
+    """One set of terms. A draft's version is edited in place; once published, an edit is a new
+    version, in force from then on. The segments the audience names are pinned to the versions
+    current when it was published (campaigns.services.refresh.pin_sources keeps them refreshed),
+    so a later edit of a segment's definition never changes a running audience."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="versions", verbose_name=_("campaign")
+    )
+    number = models.PositiveIntegerField(_("version"))
+    terms = models.JSONField(_("terms"))
+    segment_version = models.ForeignKey(
+        "SegmentVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        verbose_name=_("segment (pinned version)"),
+    )
+    exclude_segment_version = models.ForeignKey(
+        "SegmentVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        verbose_name=_("excluded segment (pinned version)"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["campaign", "-number"]
+        verbose_name = _("campaign version")
+        verbose_name_plural = _("campaign versions")
+        constraints = [models.UniqueConstraint(fields=["campaign", "number"], name="campaignversion_once")]
+
+    def __str__(self):
+        return f"{self.campaign_id} v{self.number}"
+
+    def terms_at(self) -> campaign_terms.Terms:
+        """The stored terms, read (they were checked when saved)."""
+        return campaign_terms.parse_terms(self.campaign.kind, self.terms)

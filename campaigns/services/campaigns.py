@@ -1,0 +1,251 @@
+"""A campaign's lifecycle (docs/campaigns.md): draft → published (scheduled, then running within its
+window) → paused → ended. A draft's terms change in place; a published campaign's edit is a new
+version in force from then on, and publishing, pausing, resuming, ending and editing a published
+campaign need campaigns.publish_campaign. Each change of status is a campaign.status_changed
+domain event."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from loyalty.config import current_config
+from loyalty.models import EventType
+from members.errors import InvalidInput, LoyaltyError
+from members.inputs import text_problem
+from members.outbox import publish
+from members.permissions import require_permission
+from rewards.models import CouponTemplate
+
+from .. import terms as campaign_terms
+from ..models import Campaign, CampaignVersion, Segment, Tag
+
+PUBLISH = "campaigns.publish_campaign"
+
+
+class CampaignNotChangeable(LoyaltyError):
+    """An ended campaign, or a change its status does not allow."""
+
+    code = "campaign_not_changeable"
+
+
+def check_terms(kind: str, raw) -> campaign_terms.Terms:
+    """The terms parsed, and everything they name known: event types, tiers, tags, segments and
+    coupon templates. InvalidInput with every problem by field otherwise."""
+    try:
+        parsed = campaign_terms.parse_terms(kind, raw)
+    except campaign_terms.InvalidTerms as invalid:
+        raise InvalidInput("The campaign's terms are not valid.", fields=invalid.problems) from None
+    problems: dict[str, list[str]] = {}
+
+    def unknown(field: str, wanted: set[str], known: set[str], what: str) -> None:
+        if missing := sorted(wanted - known):
+            problems.setdefault(field, []).append(f"Unknown {what}: {', '.join(missing)}.")
+
+    unknown(
+        "event_types", set(parsed.event_types), set(EventType.objects.values_list("code", flat=True)), "event types"
+    )
+    tiers = set(parsed.audience.tiers) | ({parsed.trigger.tier} if parsed.trigger and parsed.trigger.tier else set())
+    unknown("audience.tiers", tiers, {tier.code for tier in current_config().ladder}, "tiers")
+    tags = set(parsed.audience.tags) | set(parsed.audience.exclude_tags)
+    unknown(
+        "audience.tags",
+        tags,
+        set(Tag.objects.filter(code__in=tags, active=True).values_list("code", flat=True)),
+        "tags",
+    )
+    segments = parsed.segments()
+    known_segments = set(Segment.objects.filter(code__in=segments, active=True).values_list("code", flat=True))
+    unknown("audience.segment", segments, known_segments, "segments")
+    if parsed.reward and parsed.reward.coupon_template:
+        template = {parsed.reward.coupon_template}
+        known = set(CouponTemplate.objects.filter(code__in=template, is_active=True).values_list("code", flat=True))
+        unknown("reward.coupon_template", template, known, "coupon templates")
+    if problems:
+        raise InvalidInput("The campaign's terms name what does not exist.", fields=problems)
+    return parsed
+
+
+def _text(value, name: str, *, limit: int, required: bool = False) -> str:
+    if not isinstance(value, str) or text_problem(value):
+        raise InvalidInput(f"{name} is not valid text.", fields={name: ["Not valid text."]})
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{name} is required.", fields={name: ["Required."]})
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is too long.", fields={name: [f"At most {limit} characters."]})
+    return value
+
+
+def _holdout(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 50:
+        raise InvalidInput("holdout_percent is 0 to 50.", fields={"holdout_percent": ["A whole number, 0 to 50."]})
+    return value
+
+
+@transaction.atomic
+def save_campaign(
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    terms,
+    description: str = "",
+    public: bool = False,
+    holdout_percent: int = 0,
+    actor=None,
+) -> Campaign:
+    """Create the draft campaign `code` or change it. A draft's terms change in place; a published
+    or paused campaign's changed terms are a new version in force at once (which needs
+    campaigns.publish_campaign too); its kind and holdout stay as published; an ended campaign is
+    not changed. A staff actor needs campaigns.add_campaign or campaigns.change_campaign."""
+    parsed = check_terms(kind, terms)
+    name = _text(name, "name", limit=128, required=True)
+    description = _text(description, "description", limit=2000)
+    holdout_percent = _holdout(holdout_percent)
+    campaign = Campaign.objects.select_for_update(of=("self",)).filter(code=code).first()
+    if campaign is None:
+        require_permission(actor, "campaigns.add_campaign", "You may not create campaigns.")
+        campaign = Campaign(code=_text(code, "code", limit=64, required=True), kind=kind)
+    else:
+        require_permission(actor, "campaigns.change_campaign", "You may not change campaigns.")
+        if campaign.status == Campaign.Status.ENDED:
+            raise CampaignNotChangeable(f"Campaign {code} has ended; clone it to run it again.")
+        if campaign.kind != kind:
+            raise InvalidInput(
+                f"Campaign {code} is a {campaign.kind} campaign.", fields={"kind": ["Fixed once created."]}
+            )
+        if campaign.status != Campaign.Status.DRAFT and campaign.holdout_percent != holdout_percent:
+            raise InvalidInput(
+                "The holdout is fixed once a campaign is published.", fields={"holdout_percent": ["Fixed."]}
+            )
+    campaign.name, campaign.description, campaign.public = name, description, bool(public)
+    campaign.holdout_percent = holdout_percent
+    campaign.full_clean(exclude=["current_version", "cloned_from"])
+    campaign.save()
+    canonical = parsed.as_json()
+    version = campaign.current_version
+    if version is None:
+        campaign.current_version = _new_version(campaign, canonical, actor)
+    elif campaign.status == Campaign.Status.DRAFT:
+        version.terms = canonical
+        version.save(update_fields=["terms"])
+    elif version.terms != canonical:
+        require_permission(actor, PUBLISH, "You may not change a published campaign.")
+        campaign.current_version = _new_version(campaign, canonical, actor, published=True)
+        _announce(campaign)
+    campaign.save(update_fields=["current_version"])
+    return campaign
+
+
+def _new_version(campaign: Campaign, terms: dict, actor, *, published: bool = False) -> CampaignVersion:
+    last = campaign.versions.aggregate(last=Max("number"))["last"] or 0
+    version = CampaignVersion(campaign=campaign, number=last + 1, terms=terms, created_by=actor)
+    if published:
+        _pin(version)
+    version.save()
+    return version
+
+
+def _pin(version: CampaignVersion) -> None:
+    """Pin the segments the audience names to their current versions, and mark it published."""
+    parsed = campaign_terms.parse_terms(version.campaign.kind, version.terms)
+    for field, code in (
+        ("segment_version", parsed.audience.segment),
+        ("exclude_segment_version", parsed.audience.exclude_segment),
+    ):
+        if code is None:
+            continue
+        segment = Segment.objects.filter(code=code, active=True).select_related("current_version").first()
+        if segment is None or segment.current_version is None:
+            raise InvalidInput(
+                f"Segment {code} has no computed members yet.", fields={"audience.segment": ["Not computed yet."]}
+            )
+        setattr(version, field, segment.current_version)
+    version.published_at = timezone.now()
+
+
+def _locked(code: str) -> Campaign:
+    campaign = (
+        Campaign.objects.select_for_update(of=("self",)).select_related("current_version").filter(code=code).first()
+    )
+    if campaign is None:
+        raise InvalidInput(f"No campaign {code!r}.", fields={"code": ["Unknown campaign."]})
+    return campaign
+
+
+def _announce(campaign: Campaign) -> None:
+    publish(
+        "campaign.status_changed",
+        member=None,
+        payload={"campaign": campaign.code, "status": campaign.status, "version": campaign.current.number},
+    )
+
+
+def _move(code: str, actor, *, allowed: tuple[str, ...], to: str) -> Campaign:
+    require_permission(actor, PUBLISH, "You may not publish, pause, resume or end campaigns.")
+    campaign = _locked(code)
+    if campaign.status not in allowed:
+        raise CampaignNotChangeable(
+            f"Campaign {code} is {campaign.get_status_display()}; it cannot become {Campaign.Status(to).label}."
+        )
+    campaign.status = to
+    campaign.save(update_fields=["status"])
+    _announce(campaign)
+    return campaign
+
+
+@transaction.atomic
+def publish_campaign(*, code: str, actor=None) -> Campaign:
+    """A draft goes live: scheduled until its start, running within its window. Its segments are
+    pinned to their current versions."""
+    campaign = _locked(code)
+    version = campaign.current
+    parsed = check_terms(campaign.kind, version.terms)  # what it names may have gone since it was saved
+    if parsed.ends_at is not None and parsed.ends_at <= timezone.now():
+        raise InvalidInput("The campaign's window is over.", fields={"ends_at": ["In the past."]})
+    if campaign.status == Campaign.Status.DRAFT:
+        _pin(version)
+        version.save(update_fields=["segment_version", "exclude_segment_version", "published_at"])
+    return _move(code, actor, allowed=(Campaign.Status.DRAFT,), to=Campaign.Status.PUBLISHED)
+
+
+@transaction.atomic
+def pause_campaign(*, code: str, actor=None) -> Campaign:
+    return _move(code, actor, allowed=(Campaign.Status.PUBLISHED,), to=Campaign.Status.PAUSED)
+
+
+@transaction.atomic
+def resume_campaign(*, code: str, actor=None) -> Campaign:
+    return _move(code, actor, allowed=(Campaign.Status.PAUSED,), to=Campaign.Status.PUBLISHED)
+
+
+@transaction.atomic
+def end_campaign(*, code: str, actor=None) -> Campaign:
+    """For good: an ended campaign grants nothing more and is not edited (clone it instead)."""
+    return _move(code, actor, allowed=(Campaign.Status.PUBLISHED, Campaign.Status.PAUSED), to=Campaign.Status.ENDED)
+
+
+@transaction.atomic
+def clone_campaign(*, code: str, new_code: str, name: str | None = None, actor=None) -> Campaign:
+    """A new draft with the terms in force of `code` (any status), its own holdout assignment."""
+    require_permission(actor, "campaigns.add_campaign", "You may not create campaigns.")
+    source = Campaign.objects.select_related("current_version").filter(code=code).first()
+    if source is None:
+        raise InvalidInput(f"No campaign {code!r}.", fields={"code": ["Unknown campaign."]})
+    if Campaign.objects.filter(code=new_code).exists():
+        raise InvalidInput(f"Campaign {new_code} exists.", fields={"new_code": ["Taken."]})
+    clone = save_campaign(
+        code=new_code,
+        name=name or source.name,
+        kind=source.kind,
+        terms=source.current.terms,
+        description=source.description,
+        public=source.public,
+        holdout_percent=source.holdout_percent,
+        actor=actor,
+    )
+    Campaign.objects.filter(pk=clone.pk).update(cloned_from=source)
+    clone.cloned_from = source
+    return clone
