@@ -264,14 +264,18 @@ class SegmentAdmin(admin.ModelAdmin):
         for segment in queryset.filter(kind=Segment.Kind.DYNAMIC):
             if (stopped := selectors.version_in_computation(segment)) is not None:
                 # Saving the same definition again resumes its computation (and checks the permission).
-                again = save_segment(
-                    code=segment.code,
-                    name=segment.name,
-                    description=segment.description,
-                    definition=stopped.definition,
-                    actor=request.user,
-                    compute=False,
-                )
+                try:
+                    again = save_segment(
+                        code=segment.code,
+                        name=segment.name,
+                        description=segment.description,
+                        definition=stopped.definition,
+                        actor=request.user,
+                        compute=False,
+                    )
+                except LoyaltyError as error:  # e.g. a tier it names was removed since
+                    self.message_user(request, f"{segment.code}: {error.message}", messages.WARNING)
+                    continue
                 self._compute_in_background(request, again, resuming=True)
                 continue
             try:

@@ -49,11 +49,11 @@ class CampaignForm(forms.ModelForm):
     def clean_terms(self):
         terms = self.cleaned_data["terms"]
         kind = self.cleaned_data.get("kind") or self.instance.kind
+        published = bool(self.instance.pk) and self.instance.status != Campaign.Status.DRAFT
         try:
-            canonical = services.check_terms(kind, terms).as_json()
+            canonical = services.check_terms(kind, terms, pinning=published).as_json()
         except LoyaltyError as error:
             raise forms.ValidationError([f"{field}: {m}" for field, ms in error.fields.items() for m in ms]) from None
-        published = self.instance.pk and self.instance.status != Campaign.Status.DRAFT
         if published and canonical != self.instance.current.terms and not self.user.has_perm(services.PUBLISH):
             raise forms.ValidationError(_("Only someone who may publish campaigns changes a published one's terms."))
         return canonical

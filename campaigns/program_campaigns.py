@@ -51,7 +51,7 @@ def parse_campaigns(errors: ProgramErrors, raw: Any) -> list[dict]:
                 "description": text_value(errors, f"{path}.description", item.get("description", ""), max_length=2000),
                 "kind": kind,
                 "terms": terms,
-                "status": WANTED.get(status, Campaign.Status.DRAFT),
+                "status": WANTED.get(status, Campaign.Status.DRAFT) if isinstance(status, str) else None,
                 "public": public is True,
                 "holdout_percent": whole_number(
                     errors, f"{path}.holdout_percent", item.get("holdout_percent", 0), minimum=0, maximum=50
@@ -93,8 +93,8 @@ def apply_campaigns(wanted: list[dict[str, Any]], changes: list[str], actor) -> 
 
 def _move(campaign: Campaign, wanted: str, changes: list[str], actor) -> None:
     code, status = campaign.code, campaign.status
-    if wanted == status:
-        return
+    if wanted == status or (wanted == Campaign.Status.ENDED and campaign.phase_at(timezone.now()) == wanted):
+        return  # (a published campaign past its window is exported as ended: it is, already)
     if wanted == Campaign.Status.DRAFT:
         changes.append(f"campaign {code}: {status}; a published campaign does not go back to draft")
         return

@@ -4,7 +4,7 @@ import threading
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 
 from .services import refresh, segments
 
@@ -15,11 +15,22 @@ def refresh_changed_members_task() -> int:
     return refresh.refresh_pending().members_changed
 
 
-@shared_task(name="campaigns.compute_segment_version", ignore_result=True, acks_late=True)
-def compute_segment_version_task(version_id: int) -> None:
+@shared_task(
+    name="campaigns.compute_segment_version",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    max_retries=5,
+    default_retry_delay=10,
+)
+def compute_segment_version_task(self, version_id: int) -> None:
     """A new segment version's members. A worker that dies midway leaves the message unacknowledged
-    and the version resumable: the redelivered task carries on from the last chunk committed."""
-    segments.compute_version(version_id=version_id)
+    and the version resumable: the redelivered task carries on from the last chunk committed. A lost
+    connection or a lock timeout is retried; whatever else stops it, "Recompute now" resumes it."""
+    try:
+        segments.compute_version(version_id=version_id)
+    except OperationalError as exc:
+        raise self.retry(exc=exc) from exc
 
 
 def dispatch_computation(version_id: int) -> None:

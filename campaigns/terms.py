@@ -12,6 +12,7 @@ The kinds (docs/campaigns.md):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
@@ -25,6 +26,7 @@ from loyalty.program_file import (
     moment_value,
     whole_number,
 )
+from members.inputs import json_problem
 
 MULTIPLIER, BONUS, GRANT, TRIGGERED = "multiplier", "bonus", "grant", "triggered"
 KINDS = (MULTIPLIER, BONUS, GRANT, TRIGGERED)
@@ -42,6 +44,7 @@ EXCLUSIVE, STACKABLE = "exclusive", "stackable"
 PERIODS = ("day", "week", "month", "total")
 MAX_MULTIPLIER = Decimal("10")
 MAX_REWARD = 1_000_000  # points or growth in one grant or bonus
+HOUR = re.compile(r"[0-2][0-9]:[0-5][0-9]")
 
 TERMS_KEYS = {
     "event_types",
@@ -214,7 +217,10 @@ def parse_terms(kind: Any, raw: Any) -> Terms:
 def read_terms(errors: ProgramErrors, path: str, kind: Any, raw: Any) -> Terms | None:
     """`parse_terms` for a parser that collects problems (the program file: `path` prefixes them)."""
     at = f"{path}." if path else ""
-    if kind not in KINDS:
+    if problem := json_problem(raw):  # text that cannot be stored or shown, anywhere in it
+        errors.add(path or "terms", problem)
+        return None
+    if not isinstance(kind, str) or kind not in KINDS:
         errors.add(f"{at}kind", f"One of {', '.join(KINDS)}.")
         return None
     if not isinstance(raw, dict):
@@ -251,19 +257,28 @@ def read_terms(errors: ProgramErrors, path: str, kind: Any, raw: Any) -> Terms |
         fields["trigger"] = _trigger(errors, f"{at}trigger", raw.get("trigger"))
     elif "trigger" in raw:
         errors.add(f"{at}trigger", "Only a triggered campaign has a trigger.")
-    for key, kinds in (("points_multiplier", (MULTIPLIER,)), ("growth_multiplier", (MULTIPLIER,))):
-        if key in raw and kind not in kinds:
-            errors.add(f"{at}{key}", "Only a multiplier campaign has multipliers.")
-    if kind in (MULTIPLIER, TRIGGERED) and "first_purchase_only" in raw:
-        errors.add(f"{at}first_purchase_only", "Only a bonus campaign has this.")
+    for key, owner in (
+        ("points_multiplier", MULTIPLIER),
+        ("growth_multiplier", MULTIPLIER),
+        ("points", BONUS),
+        ("growth", BONUS),
+        ("first_purchase_only", BONUS),
+    ):
+        if key in raw and kind != owner:
+            errors.add(f"{at}{key}", f"Only a {owner} campaign has this.")
+    if "reward" in raw and kind in EARNING_KINDS:
+        errors.add(f"{at}reward", "Only grant and triggered campaigns give a reward.")
     return Terms(**{**terms.__dict__, **fields})
 
 
 def _earning(errors: ProgramErrors, at: str, raw: dict) -> dict[str, Any]:
     event_types = raw.get("event_types")
-    if not isinstance(event_types, list) or not event_types or not all(isinstance(t, str) for t in event_types):
+    if not isinstance(event_types, list) or not event_types:
         errors.add(f"{at}event_types", 'A non-empty list of event type codes, e.g. ["purchase"].')
         event_types = []
+    event_types = [
+        code_value(errors, f"{at}event_types[{i}]", code, max_length=64) for i, code in enumerate(event_types)
+    ]
     stack_group = raw.get("stack_group", STACKABLE)
     if stack_group not in (EXCLUSIVE, STACKABLE):
         errors.add(f"{at}stack_group", f"One of {EXCLUSIVE}, {STACKABLE}.")
@@ -406,8 +421,10 @@ def _hours(errors: ProgramErrors, path: str, raw: Any) -> tuple[time, time] | No
         errors.add(path, 'An object such as {"from": "18:00", "to": "21:00"}.')
         return None
     try:
+        if not all(isinstance(raw[key], str) and HOUR.fullmatch(raw[key]) for key in ("from", "to")):
+            raise ValueError
         start, end = time.fromisoformat(raw["from"]), time.fromisoformat(raw["to"])
-    except (TypeError, ValueError):
+    except ValueError:
         errors.add(path, 'Times as "HH:MM".')
         return None
     if start == end:

@@ -143,7 +143,10 @@ def code_value(errors: ProgramErrors, path: str, value: Any, *, max_length: int)
 def moment_value(errors: ProgramErrors, path: str, value: Any) -> datetime | None:
     if value is None:
         return None
-    moment = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        moment = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but impossible, such as February 30th
+        moment = None
     if moment is None or timezone.is_naive(moment):
         errors.add(path, "Must be an ISO 8601 date-time with a time zone offset.")
         return None

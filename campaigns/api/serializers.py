@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from loyalty.api.request_fields import required_text
+
 
 class MemberTagSerializer(serializers.Serializer):
     code = serializers.CharField()
@@ -18,7 +20,7 @@ class MemberTagsSerializer(serializers.Serializer):
 
 
 class TagRequest(serializers.Serializer):
-    tag = serializers.CharField(min_length=1, max_length=64)
+    tag = required_text(64)  # the schema states the text check the service makes (no NUL, not blank)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 

@@ -99,7 +99,7 @@ class Campaign(models.Model):
         its window)."""
         if self.status != self.Status.PUBLISHED:
             return self.status
-        terms = self.current.terms_at()
+        terms = campaign_terms.parse_terms(self.kind, self.current.terms)
         if terms.ends_at is not None and moment >= terms.ends_at:
             return self.Phase.ENDED
         if terms.starts_at is not None and moment < terms.starts_at:
@@ -155,7 +155,3 @@ class CampaignVersion(models.Model):
 
     def __str__(self):
         return f"{self.campaign_id} v{self.number}"
-
-    def terms_at(self) -> campaign_terms.Terms:
-        """The stored terms, read (they were checked when saved)."""
-        return campaign_terms.parse_terms(self.campaign.kind, self.terms)

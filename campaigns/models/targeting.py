@@ -232,8 +232,7 @@ class SegmentVersion(models.Model):
     # The job run compute_ms was summed over (the nightly refresh adds each chunk's time).
     last_run_id = models.BigIntegerField(null=True, blank=True, editable=False)
     # A new version of a dynamic segment is computed chunk by chunk (each its own transaction, so it
-    # can be resumed from `computed_through`) before it becomes current; computed_at is set when it
-    # is created, to the moment it is computed as of.
+    # can be resumed from `computed_through`) before it becomes current; computed_at is set when done.
     computing = models.BooleanField(_("computing"), default=False)
     computed_through = models.BigIntegerField(null=True, blank=True, editable=False)
     chunks_total = models.PositiveIntegerField(_("chunks in total"), default=0)

@@ -44,22 +44,25 @@ def difference(node: Node, context: Context, scope: Scope, current: QuerySet) ->
     return Difference(entered=sorted(wanted - have), left=sorted(have - wanted))
 
 
-def lock_changing(node: Node, context: Context, scope: Scope, current: QuerySet) -> list[int]:
-    """The members of `scope` who would enter or leave, row-locked (in id order, as every service
-    locks one member: no deadlock) until the caller's transaction ends; empty when nobody would."""
+def changing(node: Node, context: Context, scope: Scope, current: QuerySet) -> list[int]:
+    """The members of `scope` who would enter or leave, in id order (not locked yet)."""
     found = difference(node, context, scope, current)
-    changing = sorted({*found.entered, *found.left})
-    if changing:
-        list(Member.objects.select_for_update().filter(pk__in=changing).order_by("pk").values_list("pk", flat=True))
-    return changing
+    return sorted({*found.entered, *found.left})
 
 
-def locked_difference(node: Node, context: Context, scope: Scope, current: QuerySet) -> Difference:
-    """The difference, checked again once the members it would change are locked."""
-    changing = lock_changing(node, context, scope, current)
-    if not changing:
+def lock_members(ids: list[int]) -> None:
+    """Row-lock the members, in id order (as every service locks one member), until the caller's
+    transaction ends. A refresh locks every member it may change in one such call before it writes
+    anything, so two refreshes of the same members never wait on each other in a cycle."""
+    if ids:
+        list(Member.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+
+
+def checked_again(node: Node, context: Context, changing_ids: list[int], current: QuerySet) -> Difference:
+    """The difference among the members found changing, now that they are locked."""
+    if not changing_ids:
         return Difference(entered=[], left=[])
-    return difference(node, context, Scope(ids=tuple(changing)), current)
+    return difference(node, context, Scope(ids=tuple(changing_ids)), current)
 
 
 def set_based() -> bool:

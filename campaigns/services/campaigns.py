@@ -13,13 +13,13 @@ from django.utils import timezone
 from loyalty.config import current_config
 from loyalty.models import EventType
 from members.errors import InvalidInput, LoyaltyError
-from members.inputs import text_problem
 from members.outbox import publish
 from members.permissions import require_permission
 from rewards.models import CouponTemplate
 
 from .. import terms as campaign_terms
 from ..models import Campaign, CampaignVersion, Segment, Tag
+from .inputs import text
 
 PUBLISH = "campaigns.publish_campaign"
 
@@ -30,9 +30,10 @@ class CampaignNotChangeable(LoyaltyError):
     code = "campaign_not_changeable"
 
 
-def check_terms(kind: str, raw) -> campaign_terms.Terms:
+def check_terms(kind: str, raw, *, pinning: bool = False) -> campaign_terms.Terms:
     """The terms parsed, and everything they name known: event types, tiers, tags, segments and
-    coupon templates. InvalidInput with every problem by field otherwise."""
+    coupon templates; `pinning` (terms to be published): the segments have computed members.
+    InvalidInput with every problem by field otherwise."""
     try:
         parsed = campaign_terms.parse_terms(kind, raw)
     except campaign_terms.InvalidTerms as invalid:
@@ -58,6 +59,12 @@ def check_terms(kind: str, raw) -> campaign_terms.Terms:
     segments = parsed.segments()
     known_segments = set(Segment.objects.filter(code__in=segments, active=True).values_list("code", flat=True))
     unknown("audience.segment", segments, known_segments, "segments")
+    if pinning:
+        computed = set(
+            Segment.objects.filter(code__in=segments, current_version__isnull=False).values_list("code", flat=True)
+        )
+        if waiting := sorted(known_segments - computed):
+            problems.setdefault("audience.segment", []).append(f"Not computed yet: {', '.join(waiting)}.")
     if parsed.reward and parsed.reward.coupon_template:
         template = {parsed.reward.coupon_template}
         known = set(CouponTemplate.objects.filter(code__in=template, is_active=True).values_list("code", flat=True))
@@ -65,17 +72,6 @@ def check_terms(kind: str, raw) -> campaign_terms.Terms:
     if problems:
         raise InvalidInput("The campaign's terms name what does not exist.", fields=problems)
     return parsed
-
-
-def _text(value, name: str, *, limit: int, required: bool = False) -> str:
-    if not isinstance(value, str) or text_problem(value):
-        raise InvalidInput(f"{name} is not valid text.", fields={name: ["Not valid text."]})
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"{name} is required.", fields={name: ["Required."]})
-    if len(value) > limit:
-        raise InvalidInput(f"{name} is too long.", fields={name: [f"At most {limit} characters."]})
-    return value
 
 
 def _holdout(value) -> int:
@@ -101,13 +97,13 @@ def save_campaign(
     campaigns.publish_campaign too); its kind and holdout stay as published; an ended campaign is
     not changed. A staff actor needs campaigns.add_campaign or campaigns.change_campaign."""
     parsed = check_terms(kind, terms)
-    name = _text(name, "name", limit=128, required=True)
-    description = _text(description, "description", limit=2000)
+    name = text(name, "name", limit=128, required=True)
+    description = text(description, "description", limit=2000)
     holdout_percent = _holdout(holdout_percent)
     campaign = Campaign.objects.select_for_update(of=("self",)).filter(code=code).first()
     if campaign is None:
         require_permission(actor, "campaigns.add_campaign", "You may not create campaigns.")
-        campaign = Campaign(code=_text(code, "code", limit=64, required=True), kind=kind)
+        campaign = Campaign(code=text(code, "code", limit=64, required=True), kind=kind)
     else:
         require_permission(actor, "campaigns.change_campaign", "You may not change campaigns.")
         if campaign.status == Campaign.Status.ENDED:
@@ -200,6 +196,7 @@ def _move(code: str, actor, *, allowed: tuple[str, ...], to: str) -> Campaign:
 def publish_campaign(*, code: str, actor=None) -> Campaign:
     """A draft goes live: scheduled until its start, running within its window. Its segments are
     pinned to their current versions."""
+    require_permission(actor, PUBLISH, "You may not publish, pause, resume or end campaigns.")
     campaign = _locked(code)
     version = campaign.current
     parsed = check_terms(campaign.kind, version.terms)  # what it names may have gone since it was saved

@@ -91,21 +91,44 @@ def refresh_scope(
     run_id: int | None = None,
 ) -> Changes:
     """Refresh the rule tags and live segment versions (all, unless given) for the members of
-    `scope`, and remove the tags that expired by the context's moment."""
-    changes = Changes()
+    `scope`, and remove the tags that expired by the context's moment.
+
+    First who would change in every audience is found, and all of them are locked at once, in id
+    order; only then is anything written (each version's row, for its count, in id order after
+    them). So the nightly job, a version's computation and the refresh of changed members, which
+    may cover the same members at once, take their locks in one order and never deadlock."""
     now = timezone.now()
-    if expire:
-        changes.expired_tags = expire_tags(scope=scope, as_of=context.as_of)
-    for tag in rule_tags() if tags is None else tags:
-        entered, left = refresh_rule_tag(tag=tag, scope=scope, context=context, now=now)
+    tags = rule_tags() if tags is None else list(tags)
+    versions = live_versions() if versions is None else sorted(versions, key=lambda version: version.pk)
+    tag_plans = [
+        (tag, node, current, audiences.changing(node, context, scope, current))
+        for tag, node, current in (
+            (tag, definitions.parse(tag.definition), MemberTag.objects.filter(tag=tag)) for tag in tags
+        )
+    ]
+    version_plans = [
+        (version, node, current, audiences.changing(node, context, scope, current))
+        for version, node, current in (
+            (version, definitions.parse(version.definition), SegmentMember.objects.filter(version=version))
+            for version in versions
+        )
+    ]
+    due = MemberTag.objects.filter(scope.on("member_id"), expires_at__lte=context.as_of)
+    expiring = set(due.values_list("member_id", flat=True)) if expire else set()
+    audiences.lock_members(sorted(expiring.union(*(ids for *_, ids in [*tag_plans, *version_plans]))))
+    changes = Changes()
+    if expiring:
+        changes.expired_tags = _expire(due.filter(member_id__in=expiring), now)
+    for tag, node, current, ids in tag_plans:
+        entered, left = _write_rule_tag(tag, node, current, ids, scope, context, now)
         changes.count(f"tag:{tag.code}", entered, left)
-    for version in live_versions() if versions is None else versions:
+    for version, definition, members, member_ids in version_plans:
         started = time.perf_counter()
-        entered, left = refresh_version(version=version, scope=scope, context=context, now=now)
+        entered, left = _write_version(version, definition, members, member_ids, scope, context, now)
         changes.count(f"segment:{version.segment.code}", entered, left)
-        elapsed = round((time.perf_counter() - started) * 1000)
-        if run_id is not None:
+        if run_id is not None and not version.computing:  # compute_version sums its own chunks' times
             # The version's compute time is the sum of its chunks' times in the latest run.
+            elapsed = round((time.perf_counter() - started) * 1000)
             SegmentVersion.objects.filter(pk=version.pk).update(
                 compute_ms=Case(When(last_run_id=run_id, then=F("compute_ms") + elapsed), default=Value(elapsed)),
                 last_run_id=run_id,
@@ -113,13 +136,15 @@ def refresh_scope(
     return changes
 
 
-def refresh_rule_tag(*, tag: Tag, scope: Scope, context: Context, now: datetime) -> tuple[int, int]:
-    """Bring the carriers of one rule tag in `scope` in line with its rule: each change a TagChange
-    row and a tag.added / tag.removed event."""
-    node = definitions.parse(tag.definition)
-    current = MemberTag.objects.filter(tag=tag)
+def _write_rule_tag(
+    tag: Tag, node, current, changing: list[int], scope: Scope, context: Context, now: datetime
+) -> tuple[int, int]:
+    """Bring the carriers of one rule tag among the `changing` members (locked) in line with its
+    rule: each change a TagChange row and a tag.added / tag.removed event."""
+    if not changing:
+        return 0, 0
     if not audiences.set_based():
-        found = audiences.locked_difference(node, context, scope, current)
+        found = audiences.checked_again(node, context, changing, current)
         rows = MemberTag.objects.bulk_create(
             MemberTag(member_id=pk, tag=tag, source=TagSource.RULE, set_at=now) for pk in found.entered
         )
@@ -128,9 +153,6 @@ def refresh_rule_tag(*, tag: Tag, scope: Scope, context: Context, now: datetime)
         occurrences += remove_rows(gone, RULE, TagChange.Reason.RULE, now)
         publish_many(occurrences)
         return len(found.entered), len(found.left)
-    changing = audiences.lock_changing(node, context, scope, current)
-    if not changing:
-        return 0, 0
     wanted, params = audiences.selected_among(node, context, scope, changing)
     added = {"tag": tag.code, "source": TagSource.RULE, "expires_at": None}
     removed = {"tag": tag.code, "reason": TagChange.Reason.RULE}
@@ -161,16 +183,16 @@ def refresh_rule_tag(*, tag: Tag, scope: Scope, context: Context, now: datetime)
     )
 
 
-def refresh_version(*, version: SegmentVersion, scope: Scope, context: Context, now: datetime) -> tuple[int, int]:
-    """Bring one dynamic version's members in `scope` in line with its definition: each change a
-    segment.entered / segment.left event, and the version's count kept."""
-    node = definitions.parse(version.definition)
-    current = SegmentMember.objects.filter(version=version)
+def _write_version(
+    version: SegmentVersion, node, current, changing: list[int], scope: Scope, context: Context, now: datetime
+) -> tuple[int, int]:
+    """Bring one dynamic version's members among the `changing` members (locked) in line with its
+    definition: each change a segment.entered / segment.left event, and the version's count kept."""
+    if not changing:
+        return 0, 0
     payload = {"segment": version.segment.code, "version": version.number}
     if not audiences.set_based():
-        found = audiences.locked_difference(node, context, scope, current)
-        if not found:
-            return 0, 0
+        found = audiences.checked_again(node, context, changing, current)
         SegmentMember.objects.bulk_create(
             SegmentMember(version=version, member_id=pk, entered_at=now) for pk in found.entered
         )
@@ -183,9 +205,6 @@ def refresh_version(*, version: SegmentVersion, scope: Scope, context: Context, 
             + [Occurrence("segment.left", payload, pk, now) for pk in found.left]
         )
         return len(found.entered), len(found.left)
-    changing = audiences.lock_changing(node, context, scope, current)
-    if not changing:
-        return 0, 0
     wanted, params = audiences.selected_among(node, context, scope, changing)
     members = SegmentMember._meta.db_table
     return audiences.write_changes(
@@ -207,15 +226,10 @@ def refresh_version(*, version: SegmentVersion, scope: Scope, context: Context, 
     )
 
 
-def expire_tags(*, scope: Scope, as_of: datetime) -> int:
-    """Remove the tags of `scope`'s members that expired by `as_of` (members locked in id order)."""
-    due = MemberTag.objects.filter(scope.on("member_id"), expires_at__lte=as_of)
-    owners = sorted(set(due.values_list("member_id", flat=True)))
-    if not owners:
-        return 0
-    list(Member.objects.select_for_update().filter(pk__in=owners).order_by("pk").values_list("pk", flat=True))
-    rows = list(due.filter(member_id__in=owners).select_related("tag"))
-    publish_many(remove_rows(rows, None, TagChange.Reason.EXPIRED, timezone.now()))
+def _expire(rows_due, now: datetime) -> int:
+    """Remove the expired tags of members already locked."""
+    rows = list(rows_due.select_related("tag"))
+    publish_many(remove_rows(rows, None, TagChange.Reason.EXPIRED, now))
     return len(rows)
 
 

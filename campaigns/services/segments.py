@@ -17,7 +17,6 @@ from django.utils import timezone
 from loyalty.config import current_config
 from loyalty.services.jobs import chunk_ranges, without_jit
 from members.errors import InvalidInput
-from members.inputs import text_problem
 from members.models import Member
 from members.outbox import Occurrence, publish_many
 from members.permissions import require_permission
@@ -26,6 +25,7 @@ from .. import definitions
 from ..errors import UnknownSegment
 from ..models import Segment, SegmentMember, SegmentVersion, Tag
 from ..selectors import Scope, current_rfm_cut, evaluation_context
+from .inputs import text
 from .refresh import Changes, refresh_scope, stamp_computed
 
 CHUNK_SIZE = 10_000
@@ -54,17 +54,6 @@ def _flatten(problems: dict[str, list[str]]) -> list[str]:
     return [f"{path}: {message}" for path, messages in problems.items() for message in messages]
 
 
-def _text(value: str, name: str, *, limit: int, required: bool = False) -> str:
-    if not isinstance(value, str) or text_problem(value):
-        raise InvalidInput(f"{name} is not valid text.", fields={name: ["Not valid text."]})
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"{name} is required.", fields={name: ["Required."]})
-    if len(value) > limit:
-        raise InvalidInput(f"{name} is too long.", fields={name: [f"At most {limit} characters."]})
-    return value
-
-
 def save_segment(
     *,
     code: str,
@@ -81,8 +70,8 @@ def save_segment(
     its page never waits for a million members). A staff actor needs campaigns.add_segment or
     change_segment."""
     check_definition(definition)
-    name = _text(name, "name", limit=128, required=True)
-    description = _text(description, "description", limit=2000)
+    name = text(name, "name", limit=128, required=True)
+    description = text(description, "description", limit=2000)
     with transaction.atomic():
         segment = _segment_to_write(code, Segment.Kind.DYNAMIC, actor)
         segment.name, segment.description = name, description
@@ -92,28 +81,34 @@ def save_segment(
         if newest is not None and newest.definition == definition:
             version = newest  # unchanged (or being computed already: computing it again resumes it)
         else:
-            version = _new_version(segment, definition, actor, computing=True, computed_at=as_of or timezone.now())
+            # A version still being computed for an earlier edit is abandoned: it would never
+            # become current, and computing it further would only publish changes nobody uses.
+            segment.versions.filter(computing=True).update(computing=False)
+            version = _new_version(segment, definition, actor, computing=True)
     if compute and version.computing:
-        compute_version(version_id=version.pk)
+        compute_version(version_id=version.pk, as_of=as_of)
     return Segment.objects.select_related("current_version").get(pk=segment.pk)
 
 
-def compute_version(*, version_id: int, chunk_size: int = CHUNK_SIZE) -> SegmentVersion:
-    """Compute a new version's members as of its computed_at, chunk by chunk (a transaction each,
-    resumed from where it stopped), then make it current unless a newer version is. Calling it
-    again, or twice at once, is safe: a chunk done is not done again, and each change is written
-    under the members' locks after checking again. While it runs the version is also kept current
-    for the members the outbox says changed (refresh.live_versions)."""
+def compute_version(*, version_id: int, as_of: datetime | None = None, chunk_size: int = CHUNK_SIZE) -> SegmentVersion:
+    """Compute a new version's members chunk by chunk (a transaction each, resumed from where it
+    stopped), each as of `as_of` or, by default, the moment it is computed (the nightly job and the
+    refresh of changed members keep the version current meanwhile: an older moment would undo
+    them); then make it current unless a newer version is. Calling it again, or twice at once, is
+    safe: a chunk done is not done again, and each change is written under the members' locks
+    after checking again. A version abandoned for a newer edit stops at its next chunk."""
     version = SegmentVersion.objects.select_related("segment").get(pk=version_id)
     if not version.computing:
         return version
     _start(version, chunk_size)
     version.refresh_from_db()
-    assert version.computed_at is not None  # set when a version to compute is made
-    context = evaluation_context(version.computed_at, cut=current_rfm_cut())
+    cut = current_rfm_cut()
     through = version.computed_through or 0
     for first_id, last_id in [(max(a, through + 1), b) for a, b in chunk_ranges(chunk_size) if b > through]:
+        if not SegmentVersion.objects.filter(pk=version_id, computing=True).exists():
+            return SegmentVersion.objects.get(pk=version_id)  # abandoned for a newer edit
         started = time.perf_counter()
+        context = evaluation_context(as_of or timezone.now(), cut=cut)
         with transaction.atomic():
             without_jit()
             refresh_scope(
@@ -140,7 +135,8 @@ def compute_version(*, version_id: int, chunk_size: int = CHUNK_SIZE) -> Segment
         if version.computing:
             version.computing = False
             version.chunks_done = version.chunks_total
-            version.save(update_fields=["computing", "chunks_done"])
+            version.computed_at = as_of or timezone.now()
+            version.save(update_fields=["computing", "chunks_done", "computed_at"])
             if segment.current_version is None or segment.current_version.number < version.number:
                 segment.current_version = version
                 segment.save(update_fields=["current_version"])
@@ -172,7 +168,7 @@ def _segment_to_write(code: str, kind: str, actor) -> Segment:
     segment = Segment.objects.select_for_update().filter(code=code).first()
     if segment is None:
         require_permission(actor, "campaigns.add_segment", "You may not create segments.")
-        return Segment(code=_text(code, "code", limit=64, required=True), kind=kind)
+        return Segment(code=text(code, "code", limit=64, required=True), kind=kind)
     require_permission(actor, "campaigns.change_segment", "You may not change segments.")
     if segment.kind != kind:
         raise InvalidInput(
@@ -279,8 +275,8 @@ def upload_static_segment(
         external_id.strip() for external_id in external_ids if isinstance(external_id, str) and external_id.strip()
     ]
     segment = _segment_to_write(code, Segment.Kind.STATIC, actor)
-    segment.name = _text(name, "name", limit=128, required=True)
-    segment.description = _text(description, "description", limit=2000)
+    segment.name = text(name, "name", limit=128, required=True)
+    segment.description = text(description, "description", limit=2000)
     segment.full_clean(exclude=["current_version"])
     segment.save()
     found = dict(
@@ -321,8 +317,8 @@ def freeze_segment(*, segment: Segment, code: str, name: str, actor=None) -> Seg
     if source.kind != Segment.Kind.DYNAMIC or source.current_version is None:
         raise InvalidInput("Only a computed dynamic segment can be frozen.", fields={"segment": ["Not dynamic."]})
     snapshot = Segment(
-        code=_text(code, "code", limit=64, required=True),
-        name=_text(name, "name", limit=128, required=True),
+        code=text(code, "code", limit=64, required=True),
+        name=text(name, "name", limit=128, required=True),
         kind=Segment.Kind.SNAPSHOT,
         snapshot_of=source,
     )

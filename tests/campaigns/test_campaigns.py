@@ -29,9 +29,10 @@ from campaigns.services.campaigns import (
 from campaigns.services.refresh import live_versions
 from loyalty.program_file import parse_program
 from loyalty.selectors import export_program
+from loyalty.services.jobs import run_job_now
 from loyalty.services.program import apply_program
 from members.errors import InvalidInput, NotPermitted
-from members.models import DomainEvent
+from members.models import DomainEvent, Member
 from rewards.models import CouponTemplate
 from tests.factories import MemberFactory
 from tests.helpers import staff_with
@@ -136,6 +137,13 @@ def test_terms_are_read_into_one_canonical_form():
         ),
         ("grant", {"reward": {"points": 5}, "starts_at": "2026-12-12T00:00:00"}, "starts_at"),
         ("lottery", {}, "kind"),
+        ("grant", {"reward": {"points": 5}, "hours": {"from": "18:00:10", "to": "18:00:50"}}, "hours"),
+        ("grant", {"reward": {"points": 5}, "starts_at": "2026-02-30T00:00:00+08:00"}, "starts_at"),
+        ("grant", {"reward": {"points": 5}, "audience": {"tags": ["\ud800"]}}, "terms"),
+        ("multiplier", {"event_types": ["purchase"], "points_multiplier": "2", "points": 5}, "points"),
+        ("bonus", {"event_types": ["purchase"], "points": 5, "reward": {"points": 5}}, "reward"),
+        ("grant", {"reward": {"points": 5}, "first_purchase_only": True}, "first_purchase_only"),
+        ("bonus", {"event_types": [""], "points": 5}, "event_types[0]"),
     ],
 )
 def test_terms_that_make_no_sense_are_refused_by_path(kind, raw, path):
@@ -256,8 +264,11 @@ def test_a_live_campaign_pins_the_segment_versions_its_audience_names(program, t
 
     save_segment(code="gold-plus", name="Silver and up", definition={"tier": {"at_least": "silver"}})
     assert Segment.objects.get(code="gold-plus").current_version != first
-    assert first in live_versions(), "the campaign's audience is still refreshed by its own definition"
-    assert set(first.members.values_list("member_id", flat=True)) == {gold.pk} and silver.pk
+    assert first in live_versions()
+    Member.objects.filter(pk=silver.pk).update(tier=tiers["diamond"])
+    Member.objects.filter(pk=gold.pk).update(tier=tiers["normal"])
+    run_job_now(job="refresh_segments", as_of=timezone.now())
+    assert set(first.members.values_list("member_id", flat=True)) == {silver.pk}, "refreshed by its own definition"
 
     end_campaign(code="weekend")
     assert pinned_by_campaigns() == set()
@@ -270,14 +281,22 @@ def run(document, **options) -> list[str]:
     return apply_program(document=parse_program(document), **options)
 
 
+def example() -> dict:
+    """The issue's example, its weekend moved to the days ahead of whenever the test runs."""
+    now = timezone.now()
+    weekend = {"starts_at": (now + timedelta(days=5)).isoformat(), "ends_at": (now + timedelta(days=7)).isoformat()}
+    first, *rest = EXAMPLE["campaigns"]
+    return {"campaigns": [{**first, **weekend}, *rest]}
+
+
 def test_the_issues_example_is_accepted_and_a_dry_run_writes_nothing(program, tiers):
     assert CouponTemplate.objects.filter(code="ten-off-99").exists(), "the default program ships it"
     save_segment(code="lapsed-gold", name="Lapsed gold", definition={"tier": "gold"})
-    changes = run(EXAMPLE, dry_run=True)
+    changes = run(example(), dry_run=True)
     assert "campaign double-weekend: created" in changes and "campaign winback-90: published" in changes
     assert not Campaign.objects.exists()
 
-    run(EXAMPLE)
+    run(example())
     weekend = Campaign.objects.get(code="double-weekend")
     assert weekend.status == Campaign.Status.PUBLISHED and weekend.holdout_percent == 10
     assert weekend.current.terms["budget"] == {"per_member_points": 2000, "points": 500000}
@@ -290,6 +309,12 @@ def test_the_issues_example_is_accepted_and_a_dry_run_writes_nothing(program, ti
 
     paused = [{**item, "status": "paused"} if item["code"] == "first-buy" else item for item in exported["campaigns"]]
     assert run({"campaigns": paused}) == ["campaign first-buy: paused"]
+
+    past = {**weekend.current.terms, "starts_at": "2026-01-01T00:00:00+08:00", "ends_at": "2026-01-03T00:00:00+08:00"}
+    save_campaign(code="double-weekend", name=weekend.name, kind="multiplier", terms=past, holdout_percent=10)
+    again = export_program()["campaigns"]
+    assert {c["code"]: c["status"] for c in again}["double-weekend"] == "ended", "its window is over"
+    assert run({"campaigns": again}) == [], "and importing that changes nothing"
 
 
 def test_a_bad_campaigns_section_is_refused_by_path(program, tiers):

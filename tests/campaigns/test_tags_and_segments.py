@@ -187,13 +187,10 @@ def test_a_version_computed_in_the_background_resumes_where_it_stopped_and_never
     assert second.computed_through == calls[1].last_id
     monkeypatch.setattr(segments_service, "refresh_scope", real)
 
-    # Meanwhile the operator saves a third definition: the second must not replace it when done.
-    third = save_segment(code="gold-plus", name="Gold", definition={"tier": "gold"}).current_version
-    assert third.number == 3
-    compute_version(version_id=second.pk, chunk_size=2)
+    compute_version(version_id=second.pk, chunk_size=2)  # resumed: the third chunk only
     second.refresh_from_db()
     segment.refresh_from_db()
-    assert not second.computing and second.chunks_done == 3 and segment.current_version == third
+    assert not second.computing and second.chunks_done == 3 and segment.current_version == second
     assert set(SegmentMember.objects.filter(version=second).values_list("member_id", flat=True)) == {
         *(m.pk for m in members),
         silver.pk,
@@ -203,6 +200,16 @@ def test_a_version_computed_in_the_background_resumes_where_it_stopped_and_never
         "version 2 started from the members of version 1: they did not enter again"
     )
     assert compute_version(version_id=second.pk) == second, "a computed version is left alone"
+
+    # An edit while a version is still being computed abandons it: it never replaces the newer one.
+    third = save_segment(code="gold-plus", name="Gold", definition={"tier": "gold"}, compute=False)
+    third = third.versions.get(number=3)
+    fourth = save_segment(code="gold-plus", name="Diamond", definition={"tier": "diamond"}).current_version
+    assert fourth.number == 4
+    third.refresh_from_db()
+    assert not third.computing
+    compute_version(version_id=third.pk)
+    assert Segment.objects.get(code="gold-plus").current_version == fourth
 
 
 def test_a_version_being_computed_follows_the_members_who_change(program, tiers, monkeypatch):
