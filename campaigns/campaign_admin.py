@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -25,7 +26,7 @@ class CampaignForm(forms.ModelForm):
     """The campaign's own fields and its terms (JSON), checked as save_campaign checks them."""
 
     terms = forms.JSONField(
-        label=gettext_lazy("terms"),
+        label=capfirst(gettext_lazy("terms")),  # as Django writes the model fields' labels
         initial=dict,
         widget=forms.Textarea(attrs={"rows": 14, "cols": 80, "class": "definition-editor", "spellcheck": "false"}),
         help_text=gettext_lazy(

@@ -96,26 +96,32 @@ def refresh_scope(
     First who would change in every audience is found, and all of them are locked at once, in id
     order; only then is anything written (each version's row, for its count, in id order after
     them). So the nightly job, a version's computation and the refresh of changed members, which
-    may cover the same members at once, take their locks in one order and never deadlock."""
+    may cover the same members at once, take their locks in one order and never deadlock. Expired
+    tags are removed first, then the rule tags, then the segments: an audience that names a tag
+    also checks again every member whose tags this refresh changes, so it follows them at once."""
     now = timezone.now()
     tags = rule_tags() if tags is None else list(tags)
     versions = live_versions() if versions is None else sorted(versions, key=lambda version: version.pk)
-    tag_plans = [
-        (tag, node, current, audiences.changing(node, context, scope, current))
-        for tag, node, current in (
-            (tag, definitions.parse(tag.definition), MemberTag.objects.filter(tag=tag)) for tag in tags
-        )
-    ]
-    version_plans = [
-        (version, node, current, audiences.changing(node, context, scope, current))
-        for version, node, current in (
-            (version, definitions.parse(version.definition), SegmentMember.objects.filter(version=version))
-            for version in versions
-        )
-    ]
     due = MemberTag.objects.filter(scope.on("member_id"), expires_at__lte=context.as_of)
     expiring = set(due.values_list("member_id", flat=True)) if expire else set()
-    audiences.lock_members(sorted(expiring.union(*(ids for *_, ids in [*tag_plans, *version_plans]))))
+    # The members whose tags this refresh may change: an audience that names a tag may change for
+    # them too once those tags are written, so they are among the members it checks again.
+    retagged = set(expiring)
+
+    def plan(node, current) -> list[int]:
+        found = audiences.changing(node, context, scope, current)
+        return sorted(retagged.union(found)) if definitions.references(node).get("tags") else found
+
+    tag_plans = []
+    for tag in tags:
+        node, current = definitions.parse(tag.definition), MemberTag.objects.filter(tag=tag)
+        tag_plans.append((tag, node, current, plan(node, current)))
+        retagged.update(tag_plans[-1][3])
+    version_plans = []
+    for version in versions:
+        node, members = definitions.parse(version.definition), SegmentMember.objects.filter(version=version)
+        version_plans.append((version, node, members, plan(node, members)))
+    audiences.lock_members(sorted(retagged.union(*(ids for *_, ids in version_plans))))
     changes = Changes()
     if expiring:
         changes.expired_tags = _expire(due.filter(member_id__in=expiring), now)

@@ -130,6 +130,21 @@ def test_rule_tags_follow_their_definition(program, tiers):
     assert gold_plus == ["tag.added", "tag.removed"]
 
 
+def test_a_segment_naming_a_tag_follows_it_in_the_same_refresh(program, tiers, vip):
+    """The tags a refresh writes (a rule's, an expiry) count for the segments it refreshes next."""
+    Tag.objects.create(code="gold-plus", name="Gold and up", kind="rule", definition={"tier": {"at_least": "gold"}})
+    gold = MemberFactory(tier=tiers["gold"])
+    guest = MemberFactory(tier=tiers["silver"])
+    tag_member(member=guest, tag=vip.code, source="manual", expires_at=timezone.now() + timedelta(hours=1))
+    save_segment(code="tagged-gold", name="Tagged gold", definition={"tag": "gold-plus"})
+    save_segment(code="no-guests", name="No guests", definition={"not": {"tag": vip.code}})
+    assert members_of("tagged-gold") == set() and guest.pk not in members_of("no-guests")
+
+    run_job_now(job="refresh_segments", as_of=timezone.now() + timedelta(days=1))
+    assert members_of("tagged-gold") == {gold.pk}, "the rule tag written first, then the segment naming it"
+    assert guest.pk in members_of("no-guests"), "the expired tag removed first, then the segment naming it"
+
+
 def members_of(code: str) -> set[int]:
     segment = Segment.objects.select_related("current_version").get(code=code)
     return set(SegmentMember.objects.filter(version=segment.current_version).values_list("member_id", flat=True))
