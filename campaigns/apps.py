@@ -12,13 +12,26 @@ class CampaignsConfig(AppConfig):
         from loyalty import extensions
         from loyalty.names import builtin_names
 
-        from . import audit, demo, jobs, member_list, names, predicates, program_sections, selectors, storefront
+        from . import (
+            audit,
+            contributor,
+            demo,
+            jobs,
+            member_list,
+            names,
+            predicates,
+            program_sections,
+            selectors,
+            storefront,
+            triggers,
+        )
         from .services import configuration, refresh
 
         builtin_names.update(names.BUILTIN_NAMES)
         predicates.register()
         jobs.register()
         storefront.register()
+        contributor.register()
         member_list.register()
         audit.register()
         configuration.register()
@@ -32,6 +45,9 @@ class CampaignsConfig(AppConfig):
             "segments", extensions.Subscriber(handle=refresh.note_changed_members, types=refresh.CHANGING_TYPES)
         )
         refresh.pin_sources.register("campaigns", selectors.pinned_by_campaigns)
+        extensions.outbox_subscribers.register(
+            "campaign triggers", extensions.Subscriber(handle=triggers.deliver, types=triggers.TRIGGERING_TYPES)
+        )
         extensions.interval_tasks.register(
             "segments: refresh changed members", extensions.IntervalTask("campaigns.refresh_changed_members", 60)
         )

@@ -1,5 +1,6 @@
 """The campaigns' part of loyalty_audit: every segment version's stored count equals its
-materialised membership, and every member's tag history ends in the tags they carry."""
+materialised membership, every member's tag history ends in the tags they carry, and every
+campaign budget counter equals the grants it counted (less what returns released)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from django.db.models.functions import Coalesce
 from loyalty import extensions
 from loyalty.extensions import Finding
 
-from .models import MemberTag, SegmentMember, SegmentVersion, TagChange
+from . import terms as campaign_terms
+from .earning import CAMPAIGN_WIDE, counts_points, period_start
+from .models import BudgetCounter, Campaign, CampaignGrant, MemberTag, SegmentMember, SegmentVersion, TagChange
 
 
 def _count_findings(limit: int) -> Iterator[Finding]:
@@ -42,6 +45,40 @@ def _tag_history_findings(limit: int) -> Iterator[Finding]:
         yield Finding("tag history", change.member.external_id, f"added {change.tag.code} last, does not carry it")
 
 
+def _budget_findings(limit: int) -> Iterator[Finding]:
+    """Each counter is what the campaign's grants in its period add up to: points granted less
+    released for points limits, grants that gave anything for grants limits."""
+    from loyalty.config import current_config
+
+    zone = current_config().settings.zone
+    found = 0
+    counted = BudgetCounter.objects.values_list("campaign_id", flat=True).distinct()
+    for campaign in Campaign.objects.filter(pk__in=counted).select_related("current_version").order_by("pk"):
+        limits = campaign_terms.parse_terms(campaign.kind, campaign.current.terms).budget.limits()
+        expected: dict[tuple, int] = {}
+        grants = CampaignGrant.objects.filter(campaign=campaign).exclude(points=0, growth=0)
+        for member_id, granted_at, points, released in grants.values_list(
+            "member_id", "granted_at", "points", "points_released"
+        ).iterator():
+            day = granted_at.astimezone(zone).date()
+            for name, budget_limit in limits.items():
+                scope = member_id if name.startswith("per_member") else CAMPAIGN_WIDE
+                key = (name, scope, period_start(day, budget_limit.per))
+                expected[key] = expected.get(key, 0) + (points - released if counts_points(name) else 1)
+        for counter in BudgetCounter.objects.filter(campaign=campaign).order_by("pk").iterator():
+            should = expected.get((counter.budget, counter.member_id, counter.period_start), 0)
+            if counter.used != should:
+                yield Finding(
+                    "campaign budget",
+                    f"{campaign.code} {counter.budget} {counter.member_id or ''} {counter.period_start}".strip(),
+                    f"counter says {counter.used}, the grants {should}",
+                )
+                found += 1
+                if found >= limit:
+                    return
+
+
 def register() -> None:
     extensions.audit_checks.register("segment counts", _count_findings, order=210)
     extensions.audit_checks.register("tag history", _tag_history_findings, order=220)
+    extensions.audit_checks.register("campaign budgets", _budget_findings, order=230)

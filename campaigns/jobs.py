@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty import extensions, job_summaries
 from loyalty.extensions import Schedule, ScheduledJob
 
+from . import triggers
 from .models import MemberTag
 from .services import refresh
 
@@ -31,6 +32,7 @@ def preview_refresh(as_of: datetime) -> list[dict]:
 def register() -> None:
     job_summaries.register(
         {
+            "campaign_occurrences": lambda p: gettext("Campaign %(campaign)s: %(members)s members to reward.") % p,
             "segments_to_refresh": lambda p: (
                 gettext("%(tags)s rule tags and %(segments)s segments to refresh; %(expiring)s expired tags to remove.")
                 % p
@@ -49,4 +51,29 @@ def register() -> None:
             on_finish=refresh.finish_run,
         ),
         order=90,
+    )
+    extensions.jobs.register(
+        "campaign_date_triggers",
+        ScheduledJob(
+            label=_("Campaign date triggers"),
+            description=_("Birthday, anniversary and dormancy campaigns reward the members whose day it is."),
+            period_format="%Y-%m-%d",
+            run_chunk=triggers.date_triggers_chunk,
+            preview=triggers.preview_date_triggers,
+            schedule=Schedule(minute="30", hour="6"),
+        ),
+        order=91,
+    )
+    extensions.jobs.register(
+        "campaign_grants",
+        ScheduledJob(
+            label=_("Campaign grants"),
+            description=_("Grant campaigns whose moment has come give their reward to their audience, then end."),
+            period_format="%Y-%m-%d %H:00",
+            run_chunk=triggers.grants_chunk,
+            preview=triggers.preview_grants,
+            schedule=Schedule(minute="5", hour="*"),
+            on_finish=triggers.finish_grants,
+        ),
+        order=92,
     )

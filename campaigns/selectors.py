@@ -22,7 +22,9 @@ from loyalty.config import current_config
 from loyalty.models import Event, EventType, JobRun, MemberRFM
 from members.models import Member
 
+from . import terms as campaign_terms
 from .definitions import Context, Cut, MemberFacts, Node, TierRef, condition
+from .earning import RunningCampaign, held_out
 from .models import Campaign, CampaignVersion, MemberTag, Segment, SegmentMember, SegmentVersion
 
 
@@ -236,3 +238,53 @@ def member_panel(member: Member) -> dict:
         active=True, current_version__in=SegmentMember.objects.filter(member=member).values("version_id")
     ).order_by("code")
     return {"tags": active_tags_of([member.pk], timezone.now()).get(member.pk, []), "segments": list(segments)}
+
+
+def running_of(row: Campaign) -> RunningCampaign:
+    """A campaign with its version in force, as the arithmetic (campaigns.earning) reads it."""
+    current = row.current
+    return RunningCampaign(
+        id=row.pk,
+        code=row.code,
+        name=row.name,
+        version_id=current.pk,
+        version=current.number,
+        terms=campaign_terms.parse_terms(row.kind, current.terms),
+        salt=row.salt,
+        holdout_percent=row.holdout_percent,
+    )
+
+
+# --- campaigns for storefronts ---------------------------------------------------------------------------
+
+
+def live_campaigns(now: datetime) -> list[tuple[Campaign, RunningCampaign, str]]:
+    """Published campaigns scheduled or running at `now`, with their terms and phase, by start."""
+    rows = Campaign.objects.filter(status=Campaign.Status.PUBLISHED, current_version__isnull=False).select_related(
+        "current_version"
+    )
+    found = []
+    for row in rows.order_by("code"):
+        phase = row.phase_at(now)
+        if phase in (Campaign.Phase.SCHEDULED, Campaign.Phase.RUNNING):
+            found.append((row, running_of(row), phase))
+    return sorted(found, key=lambda item: (item[1].terms.starts_at is not None, item[1].terms.starts_at, item[0].code))
+
+
+def public_campaigns(now: datetime) -> list[tuple[Campaign, RunningCampaign, str]]:
+    """What `GET campaigns/` lists: the live campaigns marked public."""
+    return [item for item in live_campaigns(now) if item[0].public]
+
+
+def campaigns_for_member(member: Member, now: datetime) -> list[tuple[Campaign, RunningCampaign, str]]:
+    """The running campaigns whose audience takes the member now; a member a campaign holds out does
+    not see it (and so cannot tell it is held out)."""
+    from .grants import in_audience  # grants books rewards through the services; selectors only read it
+
+    found = []
+    for row, running, phase in live_campaigns(now):
+        if phase != Campaign.Phase.RUNNING or held_out(running.salt, member.pk, running.holdout_percent):
+            continue
+        if in_audience(Member.objects.filter(pk=member.pk), row, at=now).exists():
+            found.append((row, running, phase))
+    return found

@@ -12,12 +12,15 @@ What an event earns, in order (docs/architecture.md, "The event planner"):
    `growth + growth_per_unit x amount` and `points + points_per_unit x amount`;
 2. **tier multiplier**: a rule's points times the multiplier of the tier held before the event,
    when the rule says so;
-3. **contributors** (loyalty.extensions.earning_contributors, e.g. a campaign's bonus) add lines of
-   their own, given the lines so far, in their registered order;
-4. **caps**: a rule whose daily or lifetime limit is reached earns nothing, nor do the contributors'
-   lines tied to it;
-5. **one rounding**: each line toward zero, once (earnings round down; a deduction never takes a
-   fraction more), then bounded by MAX_EARNING.
+3. **caps**: a rule whose daily or lifetime limit is reached earns nothing (and the contributors
+   never see it, so nothing is added to it);
+4. **contributors** (loyalty.extensions.earning_contributors, e.g. a campaign's multiplier or bonus)
+   add lines of their own, given the lines so far, in their registered order. A line that names a
+   `grant` (a campaign) is booked as a credit of its own and reported on the event (`EventPlan.grants`):
+   its amounts are whole, the contributor's share of the one rounding (`rounded_share`), so that a
+   budget counts exactly what is booked;
+5. **one rounding**: each rule's lines together toward zero, once (earnings round down; a deduction
+   never takes a fraction more), then bounded by MAX_EARNING.
 
 Returns reverse first (before the rules), then the rules' credits and deductions follow in rule
 order; then the activity summary, then the tier (an upgrade on earning, or after a return the
@@ -139,15 +142,29 @@ class Order:
 
 
 @dataclass(frozen=True)
+class GrantKey:
+    """What granted a contributor's line: its kind of source ("campaign"), its code and version. The
+    event's result lists each grant's share (Event.contributions)."""
+
+    source: str
+    code: str
+    version: int = 0
+
+
+@dataclass(frozen=True)
 class EarningLine:
     """What a rule or a contributor adds for one event, before rounding. `rule` ties a contributor's
-    line to a rule: it is capped with it."""
+    line to a rule (its points are booked with the rule's and counted in its hits). A line with a
+    `grant` is booked apart with whole amounts; `desired` is what it would have given (growth,
+    points) before a budget clipped it or a holdout withheld it (None: what it gives)."""
 
     growth: Decimal
     points: Decimal
     reason: str | Reason  # text: a contributor's own words
     rule: Any = None
     source: str = "rule"
+    grant: GrantKey | None = None
+    desired: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,32 @@ class EarningContributor:
 
     prepare: Callable[[Sequence[Any], Sequence[EventFacts]], Any]
     contribute: Callable[[EventFacts, MemberState, tuple[EarningLine, ...], Any, Any], list[EarningLine]]
+    # Called by the writers in the event's transaction once everything is planned, before anything
+    # is written: (context, planned events in order) -> True when the contributor changed its context
+    # (a budget ran out) and the events must be planned again. Where budgets are claimed.
+    settle: Callable[[Any, Sequence[Planned]], bool] | None = None
+    # After the events and their ledger rows are written (event keys known): (context, planned).
+    record: Callable[[Any, Sequence[Planned]], None] | None = None
+    # Whether settle now claims counters several members share (a campaign's total budget).
+    claims_shared_counters: Callable[[], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """An event as settle and record see it: its member, facts and plan, and the writer's event row
+    (its key is set by the time `record` is called)."""
+
+    member_key: Any
+    facts: EventFacts
+    plan: EventPlan
+    event: Any = None
+
+
+def rounded_share(before: Decimal, added: Decimal) -> int:
+    """A contributor's whole share of the one rounding: what adding `added` to `before` (the lines so
+    far) adds after rounding toward zero. Shares of lines added one after the other sum to the
+    rounding of the sum, never a point more."""
+    return to_whole(before + added) - to_whole(before)
 
 
 # (rule, local day) -> (hits that day, hits ever) before this event.
@@ -187,6 +230,7 @@ class Credit:
     expires_at: datetime | None
     available_at: datetime | None = None  # points
     released: bool = True  # points: spendable at once
+    grant: GrantKey | None = None  # a contributor's grant (a campaign) it was booked for
 
 
 @dataclass(frozen=True)
@@ -209,6 +253,29 @@ class TierMove:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class GrantShare:
+    """What one grant (a campaign) added to the event, and what it would have without its budget or
+    holdout."""
+
+    key: GrantKey
+    growth: int
+    points: int
+    desired_growth: int
+    desired_points: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.key.source,
+            "code": self.key.code,
+            "version": self.key.version,
+            "growth": self.growth,
+            "points": self.points,
+            "desired_growth": self.desired_growth,
+            "desired_points": self.desired_points,
+        }
+
+
 @dataclass
 class EventPlan:
     member: MemberState  # after the event
@@ -221,6 +288,7 @@ class EventPlan:
     # The domain events it makes (members.outbox), as (type, payload) in order; writers add the
     # event's own id and source to each payload.
     published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    grants: list[GrantShare] = field(default_factory=list)
 
 
 # --- planning -----------------------------------------------------------------------------------------
@@ -251,15 +319,35 @@ def plan_event(
     state = _State.of(member)
     if facts.event_type == RETURN and order is not None:
         plan.order = _reverse_order(facts, order, state, program, plan, growth_lots or [], points_lots or [])
-    lines = earning_lines(facts, member, program, rules=rules, contributions=contributions, member_key=member_key)
     day = local_day(facts.occurred_at, program.zone)
-    for rule, rule_lines in _capped(lines, hits, day):
-        growth, points = _rounded(rule_lines)
+    lines = earning_lines(
+        facts,
+        member,
+        program,
+        rules=_within_limits(rules, hits, day, facts.occurred_at),
+        contributions=contributions,
+        member_key=member_key,
+    )
+    for rule, rule_lines in _grouped(lines):
+        own = [line for line in rule_lines if line.grant is None]
+        granted = [line for line in rule_lines if line.grant is not None]
+        growth, points = _rounded(own)
         if rule is not None:
-            plan.hits.append(RuleHit(rule=rule, day=day, growth=growth, points=points))
-        reason = rule_lines[0].reason
-        _book_growth(growth, reason, rule, facts, state, program, plan, growth_lots or [])
-        _book_points(points, reason, rule, facts, state, program, plan, points_lots or [], now)
+            plan.hits.append(
+                RuleHit(
+                    rule=rule,
+                    day=day,
+                    growth=growth + sum(to_whole(line.growth) for line in granted),
+                    points=points + sum(to_whole(line.points) for line in granted),
+                )
+            )
+        if own:
+            _book_growth(growth, own[0].reason, rule, facts, state, program, plan, growth_lots or [])
+            _book_points(points, own[0].reason, rule, facts, state, program, plan, points_lots or [], now)
+        for line in granted:
+            _book_growth(to_whole(line.growth), line.reason, rule, facts, state, program, plan, [], line.grant)
+            _book_points(to_whole(line.points), line.reason, rule, facts, state, program, plan, [], now, line.grant)
+    plan.grants = _grant_shares(lines)
     state.update_activity(facts)
     plan.tier_move = _tier_move(state, program, facts, return_floor)
     if plan.tier_move is not None:
@@ -270,6 +358,8 @@ def plan_event(
         member.points_available + member.points_pending
     )
     plan.published = _published(plan, member.tier)
+    if facts.event_type == PURCHASE and member.purchase_count == 0:
+        plan.published.append(("member.first_purchase", {"amount": facts.amount, "order_id": facts.order_id}))
     return plan
 
 
@@ -307,7 +397,8 @@ def earning_lines(
     contributions: Sequence[tuple[EarningContributor, Any]] = (),
     member_key: Any = None,
 ) -> list[EarningLine]:
-    """Steps 1 to 3: the base rules with the tier multiplier, then the contributors' lines."""
+    """Steps 1, 2 and 4: the base rules (those within their limits, step 3) with the tier multiplier,
+    then the contributors' lines."""
     base = Decimal(facts.amount or 0)
     multiplier = member.tier.points_multiplier
     lines: list[EarningLine] = []
@@ -334,9 +425,40 @@ def earning_lines(
     return lines
 
 
-def _capped(lines: list[EarningLine], hits: HitCounts, day: date) -> list[tuple[Any, list[EarningLine]]]:
-    """Step 4: the lines grouped by rule (in order), rules over their limits left out; each rule's own
-    line first. Lines of no rule stand alone."""
+def _within_limits(rules: Sequence[Any], hits: HitCounts, day: date, at: datetime) -> list[Any]:
+    """Step 3: the rules in force at `at` still within their daily and lifetime limits (counted
+    before this event)."""
+    kept = []
+    for rule in rules:
+        if not rule_applies_at(rule, at):
+            continue
+        if rule.daily_limit is not None or rule.lifetime_limit is not None:
+            today, ever = hits(rule, day)
+            if not rule_within_limits(rule, today, ever):
+                continue
+        kept.append(rule)
+    return kept
+
+
+def _grant_shares(lines: list[EarningLine]) -> list[GrantShare]:
+    """Each grant's lines summed, in the order they were added."""
+    shares: dict[GrantKey, list[int]] = {}
+    for line in lines:
+        if line.grant is None:
+            continue
+        growth, points = to_whole(line.growth), to_whole(line.points)
+        desired_growth, desired_points = line.desired if line.desired is not None else (growth, points)
+        total = shares.setdefault(line.grant, [0, 0, 0, 0])
+        total[0] += growth
+        total[1] += points
+        total[2] += desired_growth
+        total[3] += desired_points
+    return [GrantShare(key, *totals) for key, totals in shares.items()]
+
+
+def _grouped(lines: list[EarningLine]) -> list[tuple[Any, list[EarningLine]]]:
+    """The lines grouped by rule (in order), each rule's own line first. Lines of no rule stand
+    alone."""
     groups: list[tuple[Any, list[EarningLine]]] = []
     by_rule: dict[Any, list[EarningLine]] = {}
     for line in lines:
@@ -347,19 +469,12 @@ def _capped(lines: list[EarningLine], hits: HitCounts, day: date) -> list[tuple[
         else:
             by_rule[line.rule.pk] = [line]
             groups.append((line.rule, by_rule[line.rule.pk]))
-    kept = []
-    for rule, rule_lines in groups:
-        if rule is not None:
-            today, ever = hits(rule, day)
-            if not rule_within_limits(rule, today, ever):
-                continue
-        kept.append((rule, rule_lines))
-    _check_bounds(kept)
-    return kept
+    _check_bounds(groups)
+    return groups
 
 
 def _rounded(lines: list[EarningLine]) -> tuple[int, int]:
-    """Step 5: one rounding of the rule's lines together, toward zero."""
+    """Step 5: one rounding of the lines together, toward zero."""
     return to_whole(sum((line.growth for line in lines), Decimal(0))), to_whole(
         sum((line.points for line in lines), Decimal(0))
     )
@@ -461,11 +576,12 @@ def _book_growth(
     program: Program,
     plan: EventPlan,
     lots: list[Lot],
+    grant: GrantKey | None = None,
 ) -> None:
     if growth > 0:
         policy, months = program.growth_window
         expires_at = expiry_at(policy, months, facts.occurred_at, program.zone)
-        plan.entries.append(Credit(GROWTH, EARN, growth, reason, rule, expires_at))
+        plan.entries.append(Credit(GROWTH, EARN, growth, reason, rule, expires_at, grant=grant))
         state.growth_value += growth
     elif growth < 0 and program.deducts_growth:
         _debit(lots, -growth, GROWTH, DEDUCT, reason, rule, state, plan, prefer=[])
@@ -481,6 +597,7 @@ def _book_points(
     plan: EventPlan,
     lots: list[Lot],
     now: datetime,
+    grant: GrantKey | None = None,
 ) -> None:
     if points > 0:
         pending_days = program.pending_days if facts.event_type == PURCHASE else 0
@@ -488,7 +605,7 @@ def _book_points(
         policy, months = program.points_expiry
         expires_at = expiry_at(policy, months, facts.occurred_at, program.zone)
         released = available_at <= now
-        plan.entries.append(Credit(POINTS, EARN, points, reason, rule, expires_at, available_at, released))
+        plan.entries.append(Credit(POINTS, EARN, points, reason, rule, expires_at, available_at, released, grant))
         if released:
             state.points_available += points
         else:

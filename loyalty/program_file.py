@@ -36,6 +36,7 @@ SETTINGS_KEYS = {
     "hold_minutes",
     "return_downgrade",
     "max_event_age_days",
+    "max_total_multiplier",
 }
 TIER_KEYS = {"code", "name", "rank", "threshold", "points_multiplier", "description"}
 RULE_KEYS = {
@@ -221,6 +222,15 @@ def parse_settings(errors: ProgramErrors, raw: Any) -> dict[str, Any]:
         result["max_event_age_days"] = whole_number(
             errors, "settings.max_event_age_days", raw["max_event_age_days"], minimum=1, maximum=MAX_EVENT_AGE_DAYS
         )
+    if "max_total_multiplier" in raw:
+        result["max_total_multiplier"] = decimal_number(
+            errors,
+            "settings.max_total_multiplier",
+            raw["max_total_multiplier"],
+            minimum=Decimal("1"),
+        )
+        if result["max_total_multiplier"] is not None and result["max_total_multiplier"] > 100:
+            errors.add("settings.max_total_multiplier", "At most 100.")
     return result
 
 

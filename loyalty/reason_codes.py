@@ -22,6 +22,7 @@ ORDER_PAYMENT = "order_payment"  # order: points paid at checkout
 REDEMPTION_CANCELLED = "redemption_cancelled"  # reward, note
 BENEFIT = "benefit"  # benefit (its name), period
 ADJUSTMENT = "adjustment"  # reason (an AdjustmentReason code), note
+CAMPAIGN = "campaign"  # name, campaign (its id), code, version: a campaign's grant
 
 
 @dataclass(frozen=True)

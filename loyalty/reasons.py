@@ -21,6 +21,7 @@ from loyalty.names import display_name
 from loyalty.reason_codes import (
     ADJUSTMENT,
     BENEFIT,
+    CAMPAIGN,
     GROWTH_EXPIRED,
     HELD_FOR_ORDER,
     HOLD_EXPIRED,
@@ -52,6 +53,7 @@ def _cancelled(params: Mapping[str, Any]) -> str:
 
 RENDERERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     POINTS_EXPIRED: lambda p: gettext("Points expired"),
+    CAMPAIGN: lambda p: gettext("Campaign: %(name)s") % {"name": display_name(p["name"])},
     GROWTH_EXPIRED: lambda p: gettext("Left the growth window"),
     REFUNDED_EXPIRED: lambda p: gettext("Refunded after its lot's expiry: expired at once"),
     HELD_FOR_ORDER: lambda p: gettext("Held for order %(order)s") % {"order": p["order"]},

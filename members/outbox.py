@@ -38,6 +38,7 @@ TYPES = (
     "member.updated",
     "member.status_changed",
     "member.anonymised",
+    "member.first_purchase",
     "points.earned",
     "points.spent",
     "points.refunded",
@@ -65,6 +66,7 @@ TYPES = (
     "segment.entered",
     "segment.left",
     "campaign.status_changed",
+    "campaign.budget_exhausted",
     "job.finished",
 )
 

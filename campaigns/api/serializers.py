@@ -37,3 +37,36 @@ class MemberSegmentsSerializer(serializers.Serializer):
 
 class SegmentListSerializer(serializers.Serializer):
     results = SegmentSerializer(many=True)
+
+
+# "from" is a Python keyword: the class is made with its fields by name.
+CampaignHoursSerializer = type(
+    "CampaignHoursSerializer",
+    (serializers.Serializer,),
+    {
+        "from": serializers.CharField(help_text='"HH:MM" in the program time zone'),
+        "to": serializers.CharField(help_text='"HH:MM"; earlier than "from": runs past midnight'),
+    },
+)
+
+
+class CampaignSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["multiplier", "bonus", "grant", "triggered"])
+    status = serializers.ChoiceField(choices=["scheduled", "running"])
+    starts_at = serializers.DateTimeField(allow_null=True)
+    ends_at = serializers.DateTimeField(allow_null=True)
+    weekdays = serializers.ListField(child=serializers.IntegerField(), help_text="ISO weekdays; empty: every day")
+    hours = CampaignHoursSerializer(allow_null=True)
+    event_types = serializers.ListField(child=serializers.CharField(), help_text="multiplier and bonus")
+    points_multiplier = serializers.DecimalField(max_digits=6, decimal_places=3, allow_null=True)
+    growth_multiplier = serializers.DecimalField(max_digits=6, decimal_places=3, allow_null=True)
+    points = serializers.IntegerField(help_text="a bonus's points per event, or a reward's points")
+    growth = serializers.IntegerField(help_text="a bonus's growth per event, or a reward's growth")
+    trigger = serializers.CharField(allow_null=True, help_text="triggered campaigns: the trigger's type")
+
+
+class CampaignListSerializer(serializers.Serializer):
+    results = CampaignSerializer(many=True)

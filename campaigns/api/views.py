@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from campaigns import selectors
 from campaigns.models import TagSource
 from campaigns.services import tag_member, untag_member
-from loyalty.api.common import MEMBER_ERRORS, documented_errors, json_object
+from loyalty.api.common import COMMON_ERRORS, MEMBER_ERRORS, documented_errors, json_object
 from members.selectors import get_member
 
 from . import serializers as s
@@ -77,6 +77,46 @@ class MemberSegmentsView(APIView):
     @extend_schema(operation_id="list_member_segments", responses={200: s.MemberSegmentsSerializer, **MEMBER_ERRORS})
     def get(self, request, external_id):
         return Response({"segments": selectors.segment_codes_of(get_member(external_id=external_id))})
+
+
+def _campaign_body(row, running, phase) -> dict:
+    terms = running.terms
+    multiplier = terms.kind == "multiplier"
+    reward = terms.reward
+    return {
+        "code": row.code,
+        "name": str(row),
+        "description": row.description,
+        "kind": row.kind,
+        "status": phase,
+        "starts_at": terms.starts_at,
+        "ends_at": terms.ends_at,
+        "weekdays": list(terms.weekdays),
+        "hours": {"from": terms.hours[0].strftime("%H:%M"), "to": terms.hours[1].strftime("%H:%M")}
+        if terms.hours
+        else None,
+        "event_types": list(terms.event_types),
+        "points_multiplier": terms.points_multiplier if multiplier else None,
+        "growth_multiplier": terms.growth_multiplier if multiplier else None,
+        "points": reward.points if reward else terms.points,
+        "growth": reward.growth if reward else terms.growth,
+        "trigger": terms.trigger.type if terms.trigger else None,
+    }
+
+
+class CampaignsView(APIView):
+    @extend_schema(operation_id="list_campaigns", responses={200: s.CampaignListSerializer, **COMMON_ERRORS})
+    def get(self, request):
+        rows = [_campaign_body(*item) for item in selectors.public_campaigns(timezone.now())]
+        return Response(s.CampaignListSerializer({"results": rows}).data)
+
+
+class MemberCampaignsView(APIView):
+    @extend_schema(operation_id="list_member_campaigns", responses={200: s.CampaignListSerializer, **MEMBER_ERRORS})
+    def get(self, request, external_id):
+        member = get_member(external_id=external_id)
+        rows = [_campaign_body(*item) for item in selectors.campaigns_for_member(member, timezone.now())]
+        return Response(s.CampaignListSerializer({"results": rows}).data)
 
 
 class SegmentsView(APIView):

@@ -1,7 +1,7 @@
 """The campaigns app's models: targeting (tags and segments, docs/segments.md) and campaigns
 (docs/campaigns.md). Every write goes through campaigns.services."""
 
-from .campaigns import Campaign, CampaignVersion
+from .campaigns import BudgetCounter, Campaign, CampaignGrant, CampaignVersion
 from .targeting import (
     CODE_HELP,
     MemberTag,
@@ -16,7 +16,9 @@ from .targeting import (
 
 __all__ = [
     "CODE_HELP",
+    "BudgetCounter",
     "Campaign",
+    "CampaignGrant",
     "CampaignVersion",
     "MemberTag",
     "PendingRefresh",

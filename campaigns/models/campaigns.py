@@ -155,3 +155,88 @@ class CampaignVersion(models.Model):
 
     def __str__(self):
         return f"{self.campaign_id} v{self.number}"
+
+
+class BudgetCounter(models.Model):
+    """How much of one budget limit a campaign has used in one period: campaign-wide (member 0) or
+    for one member. Claimed by a conditional UPDATE in the transaction that books the grant
+    (campaigns.budgets), given back by returns that reverse the campaign's points. `used` is derived:
+    loyalty_audit proves it against the grants."""
+
+    class Budget(models.TextChoices):
+        POINTS = "points", _("Points")
+        GRANTS = "grants", _("Grants")
+        PER_MEMBER_POINTS = "per_member_points", _("Points per member")
+        PER_MEMBER_GRANTS = "per_member_grants", _("Grants per member")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+", verbose_name=_("campaign"))
+    budget = models.CharField(_("budget"), max_length=20, choices=Budget.choices)
+    member_id = models.BigIntegerField(_("member"), default=0, help_text=_("0: the whole campaign."))
+    period_start = models.DateField(
+        _("period from"), help_text=_("The first day of the day, week or month it counts (1970-01-01: total).")
+    )
+    used = models.BigIntegerField(_("used"), default=0)
+    cap = models.BigIntegerField(_("limit"))
+
+    class Meta:
+        verbose_name = _("budget counter")
+        verbose_name_plural = _("budget counters")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "budget", "member_id", "period_start"], name="budgetcounter_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.campaign_id} {self.budget} {self.member_id} {self.period_start}: {self.used}/{self.cap}"
+
+
+class CampaignGrant(models.Model):
+    """What a campaign gave one member once: on an event (a multiplier's or a bonus's share), or for a
+    trigger's occurrence. A held-out member's grant is a ghost: what they would have received, with
+    nothing granted. `points_released`: what returns reversed of it (and gave back to its budget)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="grants", verbose_name=_("campaign"))
+    version = models.ForeignKey(CampaignVersion, on_delete=models.PROTECT, related_name="+", verbose_name=_("version"))
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
+    event = models.ForeignKey(
+        "loyalty.Event", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("event")
+    )
+    occurrence = models.CharField(
+        _("occurrence"),
+        max_length=64,
+        blank=True,
+        help_text=_(
+            "Triggered and one-off grants: what it was given for (the domain event, the year, the dormancy "
+            "spell, the grant) — one grant per campaign, member and occurrence."
+        ),
+    )
+    coupon = models.ForeignKey(
+        "rewards.Coupon", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("coupon")
+    )
+    held_out = models.BooleanField(_("held out"), default=False)
+    desired_points = models.BigIntegerField(_("points desired"), default=0)
+    desired_growth = models.BigIntegerField(_("growth desired"), default=0)
+    points = models.BigIntegerField(_("points granted"), default=0)
+    growth = models.BigIntegerField(_("growth granted"), default=0)
+    points_released = models.BigIntegerField(_("points released by returns"), default=0)
+    granted_at = models.DateTimeField(_("granted at"))
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+        verbose_name = _("campaign grant")
+        verbose_name_plural = _("campaign grants")
+        indexes = [
+            models.Index(fields=["campaign", "granted_at"]),
+            models.Index(fields=["event"], name="campaigngrant_event_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "member", "occurrence"],
+                condition=~models.Q(occurrence=""),
+                name="campaigngrant_once_per_occurrence",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.campaign_id}: {self.member_id}"

@@ -225,6 +225,18 @@ def end_campaign(*, code: str, actor=None) -> Campaign:
 
 
 @transaction.atomic
+def end_finished_grants(*, codes: list[str]) -> None:
+    """The system's own move (no actor): grant campaigns whose one-off grant went to every member
+    of their audience end."""
+    for code in sorted(codes):
+        campaign = _locked(code)
+        if campaign.kind == Campaign.Kind.GRANT and campaign.status == Campaign.Status.PUBLISHED:
+            campaign.status = Campaign.Status.ENDED
+            campaign.save(update_fields=["status"])
+            _announce(campaign)
+
+
+@transaction.atomic
 def clone_campaign(*, code: str, new_code: str, name: str | None = None, actor=None) -> Campaign:
     """A new draft with the terms in force of `code` (any status), its own holdout assignment."""
     require_permission(actor, "campaigns.add_campaign", "You may not create campaigns.")

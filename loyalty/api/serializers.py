@@ -120,7 +120,24 @@ def event_result(event, status: str) -> dict:
         "points_delta": event.points_delta,
         "tier": {"code": tier.code, "name": tier.name, "rank": tier.rank},
         "tier_changed": event.tier_changed,
+        "campaigns": campaign_shares(event),
     }
+
+
+def campaign_shares(event) -> list[dict]:
+    """What each campaign added to the event (after its budget): the share the event's
+    contributions record for it, the base rules' and the tier's share not included."""
+    return [
+        {"code": share["code"], "points": share["points"], "growth": share["growth"]}
+        for share in event.contributions or ()
+        if share["source"] == "campaign"
+    ]
+
+
+class CampaignShareSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    points = serializers.IntegerField(help_text="the points this campaign added to the event, after its budget")
+    growth = serializers.IntegerField(help_text="the growth this campaign added to the event")
 
 
 class EventResultSerializer(serializers.Serializer):
@@ -130,6 +147,7 @@ class EventResultSerializer(serializers.Serializer):
     points_delta = serializers.IntegerField()
     tier = TierRefSerializer(source="tier_after")
     tier_changed = serializers.BooleanField()
+    campaigns = CampaignShareSerializer(many=True)
 
 
 OTHER_STOREFRONT = "Recorded by another storefront."
@@ -215,6 +233,7 @@ class BatchResultSerializer(serializers.Serializer):
     points_delta = serializers.IntegerField(required=False)
     tier = TierRefSerializer(required=False)
     tier_changed = serializers.BooleanField(required=False)
+    campaigns = CampaignShareSerializer(many=True, required=False)
     error = ErrorDetailSerializer(required=False)
 
 

@@ -71,6 +71,9 @@ class Event(models.Model):
         "loyalty.Tier", on_delete=models.PROTECT, related_name="+", verbose_name=_("tier after")
     )
     tier_changed = models.BooleanField(_("tier changed"), default=False)
+    # What earning contributors (campaigns) added, one object per grant: planner.GrantShare.as_json()
+    # (source, code, version, growth, points, desired_growth, desired_points). Empty: none.
+    contributions = models.JSONField(_("contributions"), null=True, blank=True, editable=False)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
     class Meta:

@@ -106,6 +106,17 @@ class ProgramSettings(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("Points held for an order are released if not captured within this many minutes."),
     )
+    max_total_multiplier = models.DecimalField(
+        _("max total multiplier"),
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal("5"),
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("100"))],
+        help_text=_(
+            "The most an event's points may be multiplied by: the tier's multiplier plus each running "
+            "campaign's extra (multiplier − 1), added, never compounded."
+        ),
+    )
     approval_limit_points = models.PositiveBigIntegerField(
         _("approval limit (points)"),
         default=1000,

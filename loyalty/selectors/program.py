@@ -30,6 +30,7 @@ def export_settings() -> dict[str, Any]:
         "hold_minutes": program.hold_minutes,
         "return_downgrade": program.return_downgrade,
         "max_event_age_days": program.max_event_age_days,
+        "max_total_multiplier": decimal_text(program.max_total_multiplier),
     }
 
 

@@ -47,14 +47,18 @@ from members.selectors import member_columns, member_from_row
 
 from .event_input import EventInput
 from .event_plans import (
+    SETTLE_ATTEMPTS,
     contributions,
+    contributions_json,
     facts_of,
     lot_row,
     may_debit,
     member_state,
     occurrences,
     program_of,
+    recorded,
     set_state,
+    settled,
 )
 from .events import (
     EVENT_MEMBER_FIELDS,
@@ -173,6 +177,7 @@ class _Rows:
     tier_changes: list[TierChange] = field(default_factory=list)
     members: dict[int, Member] = field(default_factory=dict)
     published: list[Occurrence] = field(default_factory=list)
+    planned: list[planner.Planned] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -193,26 +198,42 @@ def _record_set_based(
         ],
     )
 
-    rows = _Rows()
-    results: dict[int, Result] = {}
-    for index in sorted(parsed, key=lambda i: (_member_order(members, parsed[i]), i)):
-        event_input = parsed[index]
-        member = members.get(event_input.member)
-        try:
-            results[index] = _apply(
-                event_input,
-                member,
-                earlier.get(event_input.event_id),
-                reported_orders,
-                hits,
-                config,
-                rows,
-                now,
-                prepared,
-            )
-        except LoyaltyError as error:
-            results[index] = error
+    # A contributor whose budget ran out part-way has the chunk planned again from the same start.
+    attnames = [concrete_field(Member, name).attname for name in EVENT_MEMBER_FIELDS]
+    starting_states = {m.pk: [getattr(m, name) for name in attnames] for m in members.values()}
+    starting_hits = hits.copy()
+    starting_orders = set(reported_orders)
+    for _attempt in range(SETTLE_ATTEMPTS):
+        rows = _Rows()
+        results: dict[int, Result] = {}
+        for index in sorted(parsed, key=lambda i: (_member_order(members, parsed[i]), i)):
+            event_input = parsed[index]
+            member = members.get(event_input.member)
+            try:
+                results[index] = _apply(
+                    event_input,
+                    member,
+                    earlier.get(event_input.event_id),
+                    reported_orders,
+                    hits,
+                    config,
+                    rows,
+                    now,
+                    prepared,
+                )
+            except LoyaltyError as error:
+                results[index] = error
+        if settled(prepared, rows.planned):
+            break
+        for member in members.values():
+            for name, value in zip(attnames, starting_states[member.pk], strict=True):
+                setattr(member, name, value)
+        hits = starting_hits.copy()
+        reported_orders = set(starting_orders)
+    else:
+        raise RuntimeError("The earning contributors did not settle the batch.")
     _write(rows, now, prepare)
+    recorded(prepared, rows.planned)
     return results
 
 
@@ -340,8 +361,9 @@ def _apply(
         fingerprint=event_input.fingerprint,
         recorded_at=now,
     )
+    facts = facts_of(event)
     plan = planner.plan_event(
-        facts_of(event),
+        facts,
         member_state(member),
         program_of(config),
         rules=config.rules_for(event_input.event_type),
@@ -380,6 +402,8 @@ def _apply(
     rows.published += occurrences(plan, event)
     event.growth_delta, event.points_delta = plan.growth_delta, plan.points_delta
     event.tier_after, event.tier_changed = member.tier, plan.tier_move is not None
+    event.contributions = contributions_json(plan)
+    rows.planned.append(planner.Planned(member.pk, facts, plan, event))
     if is_purchase:
         reported_orders.add((member.pk, event_input.order_id))
     rows.events.append(event)
@@ -448,6 +472,9 @@ class _RuleHitCounts:
             return self.today[(member_id, rule.pk, day)], self.ever[(member_id, rule.pk)]
 
         return hits
+
+    def copy(self) -> _RuleHitCounts:
+        return _RuleHitCounts(defaultdict(int, self.today), defaultdict(int, self.ever))
 
     def add(self, member_id: int, rule: EarningRule, day: date) -> None:
         """Counts a hit the batch makes, for the member's later events in it."""

@@ -93,12 +93,52 @@ def contributions(member_keys: Sequence[Any], facts: Sequence[planner.EventFacts
     return [(c, c.prepare(member_keys, facts)) for c in extensions.earning_contributors]
 
 
+# How often a writer plans its events again because a contributor's budget ran out part-way. Once
+# is the rule (the second plan knows the counters, locked); more only when the second plan reached
+# counters the first did not.
+SETTLE_ATTEMPTS = 4
+
+
+def settled(prepared: Sequence[tuple[Any, Any]], planned: Sequence[planner.Planned]) -> bool:
+    """Has every contributor settled (claimed its budgets for) the planned events? False: plan them
+    again, with the contexts the contributors changed."""
+    replan = False
+    for contributor, context in prepared:
+        if contributor.settle is not None and planned:
+            replan = contributor.settle(context, planned) or replan
+    return not replan
+
+
+def recorded(prepared: Sequence[tuple[Any, Any]], planned: Sequence[planner.Planned]) -> None:
+    """The contributors' own rows of the events just written."""
+    for contributor, context in prepared:
+        if contributor.record is not None and planned:
+            contributor.record(context, planned)
+
+
+def claims_shared_counters() -> bool:
+    """Whether a contributor's settle now claims counters shared between members (a campaign's
+    total budget): a transaction must then not settle events of several members one after another
+    (loyalty.services.events.record_events_one_by_one)."""
+    return any(
+        contributor.claims_shared_counters is not None and contributor.claims_shared_counters()
+        for contributor in extensions.earning_contributors
+    )
+
+
+def contributions_json(plan: planner.EventPlan) -> list[dict[str, Any]] | None:
+    """Event.contributions of a plan."""
+    return [share.as_json() for share in plan.grants] or None
+
+
 # --- one event, with the ORM -------------------------------------------------------------------------
 
 
-def plan_one(event: Event, member: Member, config: ProgramConfig, now: datetime) -> planner.EventPlan:
+def plan_one(
+    event: Event, member: Member, config: ProgramConfig, now: datetime, prepared: Sequence[tuple[Any, Any]]
+) -> planner.EventPlan:
     """The plan of an event just stored, from the member's state in the database (the caller holds
-    the member's lock)."""
+    the member's lock), with the contributors' `prepared` contexts."""
     facts = facts_of(event)
     rules = config.rules_for(event.event_type_id)
     needs_lots = may_debit(event.event_type_id, rules)
@@ -113,7 +153,7 @@ def plan_one(event: Event, member: Member, config: ProgramConfig, now: datetime)
         growth_lots=_open_lots(GrowthEntry, member) if needs_lots else None,
         points_lots=_open_lots(PointsEntry, member) if needs_lots else None,
         return_floor=return_floor(member, config.ladder) if event.event_type_id == EventType.RETURN else None,
-        contributions=contributions([member.pk], [facts]),
+        contributions=prepared,
         member_key=member.pk,
     )
 

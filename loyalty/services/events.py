@@ -10,6 +10,7 @@ from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from loyalty import planner
 from loyalty.config import current_config
 from loyalty.errors import (
     DuplicateOrder,
@@ -23,7 +24,17 @@ from members.models import Member
 from members.selectors import lock_member
 
 from .event_input import EventInput, parse_event
-from .event_plans import plan_one, write_plan
+from .event_plans import (
+    SETTLE_ATTEMPTS,
+    claims_shared_counters,
+    contributions,
+    contributions_json,
+    facts_of,
+    plan_one,
+    recorded,
+    settled,
+    write_plan,
+)
 from .members_guard import check_can_transact
 
 # What recording an event may change on the member row.
@@ -123,8 +134,12 @@ def record_events_one_by_one(
 
     results: dict[int, EventOutcome | LoyaltyError] = {}
     ordered = sorted(indexes, key=lock_order)
-    for start in range(0, len(ordered), EVENTS_PER_COMMIT):
-        committing = ordered[start : start + EVENTS_PER_COMMIT]
+    # A campaign's total budget is a counter every member's events claim: a transaction that claimed
+    # it for one member and then waited for another member's lock could deadlock with one that holds
+    # that member and waits for the counter. Each event then commits on its own.
+    per_commit = 1 if claims_shared_counters() else EVENTS_PER_COMMIT
+    for start in range(0, len(ordered), per_commit):
+        committing = ordered[start : start + per_commit]
         try:
             with transaction.atomic():
                 for index in committing:
@@ -228,12 +243,22 @@ def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
     if earlier:
         raise DuplicateOrder(f"Order {event_input.order_id!r} was already reported as a purchase.")
     event = _store_event(event_input, member, event_input.occurred_at or now)
-    plan = plan_one(event, member, config, now)
+    facts = facts_of(event)
+    prepared = contributions([member.pk], [facts])
+    for _attempt in range(SETTLE_ATTEMPTS):
+        plan = plan_one(event, member, config, now, prepared)
+        planned = [planner.Planned(member.pk, facts, plan, event)]
+        if settled(prepared, planned):
+            break
+    else:
+        raise RuntimeError("The earning contributors did not settle the event.")
     write_plan(plan, event=event, member=member, now=now)
     member.save(update_fields=EVENT_MEMBER_FIELDS)
     event.growth_delta, event.points_delta = plan.growth_delta, plan.points_delta
     event.tier_after, event.tier_changed = member.tier, plan.tier_move is not None
-    event.save(update_fields=["growth_delta", "points_delta", "tier_after", "tier_changed"])
+    event.contributions = contributions_json(plan)
+    event.save(update_fields=["growth_delta", "points_delta", "tier_after", "tier_changed", "contributions"])
+    recorded(prepared, planned)
     return EventOutcome(event=event, applied=True)
 
 

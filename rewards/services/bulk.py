@@ -12,13 +12,13 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from loyalty import reason_codes
-from loyalty.calculations import expiry_at, qualifying_tier
 from loyalty.extensions import ChunkResult
-from loyalty.models import GrowthEntry, PointsAllocation, PointsEntry, ProgramSettings, Tier, TierChange
+from loyalty.models import PointsAllocation, PointsEntry, ProgramSettings
 from loyalty.reason_codes import Reason
 from loyalty.reasons import reason_fields
 from loyalty.services import ledger
 from loyalty.services.bulk import lock_members
+from loyalty.services.bulk_credit import BulkCredit, credit_many
 from members.models import Member
 from members.outbox import Occurrence, publish_many
 from rewards import calculations
@@ -111,13 +111,13 @@ def _grant(benefit, first_id, last_id, as_of, grant_period, run_id, program, **m
         written += len(
             issue_coupons(template=benefit.coupon_template, owners=owners, issued_at=as_of, zone=program.zone)
         )
-    reason = reason_fields(Reason(reason_codes.BENEFIT, {"benefit": benefit.name, "period": grant_period}))
-    if benefit.points:
-        written += _credit_points(member_ids, benefit.points, as_of, reason, program)
-        earned = {"points": benefit.points, "pending": False, "benefit": benefit.code}
-        publish_many([Occurrence("points.earned", earned, member_id, as_of) for member_id in member_ids])
-    if benefit.growth:
-        written += _credit_growth(member_ids, benefit, as_of, reason, program)
+    reason = Reason(reason_codes.BENEFIT, {"benefit": benefit.name, "period": grant_period})
+    details = {"benefit": benefit.code}
+    written += credit_many(
+        [BulkCredit(member_id, benefit.points, benefit.growth, reason, details) for member_id in member_ids],
+        at=as_of,
+        program=program,
+    )
     return member_ids, written
 
 
@@ -131,89 +131,6 @@ def _granted(grant: BenefitGrant, benefit: Benefit) -> Occurrence:
         "growth": grant.growth,
     }
     return Occurrence("benefit.granted", payload, grant.member_id, grant.granted_at)
-
-
-def _credit_points(member_ids: list[int], amount: int, at: datetime, reason: dict, program) -> int:
-    expires_at = ledger.points_expiry(program, at)
-    PointsEntry.objects.bulk_create(
-        PointsEntry(
-            member_id=member_id,
-            kind=PointsEntry.Kind.EARN,
-            amount=amount,
-            remaining=amount,
-            created_at=at,
-            expires_at=expires_at,
-            available_at=at,
-            released_at=at,
-            **reason,
-        )
-        for member_id in member_ids
-    )
-    Member.objects.filter(pk__in=member_ids).update(
-        points_available=F("points_available") + amount, updated_at=timezone.now()
-    )
-    return len(member_ids)
-
-
-def _credit_growth(member_ids: list[int], benefit: Benefit, at: datetime, reason: dict, program) -> int:
-    """Growth lots, then the upgrades they earn at once (as earning does): one tier change per member
-    that reaches a higher tier, one UPDATE per target tier."""
-    amount = benefit.growth
-    expires_at = expiry_at(program.growth_window_policy, program.growth_window_months, at, program.zone)
-    GrowthEntry.objects.bulk_create(
-        GrowthEntry(
-            member_id=member_id,
-            kind=GrowthEntry.Kind.EARN,
-            amount=amount,
-            remaining=amount,
-            created_at=at,
-            expires_at=expires_at,
-            **reason,
-        )
-        for member_id in member_ids
-    )
-    Member.objects.filter(pk__in=member_ids).update(growth_value=F("growth_value") + amount, updated_at=timezone.now())
-    ladder = list(Tier.objects.order_by("rank"))
-    rank = {tier.pk: tier.rank for tier in ladder}
-    upgrades: dict[Tier, list[tuple[int, int, int]]] = defaultdict(list)
-    for member_id, tier_id, growth in Member.objects.filter(pk__in=member_ids).values_list(
-        "pk", "tier_id", "growth_value"
-    ):
-        target = qualifying_tier(ladder, growth)
-        if target.rank > rank[tier_id]:
-            upgrades[target].append((member_id, tier_id, growth))
-    changes = [
-        TierChange(
-            member_id=member_id,
-            from_tier_id=tier_id,
-            to_tier=target,
-            reason=TierChange.Reason.UPGRADE,
-            growth_value=growth,
-            note=reason["reason"],
-            created_at=at,
-        )
-        for target, moves in upgrades.items()
-        for member_id, tier_id, growth in moves
-    ]
-    TierChange.objects.bulk_create(changes)
-    for target, moves in upgrades.items():
-        Member.objects.filter(pk__in=[m for m, _, _ in moves]).update(tier=target, tier_since=at)
-    changed = {"growth": amount, "kind": "earn", "benefit": benefit.code}
-    code = {tier.pk: tier.code for tier in ladder}
-    publish_many(
-        [Occurrence("growth.changed", changed, member_id, at) for member_id in member_ids]
-        + [
-            Occurrence(
-                "tier.upgraded",
-                {"from": code[tier_id], "to": target.code, "reason": TierChange.Reason.UPGRADE},
-                member_id,
-                at,
-            )
-            for target, moves in upgrades.items()
-            for member_id, tier_id, _growth in moves
-        ]
-    )
-    return len(member_ids) + len(changes)
 
 
 def expire_coupons(first_id: int, last_id: int, as_of: datetime, *, period: str, run_id: int) -> ChunkResult:

@@ -23,6 +23,7 @@ def test_applied_event_is_201_with_its_result(api, alice):
         "points_delta": 520,
         "tier": {"code": "bronze", "name": "青铜 Bronze", "rank": 1},
         "tier_changed": True,
+        "campaigns": [],
     }
 
 
