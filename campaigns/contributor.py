@@ -34,6 +34,7 @@ from .earning import (
     counts_points,
     held_out,
     in_audience,
+    in_global_control,
     in_window,
     matches_event,
     period_start,
@@ -88,6 +89,7 @@ class Context:
     exhausted: frozenset[CounterKey]
     by_code: dict[str, RunningCampaign] = field(default_factory=dict)
     allowance: Allowance | None = None
+    control: tuple[str, int] = ("", 0)  # the program's global control group: (salt, percent)
 
 
 def prepare(member_keys: Sequence[Any], facts: Sequence[planner.EventFacts]) -> Context | None:
@@ -109,6 +111,7 @@ def prepare(member_keys: Sequence[Any], facts: Sequence[planner.EventFacts]) -> 
         belonging=_belonging(member_keys, relevant, running.pins),
         exhausted=budgets.still_exhausted(running.version),
         by_code={c.code: c for c in relevant},
+        control=(settings.control_salt, settings.global_control_percent),
     )
 
 
@@ -146,7 +149,7 @@ def contribute(
     context: Context | None,
     member_key: Any,
 ) -> list[planner.EarningLine]:
-    if context is None:
+    if context is None or in_global_control(context.control, member_key):
         return []
     belonging = context.belonging.get(member_key, Belonging())
     matching = [

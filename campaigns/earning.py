@@ -121,6 +121,13 @@ def held_out(salt: str, member_key: Any, percent: int) -> bool:
     return int.from_bytes(digest[:8], "big") % 100 < percent
 
 
+def in_global_control(control: tuple[str, int], member_key: Any) -> bool:
+    """Whether the program's global control group (salt, percent) holds the member: no marketing
+    campaign touches it."""
+    salt, percent = control
+    return held_out(salt, member_key, percent)
+
+
 def matches_event(terms: Terms, facts: EventFacts, member: MemberState) -> bool:
     if facts.event_type not in terms.event_types:
         return False

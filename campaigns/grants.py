@@ -31,7 +31,7 @@ from rewards.models import CouponTemplate
 from rewards.services.coupons import CouponOwner, issue_coupons
 
 from . import budgets
-from .earning import Allowance, RunningCampaign, counters_of, counts_points, held_out
+from .earning import Allowance, RunningCampaign, counters_of, counts_points, held_out, in_global_control
 from .models import Campaign, CampaignGrant, MemberTag, SegmentMember
 from .selectors import running_of
 
@@ -74,6 +74,9 @@ def grant_rewards(campaign: Campaign, candidates: Sequence[tuple[int, str]], *, 
     members' locks."""
     running = running_of(campaign)
     reward = running.terms.reward
+    settings = ProgramSettings.current()
+    control = (settings.control_salt, settings.global_control_percent)
+    candidates = [c for c in candidates if not in_global_control(control, c[0])]
     if reward is None or not candidates:
         return Granted(0, 0, 0, len(candidates), 0)
     fresh = _insert_grants(running, sorted(candidates), reward.points, reward.growth, at)

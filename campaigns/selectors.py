@@ -24,7 +24,7 @@ from members.models import Member
 
 from . import terms as campaign_terms
 from .definitions import Context, Cut, MemberFacts, Node, TierRef, condition
-from .earning import RunningCampaign, held_out
+from .earning import RunningCampaign, held_out, in_global_control
 from .models import Campaign, CampaignVersion, MemberTag, Segment, SegmentMember, SegmentVersion
 
 
@@ -281,6 +281,9 @@ def campaigns_for_member(member: Member, now: datetime) -> list[tuple[Campaign, 
     not see it (and so cannot tell it is held out)."""
     from .grants import in_audience  # grants books rewards through the services; selectors only read it
 
+    settings = current_config().settings
+    if in_global_control((settings.control_salt, settings.global_control_percent), member.pk):
+        return []
     found = []
     for row, running, phase in live_campaigns(now):
         if phase != Campaign.Phase.RUNNING or held_out(running.salt, member.pk, running.holdout_percent):

@@ -37,6 +37,8 @@ SETTINGS_KEYS = {
     "return_downgrade",
     "max_event_age_days",
     "max_total_multiplier",
+    "campaign_approval_limit",
+    "global_control_percent",
 }
 TIER_KEYS = {"code", "name", "rank", "threshold", "points_multiplier", "description"}
 RULE_KEYS = {
@@ -231,6 +233,14 @@ def parse_settings(errors: ProgramErrors, raw: Any) -> dict[str, Any]:
         )
         if result["max_total_multiplier"] is not None and result["max_total_multiplier"] > 100:
             errors.add("settings.max_total_multiplier", "At most 100.")
+    if "global_control_percent" in raw:
+        result["global_control_percent"] = whole_number(
+            errors, "settings.global_control_percent", raw["global_control_percent"], minimum=0, maximum=20
+        )
+    if "campaign_approval_limit" in raw:
+        result["campaign_approval_limit"] = whole_number(
+            errors, "settings.campaign_approval_limit", raw["campaign_approval_limit"], minimum=0, maximum=10**15
+        )
     return result
 
 

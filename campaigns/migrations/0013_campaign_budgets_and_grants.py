@@ -14,9 +14,9 @@ CAMPAIGN_TABLES = ("campaigns_campaign", "campaigns_campaignversion")
 SQLITE_BUMP = "UPDATE loyalty_programsettings SET config_version = random()"
 
 
-def create_triggers(apps, schema_editor):
+def create_triggers(apps, schema_editor, tables=CAMPAIGN_TABLES):
     run = schema_editor.execute
-    for table in CAMPAIGN_TABLES:
+    for table in tables:
         if schema_editor.connection.vendor == "postgresql":
             run(
                 f"""CREATE TRIGGER {table}_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
@@ -27,8 +27,8 @@ def create_triggers(apps, schema_editor):
                 run(f"CREATE TRIGGER {table}_{operation.lower()} AFTER {operation} ON {table} BEGIN {SQLITE_BUMP}; END")
 
 
-def drop_triggers(apps, schema_editor):
-    for table in CAMPAIGN_TABLES:
+def drop_triggers(apps, schema_editor, tables=CAMPAIGN_TABLES):
+    for table in tables:
         if schema_editor.connection.vendor == "postgresql":
             schema_editor.execute(f"DROP TRIGGER {table}_config_changed ON {table}")
         else:

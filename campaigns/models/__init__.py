@@ -1,7 +1,7 @@
 """The campaigns app's models: targeting (tags and segments, docs/segments.md) and campaigns
 (docs/campaigns.md). Every write goes through campaigns.services."""
 
-from .campaigns import BudgetCounter, Campaign, CampaignGrant, CampaignVersion
+from .campaigns import BudgetCounter, Campaign, CampaignAssignment, CampaignGrant, CampaignVersion
 from .targeting import (
     CODE_HELP,
     MemberTag,
@@ -18,6 +18,7 @@ __all__ = [
     "CODE_HELP",
     "BudgetCounter",
     "Campaign",
+    "CampaignAssignment",
     "CampaignGrant",
     "CampaignVersion",
     "MemberTag",

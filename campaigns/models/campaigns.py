@@ -35,6 +35,7 @@ class Campaign(models.Model):
         of its window (`status_at`)."""
 
         DRAFT = "draft", _("Draft")
+        AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
         PUBLISHED = "published", _("Published")
         PAUSED = "paused", _("Paused")
         ENDED = "ended", _("Ended")
@@ -43,6 +44,7 @@ class Campaign(models.Model):
         """The lifecycle as people see it."""
 
         DRAFT = "draft", _("Draft")
+        AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
         SCHEDULED = "scheduled", _("Scheduled")
         RUNNING = "running", _("Running")
         PAUSED = "paused", _("Paused")
@@ -52,7 +54,17 @@ class Campaign(models.Model):
     name = models.CharField(_("name"), max_length=128)
     description = models.TextField(_("description"), blank=True)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT)
+    publish_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        verbose_name=_("publishing asked by"),
+        help_text=_("Above the approval limit: who asked to publish it; another person approves."),
+    )
     public = models.BooleanField(
         _("public"), default=False, help_text=_("Listed for storefronts (GET campaigns/) while scheduled or running.")
     )
@@ -146,6 +158,8 @@ class CampaignVersion(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    # campaigns.forecast.Forecast.as_json() of the terms, made when publishing was asked for.
+    forecast = models.JSONField(_("forecast"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["campaign", "-number"]
@@ -237,6 +251,24 @@ class CampaignGrant(models.Model):
                 name="campaigngrant_once_per_occurrence",
             ),
         ]
+
+    def __str__(self):
+        return f"{self.campaign_id}: {self.member_id}"
+
+
+class CampaignAssignment(models.Model):
+    """A member of a campaign's audience when it was published, the population its uplift report
+    compares (intent to treat): held out or treated by campaigns.earning.held_out(salt, member),
+    stable for the campaign's life."""
+
+    pk = models.CompositePrimaryKey("campaign_id", "member_id")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("campaign assignment")
+        verbose_name_plural = _("campaign assignments")
 
     def __str__(self):
         return f"{self.campaign_id}: {self.member_id}"

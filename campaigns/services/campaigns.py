@@ -6,19 +6,24 @@ domain event."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from decimal import Decimal
+
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from loyalty.config import current_config
-from loyalty.models import EventType
+from loyalty.models import EventType, ProgramSettings
 from members.errors import InvalidInput, LoyaltyError
+from members.models import Member
 from members.outbox import publish
 from members.permissions import require_permission
 from rewards.models import CouponTemplate
 
 from .. import terms as campaign_terms
-from ..models import Campaign, CampaignVersion, Segment, Tag
+from ..forecast import forecast_campaign
+from ..grants import in_audience
+from ..models import Campaign, CampaignAssignment, CampaignVersion, Segment, Tag
 from .inputs import text
 
 PUBLISH = "campaigns.publish_campaign"
@@ -186,16 +191,47 @@ def _move(code: str, actor, *, allowed: tuple[str, ...], to: str) -> Campaign:
         raise CampaignNotChangeable(
             f"Campaign {code} is {campaign.get_status_display()}; it cannot become {Campaign.Status(to).label}."
         )
+    launching = to == Campaign.Status.PUBLISHED and campaign.status != Campaign.Status.PAUSED
     campaign.status = to
     campaign.save(update_fields=["status"])
+    if launching:
+        _assign_audience(campaign)
     _announce(campaign)
     return campaign
+
+
+def _assign_audience(campaign: Campaign) -> None:
+    """A campaign with a holdout keeps its audience at launch, the population its uplift report
+    compares (campaigns.uplift), in one INSERT ... SELECT."""
+    if campaign.holdout_percent == 0:
+        return
+    now = timezone.now()
+    audience = in_audience(Member.objects.all(), campaign, at=now).values("pk")
+    if connection.vendor == "postgresql":
+        sql, params = audience.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""INSERT INTO {CampaignAssignment._meta.db_table} (campaign_id, member_id, assigned_at)
+                    SELECT %s, a.id, %s FROM ({sql}) AS a(id) ON CONFLICT DO NOTHING""",
+                [campaign.pk, now, *params],
+            )
+        return
+    CampaignAssignment.objects.bulk_create(
+        (
+            CampaignAssignment(campaign=campaign, member_id=pk, assigned_at=now)
+            for pk in audience.values_list("pk", flat=True)
+        ),
+        ignore_conflicts=True,
+        batch_size=5000,
+    )
 
 
 @transaction.atomic
 def publish_campaign(*, code: str, actor=None) -> Campaign:
     """A draft goes live: scheduled until its start, running within its window. Its segments are
-    pinned to their current versions."""
+    pinned to their current versions and its cost forecast is made (campaigns.forecast); when the
+    forecast exceeds the program's campaign_approval_limit, a staff actor's request waits for a
+    second person (`approve_campaign`)."""
     require_permission(actor, PUBLISH, "You may not publish, pause, resume or end campaigns.")
     campaign = _locked(code)
     version = campaign.current
@@ -204,8 +240,52 @@ def publish_campaign(*, code: str, actor=None) -> Campaign:
         raise InvalidInput("The campaign's window is over.", fields={"ends_at": ["In the past."]})
     if campaign.status == Campaign.Status.DRAFT:
         _pin(version)
-        version.save(update_fields=["segment_version", "exclude_segment_version", "published_at"])
+        version.forecast = forecast_campaign(campaign, now=timezone.now()).as_json()
+        if actor is not None and forecast_points(version.forecast) > ProgramSettings.current().campaign_approval_limit:
+            version.published_at = None
+            version.save(update_fields=["segment_version", "exclude_segment_version", "published_at", "forecast"])
+            campaign.status, campaign.publish_requested_by = Campaign.Status.AWAITING_APPROVAL, actor
+            campaign.save(update_fields=["status", "publish_requested_by"])
+            _announce(campaign)
+            return campaign
+        version.save(update_fields=["segment_version", "exclude_segment_version", "published_at", "forecast"])
     return _move(code, actor, allowed=(Campaign.Status.DRAFT,), to=Campaign.Status.PUBLISHED)
+
+
+def forecast_points(forecast: dict) -> Decimal:
+    """A forecast's cost in points: its points, and its coupons at the program's point value."""
+    point_value = ProgramSettings.current().point_value
+    coupons = Decimal(forecast["coupons_cost"]) / point_value if point_value else Decimal(0)
+    return forecast["points"] + coupons
+
+
+class SamePerson(LoyaltyError):
+    """The person who asked to publish a campaign cannot approve it."""
+
+    code = "same_person"
+
+
+@transaction.atomic
+def approve_campaign(*, code: str, actor) -> Campaign:
+    """The second person publishes a campaign awaiting approval (maker-checker)."""
+    require_permission(actor, PUBLISH, "You may not publish, pause, resume or end campaigns.")
+    campaign = _locked(code)
+    if campaign.status != Campaign.Status.AWAITING_APPROVAL:
+        raise CampaignNotChangeable(f"Campaign {code} is not awaiting approval.")
+    if actor is not None and campaign.publish_requested_by_id == actor.pk:
+        raise SamePerson("Another person approves what you asked to publish.")
+    version = campaign.current
+    version.published_at = timezone.now()
+    version.save(update_fields=["published_at"])
+    return _move(code, actor, allowed=(Campaign.Status.AWAITING_APPROVAL,), to=Campaign.Status.PUBLISHED)
+
+
+@transaction.atomic
+def decline_campaign(*, code: str, actor) -> Campaign:
+    """A campaign awaiting approval goes back to draft."""
+    campaign = _move(code, actor, allowed=(Campaign.Status.AWAITING_APPROVAL,), to=Campaign.Status.DRAFT)
+    Campaign.objects.filter(pk=campaign.pk).update(publish_requested_by=None)
+    return campaign
 
 
 @transaction.atomic

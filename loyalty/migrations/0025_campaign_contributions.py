@@ -1,4 +1,5 @@
-"""What campaigns add to an event (Event.contributions) and the cap on an event's total multiplier.
+"""What campaigns add to an event (Event.contributions), the cap on an event's total multiplier, the
+campaign approval limit and the global control group.
 On SQLite the settings table is rebuilt: the configuration triggers (0008) are dropped first and
 recreated after, as 0009 does."""
 
@@ -7,6 +8,8 @@ recreated after, as 0009 does."""
 import django.core.validators
 from decimal import Decimal
 import importlib
+
+import loyalty.models.program
 
 from django.db import migrations, models
 
@@ -45,6 +48,44 @@ class Migration(migrations.Migration):
             model_name='programsettings',
             name='max_total_multiplier',
             field=models.DecimalField(decimal_places=3, default=Decimal('5'), help_text="The most an event's points may be multiplied by: the tier's multiplier plus each running campaign's extra (multiplier − 1), added, never compounded.", max_digits=6, validators=[django.core.validators.MinValueValidator(Decimal('1')), django.core.validators.MaxValueValidator(Decimal('100'))], verbose_name='max total multiplier'),
+        ),
+        migrations.AddField(
+            model_name="historicalprogramsettings",
+            name="campaign_approval_limit",
+            field=models.PositiveBigIntegerField(
+                default=100000,
+                help_text="A campaign whose cost forecast exceeds this many points (its points, and its coupons at the point value) waits for a second person's approval before it is published.",
+                verbose_name="campaign approval limit (points)",
+            ),
+        ),
+        migrations.AddField(
+            model_name="programsettings",
+            name="campaign_approval_limit",
+            field=models.PositiveBigIntegerField(
+                default=100000,
+                help_text="A campaign whose cost forecast exceeds this many points (its points, and its coupons at the point value) waits for a second person's approval before it is published.",
+                verbose_name="campaign approval limit (points)",
+            ),
+        ),
+        migrations.AddField(
+            model_name='historicalprogramsettings',
+            name='control_salt',
+            field=models.CharField(default=loyalty.models.program.new_control_salt, editable=False, max_length=32),
+        ),
+        migrations.AddField(
+            model_name='historicalprogramsettings',
+            name='global_control_percent',
+            field=models.PositiveSmallIntegerField(default=0, help_text="Members no marketing campaign touches, to measure all campaigns together against (0 to 20). Chosen by a hash of the member and the program's control salt: stable while the percentage is.", validators=[django.core.validators.MaxValueValidator(20)], verbose_name='global control group (%)'),
+        ),
+        migrations.AddField(
+            model_name='programsettings',
+            name='control_salt',
+            field=models.CharField(default=loyalty.models.program.new_control_salt, editable=False, max_length=32),
+        ),
+        migrations.AddField(
+            model_name='programsettings',
+            name='global_control_percent',
+            field=models.PositiveSmallIntegerField(default=0, help_text="Members no marketing campaign touches, to measure all campaigns together against (0 to 20). Chosen by a hash of the member and the program's control salt: stable while the percentage is.", validators=[django.core.validators.MaxValueValidator(20)], verbose_name='global control group (%)'),
         ),
         migrations.RunPython(create_sqlite_triggers, drop_sqlite_triggers),
     ]

@@ -1,3 +1,4 @@
+import secrets
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,6 +39,10 @@ def validate_timezone(value: str) -> None:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValidationError(_("Unknown time zone %(zone)r.") % {"zone": value}) from exc
+
+
+def new_control_salt() -> str:
+    return secrets.token_hex(16)
 
 
 class ProgramSettings(models.Model):
@@ -115,6 +120,24 @@ class ProgramSettings(models.Model):
         help_text=_(
             "The most an event's points may be multiplied by: the tier's multiplier plus each running "
             "campaign's extra (multiplier − 1), added, never compounded."
+        ),
+    )
+    global_control_percent = models.PositiveSmallIntegerField(
+        _("global control group (%)"),
+        default=0,
+        validators=[MaxValueValidator(20)],
+        help_text=_(
+            "Members no marketing campaign touches, to measure all campaigns together against (0 to 20). "
+            "Chosen by a hash of the member and the program's control salt: stable while the percentage is."
+        ),
+    )
+    control_salt = models.CharField(max_length=32, default=new_control_salt, editable=False)
+    campaign_approval_limit = models.PositiveBigIntegerField(
+        _("campaign approval limit (points)"),
+        default=100_000,
+        help_text=_(
+            "A campaign whose cost forecast exceeds this many points (its points, and its coupons at the point "
+            "value) waits for a second person's approval before it is published."
         ),
     )
     approval_limit_points = models.PositiveBigIntegerField(

@@ -31,6 +31,8 @@ def export_settings() -> dict[str, Any]:
         "return_downgrade": program.return_downgrade,
         "max_event_age_days": program.max_event_age_days,
         "max_total_multiplier": decimal_text(program.max_total_multiplier),
+        "campaign_approval_limit": program.campaign_approval_limit,
+        "global_control_percent": program.global_control_percent,
     }
 
 
