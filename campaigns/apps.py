@@ -41,10 +41,20 @@ class CampaignsConfig(AppConfig):
             "tags and segments",
             extensions.MemberPanel("admin/campaigns/member_panels/tags.html", selectors.member_panel),
         )
+        extensions.member_panels.register(
+            "points explained",
+            extensions.MemberPanel("admin/campaigns/member_panels/points_explained.html", selectors.points_explained),
+        )
         extensions.outbox_subscribers.register(
             "segments", extensions.Subscriber(handle=refresh.note_changed_members, types=refresh.CHANGING_TYPES)
         )
         refresh.pin_sources.register("campaigns", selectors.pinned_by_campaigns)
+        extensions.economics_sources.register(
+            "campaigns",
+            extensions.EconomicsSource(
+                campaign_costs=selectors.campaign_costs, campaign_liability=selectors.campaign_liability
+            ),
+        )
         extensions.outbox_subscribers.register(
             "campaign triggers", extensions.Subscriber(handle=triggers.deliver, types=triggers.TRIGGERING_TYPES)
         )

@@ -12,20 +12,22 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from loyalty.analytics import rfm
 from loyalty.analytics.selectors.rfm import stored_rfm_sql
 from loyalty.analytics.selectors.sql import medians
 from loyalty.config import current_config
-from loyalty.models import Event, EventType, JobRun, MemberRFM
+from loyalty.models import Event, EventType, JobRun, MemberRFM, PointsEntry
+from loyalty.names import display_name
 from members.models import Member
 
 from . import terms as campaign_terms
 from .definitions import Context, Cut, MemberFacts, Node, TierRef, condition
 from .earning import RunningCampaign, held_out, in_global_control
-from .models import Campaign, CampaignVersion, MemberTag, Segment, SegmentMember, SegmentVersion
+from .models import Campaign, CampaignGrant, CampaignVersion, MemberTag, Segment, SegmentMember, SegmentVersion
 
 
 @dataclass(frozen=True)
@@ -291,3 +293,76 @@ def campaigns_for_member(member: Member, now: datetime) -> list[tuple[Campaign, 
         if in_audience(Member.objects.filter(pk=member.pk), row, at=now).exists():
             found.append((row, running, phase))
     return found
+
+
+# --- the points economics report ---------------------------------------------------------------------------
+
+
+def campaign_costs(since: datetime, zone) -> list[tuple]:
+    """(month, campaign code, name, grants, points, coupons, coupons' face value) per month and
+    campaign: grants that gave anything, their points less what returns released."""
+    rows = (
+        CampaignGrant.objects.filter(granted_at__gte=since)
+        .exclude(points=0, growth=0, coupon__isnull=True)
+        .annotate(month=TruncMonth("granted_at", tzinfo=zone))
+        .values("month", "campaign__code", "campaign__name")
+        .annotate(
+            grants=Count("pk"),
+            points=Sum(F("points") - F("points_released")),
+            coupons=Count("coupon"),
+            face=Coalesce(
+                Sum("coupon__value", filter=Q(coupon__kind="amount_off")),
+                Value(0),
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            ),
+        )
+        .order_by("month", "campaign__code")
+    )
+    return [
+        (
+            row["month"].date() if isinstance(row["month"], datetime) else row["month"],
+            row["campaign__code"],
+            row["campaign__name"],
+            row["grants"],
+            row["points"] or 0,
+            row["coupons"],
+            Decimal(row["face"] or 0),
+        )
+        for row in rows
+    ]
+
+
+def campaign_liability() -> list[tuple]:
+    """(campaign code, name, points still held) of the points each campaign's lots still hold."""
+    held = (
+        PointsEntry.objects.filter(reason_code="campaign", remaining__gt=0)
+        .values("reason_params__code", "reason_params__name")
+        .annotate(points=Sum("remaining"))
+        .order_by("reason_params__code")
+    )
+    return [(row["reason_params__code"], row["reason_params__name"], row["points"]) for row in held]
+
+
+EXPLAINED_EVENTS = 10
+
+
+def points_explained(member: Member) -> list[dict]:
+    """The member page's "why this many points": the latest events, each split into what the rules
+    and the tier gave and what each campaign added (and wanted, when a budget or holdout cut it)."""
+    events = list(Event.objects.filter(member=member).order_by("-occurred_at", "-pk")[:EXPLAINED_EVENTS])
+    names = dict(
+        Campaign.objects.filter(
+            code__in={share["code"] for event in events for share in event.contributions or ()}
+        ).values_list("code", "name")
+    )
+    rows = []
+    for event in events:
+        shares = [
+            {**share, "name": display_name(names.get(share["code"], share["code"]))}
+            for share in event.contributions or ()
+            if share["source"] == "campaign"
+        ]
+        rows.append(
+            {"event": event, "base": event.points_delta - sum(s["points"] for s in shares), "campaigns": shares}
+        )
+    return rows

@@ -76,10 +76,11 @@ def _welch(treated: numpy.ndarray, control: numpy.ndarray) -> Difference:
 def window_of(campaign: Campaign, now: datetime) -> tuple[datetime, datetime] | None:
     """From its launch (first publication, or its start if later) to its end (or now)."""
     first = campaign.versions.filter(published_at__isnull=False).order_by("number").first()
-    if first is None:
+    if first is None or first.published_at is None:
         return None
     terms = running_of(campaign).terms
-    starts = max(first.published_at, terms.starts_at) if terms.starts_at else first.published_at
+    launched: datetime = first.published_at
+    starts = max(launched, terms.starts_at) if terms.starts_at else launched
     ends = min(terms.ends_at, now) if terms.ends_at else now
     return (starts, ends) if ends > starts else None
 

@@ -231,12 +231,16 @@ member_actions: Registry[MemberAction] = Registry("member action")
 
 @dataclass(frozen=True)
 class EconomicsSource:
-    """The mall's figures in the points economics report. `redeemed(since)`: (code, name, units,
+    """Figures of an app in the points economics report. `redeemed(since)`: (code, name, units,
     points, cash value per unit) per reward redeemed; `granted(since, zone)`: (month, tier code,
-    coupon kind, coupon face value, grants, coupons, points) of the benefits granted."""
+    coupon kind, coupon face value, grants, coupons, points) of the benefits granted;
+    `campaign_costs(since, zone)`: (month, campaign code, name, grants, points, coupons, coupons'
+    face value) given by campaigns; `campaign_liability()`: (campaign code, name, points still held)."""
 
-    redeemed: Callable[[datetime], list[tuple]]
-    granted: Callable[[datetime, Any], list[tuple]]
+    redeemed: Callable[[datetime], list[tuple]] = lambda since: []
+    granted: Callable[[datetime, Any], list[tuple]] = lambda since, zone: []
+    campaign_costs: Callable[[datetime, Any], list[tuple]] = lambda since, zone: []
+    campaign_liability: Callable[[], list[tuple]] = lambda: []
 
 
 economics_sources: Registry[EconomicsSource] = Registry("economics source")

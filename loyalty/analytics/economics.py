@@ -54,6 +54,25 @@ class BenefitCost:
     tier_name: str = ""  # for people; the code is for files
 
 
+@dataclass(frozen=True)
+class CampaignCost:
+    month: date
+    code: str
+    name: str
+    grants: int
+    points: int
+    coupons: int
+    value: Decimal  # the points at the point value and the coupons at face value
+
+
+@dataclass(frozen=True)
+class CampaignLiability:
+    code: str
+    name: str
+    points: int  # still held by members: not yet spent, expired or reversed
+    cash: Decimal
+
+
 def ratio(part, whole) -> Decimal | None:
     return (Decimal(part) / Decimal(whole)).quantize(RATIO) if whole else None
 

@@ -108,6 +108,8 @@ class EconomicsReport:
     value_per_point: Decimal | None
     target_value_per_point: Decimal
     benefits: list[economics.BenefitCost]
+    campaigns: list[economics.CampaignCost] = field(default_factory=list)
+    campaign_liability: list[economics.CampaignLiability] = field(default_factory=list)
 
 
 @dataclass
@@ -296,6 +298,22 @@ def economics_report(as_of: datetime, counts: distribution_reads.MemberCounts | 
         value_per_point=economics.overall_value_per_point(rewards),
         target_value_per_point=settings.target_value_per_point,
         benefits=benefits,
+        campaigns=[
+            economics.CampaignCost(
+                month=month,
+                code=code,
+                name=name,
+                grants=grants,
+                points=points,
+                coupons=coupons,
+                value=(face + points * settings.point_value).quantize(Decimal("0.01")),
+            )
+            for month, code, name, grants, points, coupons, face in economics_reads.campaign_costs(since, zone)
+        ],
+        campaign_liability=[
+            economics.CampaignLiability(code, name, points, (points * settings.point_value).quantize(Decimal("0.01")))
+            for code, name, points in economics_reads.campaign_liability()
+        ],
     )
 
 

@@ -61,3 +61,17 @@ def test_a_second_person_approves_from_the_list(client, login_as, program, confi
     login_as(*MARKETING, username="checker")
     client.post(changelist, {"action": "approve", "_selected_action": [pk]}, follow=True)
     assert Campaign.objects.get(code="gift").status == Campaign.Status.PUBLISHED
+
+
+def test_the_member_page_explains_each_events_points(client, login_as, program):
+    member = MemberFactory()
+    running("double", points_multiplier="2", budget={"per_member_points": 60})
+    purchase(member, 50)
+    purchase(member, 50)
+    login_as("members.view_member")
+
+    page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+
+    assert "Why this many points" in page
+    assert "Double: +50" in page
+    assert "Double: +10 (wanted 50)" in page  # the per-member budget cut the second

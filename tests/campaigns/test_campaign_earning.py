@@ -328,3 +328,23 @@ def test_storefronts_list_public_campaigns_and_a_member_sees_the_ones_for_them(p
         if not earning.held_out(hidden.salt, member.pk, 50):
             expected = expected | {"hidden-test"}
         assert seen(member) == expected
+
+
+def test_the_economics_report_shows_campaign_cost_and_liability_by_campaign(program):
+    from django.utils import timezone
+
+    from loyalty.analytics.report import economics_report
+    from loyalty.services import spend_points
+
+    running("double", points_multiplier="2", budget={"points": 10000})
+    member = MemberFactory()
+    purchase(member, 100, occurred_at=timezone.now() - timedelta(hours=1))
+    purchase(member, 50, occurred_at=timezone.now() - timedelta(hours=1))
+    spend_points(member=member, amount=120, reason="test", source="shop", reference="r1")
+
+    report = economics_report(timezone.now())
+
+    [cost] = report.campaigns
+    assert (cost.code, cost.grants, cost.points, cost.value) == ("double", 2, 150, Decimal("1.50"))
+    [held] = report.campaign_liability
+    assert held.code == "double" and 0 < held.points <= 150

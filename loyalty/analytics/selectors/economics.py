@@ -51,6 +51,17 @@ def benefit_grants(since: datetime, zone) -> list[tuple[date, str, str | None, D
     return [row for source in extensions.economics_sources for row in source.granted(since, zone)]
 
 
+def campaign_costs(since: datetime, zone) -> list[tuple[date, str, str, int, int, int, Decimal]]:
+    """(month, campaign code, name, grants, points, coupons, coupons' face value) per month and
+    campaign, from every registered source."""
+    return [row for source in extensions.economics_sources for row in source.campaign_costs(since, zone)]
+
+
+def campaign_liability() -> list[tuple[str, str, int]]:
+    """(campaign code, name, points still held) of the points campaigns gave."""
+    return [row for source in extensions.economics_sources for row in source.campaign_liability()]
+
+
 def spend_by_tier(since: datetime, zone, run: JobRun | None) -> dict[tuple[date, str], Decimal]:
     """Net purchases (purchases less returns) per program month and the tier the member held after
     each event, combined from the summary run as monthly_points is."""
