@@ -37,6 +37,7 @@ class CampaignsConfig(AppConfig):
         configuration.register()
         program_sections.register()
         extensions.demo_steps.register("tags and segments", extensions.DemoStep(run=demo.tags_and_segments))
+        extensions.demo_steps.register("campaigns", extensions.DemoStep(run=demo.campaigns))
         extensions.member_panels.register(
             "tags and segments",
             extensions.MemberPanel("admin/campaigns/member_panels/tags.html", selectors.member_panel),

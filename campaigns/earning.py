@@ -238,19 +238,19 @@ def campaign_lines(
     multipliers_first = sorted(applying, key=lambda c: c.terms.kind != campaign_terms.MULTIPLIER)
     for campaign in multipliers_first:
         terms = campaign.terms
-        desired: list[tuple[Any, int, int]] = []  # (rule or None, growth, points)
+        desired: list[_Desired] = []
         if terms.kind == campaign_terms.MULTIPLIER:
             for line in rule_lines:
-                growth, points = room.shares(line, member, terms, so_far[line.rule.pk], facts)
-                if growth or points:
-                    desired.append((line.rule, growth, points))
+                wanted = room.shares(line, member, terms, so_far[line.rule.pk], facts)
+                if wanted.growth or wanted.points:
+                    desired.append(wanted)
         elif terms.points or terms.growth:
-            desired.append((None, terms.growth, terms.points))
+            desired.append(_Desired(None, terms.growth, terms.points, Decimal(terms.growth), Decimal(terms.points)))
         if not desired:
             continue
         counters = counters_of(campaign, member_key, day)
-        want_growth = sum(growth for _, growth, _ in desired)
-        want_points = sum(points for _, _, points in desired)
+        want_growth = sum(wanted.growth for wanted in desired)
+        want_points = sum(wanted.points for wanted in desired)
         if held_out(campaign.salt, member_key, campaign.holdout_percent):
             granted = (0, 0)
         elif any(key in exhausted for key, _ in counters.values()):
@@ -275,6 +275,18 @@ def _without_exhausted(
     return growth, points
 
 
+@dataclass(frozen=True)
+class _Desired:
+    """A campaign's wanted line: its whole share and the exact amount it stands for (which later
+    campaigns' shares are rounded after, so that all shares sum to one rounding of the total)."""
+
+    rule: Any
+    growth: int
+    points: int
+    exact_growth: Decimal
+    exact_points: Decimal
+
+
 class _Room:
     """How much multiplying is left under the cap, per rule line: the first campaigns in the order
     take their share of it first."""
@@ -285,7 +297,7 @@ class _Room:
 
     def shares(
         self, line: EarningLine, member: MemberState, terms: Terms, totals: list[Decimal], facts: EventFacts
-    ) -> tuple[int, int]:
+    ) -> _Desired:
         """The campaign's whole (growth, points) on a rule's line (the desired, before budgets)."""
         rule = line.rule
         amount = Decimal(facts.amount or 0)
@@ -294,9 +306,15 @@ class _Room:
         tier = member.tier.points_multiplier if rule.apply_tier_multiplier else Decimal(1)
         points_extra = self._take((rule.pk, "points"), terms.points_multiplier - 1, max(self.cap - tier, Decimal(0)))
         growth_extra = self._take((rule.pk, "growth"), terms.growth_multiplier - 1, self.cap - 1)
-        points = rounded_share(totals[1], base_points * points_extra) if base_points > 0 else 0
-        growth = rounded_share(totals[0], base_growth * growth_extra) if base_growth > 0 else 0
-        return growth, points
+        exact_points = base_points * points_extra if base_points > 0 else Decimal(0)
+        exact_growth = base_growth * growth_extra if base_growth > 0 else Decimal(0)
+        return _Desired(
+            rule,
+            rounded_share(totals[0], exact_growth),
+            rounded_share(totals[1], exact_points),
+            exact_growth,
+            exact_points,
+        )
 
     def _take(self, key: tuple[Any, str], wanted: Decimal, room: Decimal) -> Decimal:
         used = self.used.get(key, Decimal(0))
@@ -307,29 +325,31 @@ class _Room:
 
 def _spread(
     campaign: RunningCampaign,
-    desired: list[tuple[Any, int, int]],
+    desired: list[_Desired],
     granted: tuple[int, int],
     so_far: dict[Any, list[Decimal]],
 ) -> list[EarningLine]:
-    """The campaign's lines: what was granted in total, spread over its desired lines in order."""
+    """The campaign's lines: what was granted in total, spread over its desired lines in order. The
+    rule's running total grows by the exact amount when it was granted whole, else by what was."""
     growth_left, points_left = granted
     lines = []
-    for rule, growth, points in desired:
-        got_growth, got_points = min(growth, growth_left), min(points, points_left)
+    for wanted in desired:
+        got_growth, got_points = min(wanted.growth, growth_left), min(wanted.points, points_left)
         growth_left -= got_growth
         points_left -= got_points
-        if rule is not None:
-            so_far[rule.pk][0] += got_growth
-            so_far[rule.pk][1] += got_points
+        if wanted.rule is not None:
+            totals = so_far[wanted.rule.pk]
+            totals[0] += wanted.exact_growth if got_growth == wanted.growth else Decimal(got_growth)
+            totals[1] += wanted.exact_points if got_points == wanted.points else Decimal(got_points)
         lines.append(
             EarningLine(
                 growth=Decimal(got_growth),
                 points=Decimal(got_points),
                 reason=campaign.reason,
-                rule=rule,
+                rule=wanted.rule,
                 source=SOURCE,
                 grant=campaign.key,
-                desired=(growth, points),
+                desired=(wanted.growth, wanted.points),
             )
         )
     return lines
