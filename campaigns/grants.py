@@ -86,6 +86,12 @@ def grant_rewards(campaign: Campaign, candidates: Sequence[tuple[int, str]], *, 
         if not held_out(running.salt, member_id, running.holdout_percent)
     ]
     amounts = _allocate(running, given, reward.points, reward.growth, at)
+    cut = [
+        CampaignGrant(pk=grant_id, points=amounts[grant_id][0], growth=amounts[grant_id][1])
+        for grant_id, _ in given
+        if amounts[grant_id] != (reward.points, reward.growth)
+    ]
+    CampaignGrant.objects.bulk_update(cut, ["points", "growth"])  # a budget ran out: rare
     granted = [(grant_id, member_id, *amounts[grant_id]) for grant_id, member_id in given if any(amounts[grant_id])]
     entries = len(fresh) + _book(running, granted, reward, at)
     return Granted(
@@ -101,20 +107,24 @@ def _insert_grants(
     running: RunningCampaign, candidates: Sequence[tuple[int, str]], points: int, growth: int, at: datetime
 ) -> list[tuple[int, int]]:
     """Step 1: (grant id, member id) of the candidates' new grant rows, in member order; the rest
-    were given before."""
+    were given before. A row holds the whole reward (a held-out member's nothing) until a budget
+    cuts it."""
     held = [held_out(running.salt, member_id, running.holdout_percent) for member_id, _ in candidates]
     if connection.vendor == "postgresql":
         table = CampaignGrant._meta.db_table
         rows = fetch_all(
             f"""INSERT INTO {table} (campaign_id, version_id, member_id, occurrence, held_out, desired_points,
                                      desired_growth, points, growth, points_released, granted_at)
-                SELECT %s, %s, m, o, h, %s, %s, 0, 0, 0, %s
+                SELECT %s, %s, m, o, h, %s, %s, CASE WHEN h THEN 0 ELSE %s END, CASE WHEN h THEN 0 ELSE %s END,
+                       0, %s
                 FROM unnest(%s::bigint[], %s::text[], %s::boolean[]) AS c(m, o, h)
                 ON CONFLICT (campaign_id, member_id, occurrence) WHERE occurrence <> '' DO NOTHING
                 RETURNING id, member_id""",
             [
                 running.id,
                 running.version_id,
+                points,
+                growth,
                 points,
                 growth,
                 at,
@@ -138,6 +148,8 @@ def _insert_grants(
             held_out=is_held,
             desired_points=points,
             desired_growth=growth,
+            points=0 if is_held else points,
+            growth=0 if is_held else growth,
             granted_at=at,
         )
         for (member_id, occurrence), is_held in zip(candidates, held, strict=True)
@@ -173,11 +185,23 @@ def _allocate(
     raise RuntimeError(f"Campaign {running.code}: the budgets did not settle.")
 
 
+def _link_coupons(grant_ids: list[int], coupon_ids: list[int]) -> None:
+    if connection.vendor == "postgresql":
+        table = CampaignGrant._meta.db_table
+        fetch_all(
+            f"""UPDATE {table} SET coupon_id = u.c FROM unnest(%s::bigint[], %s::bigint[]) AS u(g, c)
+                WHERE {table}.id = u.g RETURNING {table}.id""",
+            [grant_ids, coupon_ids],
+        )
+        return
+    rows = [CampaignGrant(pk=g, coupon_id=c) for g, c in zip(grant_ids, coupon_ids, strict=True)]
+    CampaignGrant.objects.bulk_update(rows, ["coupon"])
+
+
 def _book(running: RunningCampaign, granted: list[tuple[int, int, int, int]], reward, at: datetime) -> int:
     """Step 4: the grant rows' amounts, the ledgers and the coupons. Returns the rows written."""
     if not granted:
         return 0
-    rows = [CampaignGrant(pk=grant_id, points=points, growth=growth) for grant_id, _, points, growth in granted]
     written = 0
     if reward.coupon_template:
         template = CouponTemplate.objects.get(code=reward.coupon_template)
@@ -188,10 +212,8 @@ def _book(running: RunningCampaign, granted: list[tuple[int, int, int, int]], re
             issued_at=at,
             zone=zone,
         )
-        for row, coupon in zip(rows, coupons, strict=True):
-            row.coupon_id = coupon.pk
+        _link_coupons([grant_id for grant_id, _, _, _ in granted], [coupon.pk for coupon in coupons])
         written += len(coupons)
-    CampaignGrant.objects.bulk_update(rows, ["points", "growth", "coupon"])
     program = ProgramSettings.current()
     written += credit_many(
         [
