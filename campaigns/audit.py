@@ -53,15 +53,18 @@ def _budget_findings(limit: int) -> Iterator[Finding]:
     zone = current_config().settings.zone
     found = 0
     counted = BudgetCounter.objects.values_list("campaign_id", flat=True).distinct()
-    for campaign in Campaign.objects.filter(pk__in=counted).select_related("current_version").order_by("pk"):
-        limits = campaign_terms.parse_terms(campaign.kind, campaign.current.terms).budget.limits()
+    for campaign in Campaign.objects.filter(pk__in=counted).order_by("pk"):
+        limits_of = {
+            version.pk: campaign_terms.parse_terms(campaign.kind, version.terms).budget.limits()
+            for version in campaign.versions.all()
+        }
         expected: dict[tuple, int] = {}
-        grants = CampaignGrant.objects.filter(campaign=campaign).exclude(points=0, growth=0)
-        for member_id, granted_at, points, released in grants.values_list(
-            "member_id", "granted_at", "points", "points_released"
+        grants = CampaignGrant.objects.filter(campaign=campaign).exclude(points=0, growth=0, coupon__isnull=True)
+        for version_id, member_id, granted_at, points, released in grants.values_list(
+            "version_id", "member_id", "granted_at", "points", "points_released"
         ).iterator():
             day = granted_at.astimezone(zone).date()
-            for name, budget_limit in limits.items():
+            for name, budget_limit in limits_of[version_id].items():
                 scope = member_id if name.startswith("per_member") else CAMPAIGN_WIDE
                 key = (name, scope, period_start(day, budget_limit.per))
                 expected[key] = expected.get(key, 0) + (points - released if counts_points(name) else 1)

@@ -3,9 +3,10 @@ books the grants, never read and then checked; given back by the returns that re
 points.
 
 A claim adds what the planned events want to each counter, clipped to its limit, and returns what
-each counter held before: the caller sees whether everything it wanted was granted. The counters
-are locked in key order in one statement, after the members' locks, so concurrent claims cannot
-deadlock each other.
+each counter held before: the caller sees whether everything it wanted was granted. Claims and
+give-backs lock the counters in one statement each, in key order (campaign, budget, member,
+period: KEY_ORDER), after the members' locks, and jobs claim campaign after campaign in id order,
+so concurrent claims cannot deadlock each other.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest, Least
 
@@ -28,6 +29,7 @@ from .models import BudgetCounter
 # Counters found used up, with the configuration version and when: events skip them for a while
 # rather than each claim, clip and plan again. A release by a return forgets them in this process;
 # other processes see it once the memory lapses.
+KEY_ORDER = 'k.campaign_id, k.budget COLLATE "C", k.member_id, k.period_start'
 EXHAUSTED_FOR_SECONDS = 30
 _exhausted: dict[CounterKey, tuple[int | None, float]] = {}
 
@@ -77,7 +79,7 @@ def claim(wants: Mapping[CounterKey, tuple[int, int]]) -> dict[CounterKey, Claim
             locked AS (SELECT k.id, k.used AS before, w.l, w.amount
                        FROM {table} k JOIN w ON k.campaign_id = w.c AND k.budget = w.b
                                              AND k.member_id = w.m AND k.period_start = w.p
-                       ORDER BY k.id FOR UPDATE OF k)
+                       ORDER BY {KEY_ORDER} FOR UPDATE OF k)
             UPDATE {table} k SET used = GREATEST(locked.before, LEAST(locked.l, locked.before + locked.amount)),
                                  cap = locked.l
             FROM locked WHERE k.id = locked.id
@@ -108,6 +110,12 @@ def _claim_portable(keys: list[CounterKey], wants: Mapping[CounterKey, tuple[int
     return claimed
 
 
+def _remember_exhausted(key: CounterKey) -> None:
+    """Once the claim commits: a rolled-back claim used nothing up."""
+    version = last_config().version
+    transaction.on_commit(lambda: _exhausted.__setitem__(key, (version, time.monotonic())))
+
+
 def note_claimed(claimed: Mapping[CounterKey, Claimed], campaigns: Mapping[int, RunningCampaign]) -> None:
     """After a claim that fit: the counters it used up are remembered, and a campaign-wide limit
     used up is published once as campaign.budget_exhausted."""
@@ -115,7 +123,7 @@ def note_claimed(claimed: Mapping[CounterKey, Claimed], campaigns: Mapping[int, 
     for key, counter in claimed.items():
         if counter.after < counter.limit:
             continue
-        _exhausted[key] = (last_config().version, time.monotonic())
+        _remember_exhausted(key)
         campaign_id, name, member_id, period = key
         if member_id != CAMPAIGN_WIDE or counter.before >= counter.limit:
             continue
@@ -132,11 +140,28 @@ def note_claimed(claimed: Mapping[CounterKey, Claimed], campaigns: Mapping[int, 
 
 
 def give_back(amounts: Mapping[CounterKey, int]) -> None:
-    """Take amounts off counters (a claim undone, a return's reversal), never below zero."""
+    """Take amounts off counters (a claim undone, a return's reversal), never below zero, in one
+    statement locking them in key order."""
+    keys = sorted(key for key, amount in amounts.items() if amount > 0)
     for key in amounts:
         _exhausted.pop(key, None)
-    for key in sorted(key for key, amount in amounts.items() if amount > 0):
-        campaign, budget, member, period = key
-        BudgetCounter.objects.filter(campaign_id=campaign, budget=budget, member_id=member, period_start=period).update(
-            used=Greatest(F("used") - amounts[key], 0)
-        )
+    if not keys:
+        return
+    if connection.vendor != "postgresql":
+        for campaign, budget, member, period in keys:
+            BudgetCounter.objects.filter(
+                campaign_id=campaign, budget=budget, member_id=member, period_start=period
+            ).update(used=Greatest(F("used") - amounts[(campaign, budget, member, period)], 0))
+        return
+    table = BudgetCounter._meta.db_table
+    fetch_all(
+        f"""WITH w AS (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::date[], %s::bigint[])
+                       AS w(c, b, m, p, amount)),
+                locked AS (SELECT k.id, w.amount FROM {table} k
+                           JOIN w ON k.campaign_id = w.c AND k.budget = w.b
+                                 AND k.member_id = w.m AND k.period_start = w.p
+                           ORDER BY {KEY_ORDER} FOR UPDATE OF k)
+            UPDATE {table} k SET used = GREATEST(k.used - locked.amount, 0) FROM locked WHERE k.id = locked.id
+            RETURNING k.id""",
+        [*([key[i] for key in keys] for i in range(4)), [amounts[key] for key in keys]],
+    )

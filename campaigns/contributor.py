@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
 from loyalty import extensions, planner, reason_codes
 from loyalty.config import last_config
+from members.db import fetch_all
 
 from . import budgets
 from . import terms as campaign_terms
@@ -40,7 +42,7 @@ from .earning import (
     period_start,
     stacked,
 )
-from .models import Campaign, CampaignGrant, MemberTag, SegmentMember
+from .models import Campaign, CampaignGrant, CampaignVersion, MemberTag, SegmentMember
 from .selectors import running_of
 
 # --- the running campaigns, cached with the configuration ---------------------------------------------
@@ -51,6 +53,7 @@ class Running:
     campaigns: tuple[RunningCampaign, ...]
     pins: dict[int, Pins]  # by campaign id
     version: int | None
+    shared_budgets: bool = False  # a published, paused or ended campaign has a campaign-wide limit
 
 
 _running: Running | None = None
@@ -71,7 +74,13 @@ def running_campaigns() -> Running:
     for row in rows.order_by("code"):
         campaigns.append(running_of(row))
         pins[row.pk] = Pins(row.current.segment_version_id, row.current.exclude_segment_version_id)
-    _running = Running(tuple(campaigns), pins, version)
+    live = Campaign.objects.exclude(status=Campaign.Status.DRAFT).filter(current_version__isnull=False)
+    shared = any(
+        not name.startswith("per_member")
+        for kind, terms in live.values_list("kind", "current_version__terms")
+        for name in campaign_terms.parse_terms(kind, terms).budget.limits()
+    )
+    _running = Running(tuple(campaigns), pins, version, shared)
     return _running
 
 
@@ -89,6 +98,7 @@ class Context:
     exhausted: frozenset[CounterKey]
     by_code: dict[str, RunningCampaign] = field(default_factory=dict)
     allowance: Allowance | None = None
+    claimed: dict[CounterKey, int] = field(default_factory=dict)  # the last claim that fit
     control: tuple[str, int] = ("", 0)  # the program's global control group: (salt, percent)
 
 
@@ -190,6 +200,9 @@ def settle(context: Context | None, planned: Sequence[planner.Planned]) -> bool:
     plan again with what each counter had left (the counters stay locked until the commit)."""
     if context is None:
         return False
+    if context.claimed:  # settled before, and another contributor asked for the events to be planned again
+        budgets.give_back(context.claimed)
+        context.claimed = {}
     wants: dict[CounterKey, list[int]] = {}
     for item, share, campaign in _shares(context, planned):
         if not (share.points or share.growth):
@@ -205,64 +218,101 @@ def settle(context: Context | None, planned: Sequence[planner.Planned]) -> bool:
         context.allowance = allowance
         return True
     budgets.note_claimed(claimed, {c.id: c for c in context.campaigns})
+    context.claimed = {key: c.after - c.before for key, c in claimed.items()}
     return False
 
 
 def record(context: Context | None, planned: Sequence[planner.Planned]) -> None:
     """The grants (ghosts included) of the events just written; and the budget a return gave back."""
     if context is not None:
-        CampaignGrant.objects.bulk_create(
-            CampaignGrant(
-                campaign_id=campaign.id,
-                version_id=campaign.version_id,
-                member_id=item.member_key,
-                event_id=item.event.pk,
-                held_out=held_out(campaign.salt, item.member_key, campaign.holdout_percent),
-                desired_points=share.desired_points,
-                desired_growth=share.desired_growth,
-                points=share.points,
-                growth=share.growth,
-                granted_at=item.facts.occurred_at,
-            )
-            for item, share, campaign in _shares(context, planned)
+        _insert_grants(
+            [
+                (
+                    campaign.id,
+                    campaign.version_id,
+                    item.member_key,
+                    item.event.pk,
+                    held_out(campaign.salt, item.member_key, campaign.holdout_percent),
+                    share.desired_points,
+                    share.desired_growth,
+                    share.points,
+                    share.growth,
+                    item.facts.occurred_at,
+                )
+                for item, share, campaign in _shares(context, planned)
+            ]
         )
     _release_reversed(planned)
 
 
+GRANT_COLUMNS = (
+    "campaign_id",
+    "version_id",
+    "member_id",
+    "event_id",
+    "held_out",
+    "desired_points",
+    "desired_growth",
+    "points",
+    "growth",
+    "granted_at",
+)
+GRANT_TYPES = ("bigint", "bigint", "bigint", "bigint", "boolean", "bigint", "bigint", "bigint", "bigint", "timestamptz")
+
+
+def _insert_grants(rows: list[tuple]) -> None:
+    """The event grants in one INSERT from arrays on PostgreSQL (a batch's hundreds of rows: Django's
+    bulk_create renders each value as a parameter of its own); bulk_create elsewhere."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        CampaignGrant.objects.bulk_create(CampaignGrant(**dict(zip(GRANT_COLUMNS, row, strict=True))) for row in rows)
+        return
+    columns = list(zip(*rows, strict=True))
+    arrays = ", ".join(f"%s::{kind}[]" for kind in GRANT_TYPES)
+    fetch_all(
+        f"""INSERT INTO {CampaignGrant._meta.db_table} ({", ".join(GRANT_COLUMNS)}, occurrence, points_released)
+            SELECT *, '', 0 FROM unnest({arrays}) RETURNING id""",
+        [list(column) for column in columns],
+    )
+
+
 def _release_reversed(planned: Sequence[planner.Planned]) -> None:
-    """Campaign points a return reversed go back to the budgets that counted them (the periods of the
-    purchase that earned them) and are noted on their grants."""
-    released: defaultdict[tuple[int, int, Any, date], int] = defaultdict(int)  # campaign, member, event, day
+    """Campaign points a return reversed go back to the budgets that counted them — the limits of the
+    version that granted them, in the periods of the grant — and are noted on their grants."""
+    zone = last_config().settings.zone
+    # (campaign, version number, member, the grant's event or lot, day) -> points
+    released: defaultdict[tuple[int, int, Any, Any, date], int] = defaultdict(int)
     lot_grant: dict[tuple[int, Any], int] = {}  # a triggered or one-off grant's lot names its grant
     for item in planned:
         for entry in item.plan.entries:
             if not isinstance(entry, planner.Debit) or entry.ledger != planner.POINTS or entry.kind != planner.REVERSE:
                 continue
             for lot, amount in entry.takes:
-                if getattr(lot, "reason_code", None) == reason_codes.CAMPAIGN:
-                    day = lot.created_at.astimezone(last_config().settings.zone).date()
-                    params = lot.reason_params
-                    released[(params["campaign"], item.member_key, lot.event_id or lot.pk, day)] += amount
-                    if params.get("grant"):
-                        lot_grant[(params["campaign"], lot.event_id or lot.pk)] = params["grant"]
+                if getattr(lot, "reason_code", None) != reason_codes.CAMPAIGN:
+                    continue
+                params, source = lot.reason_params, lot.event_id or lot.pk
+                day = lot.created_at.astimezone(zone).date()
+                released[(params["campaign"], params["version"], item.member_key, source, day)] += amount
+                if params.get("grant"):
+                    lot_grant[(params["campaign"], source)] = params["grant"]
     if not released:
         return
-    campaigns = {
-        c.pk: c for c in Campaign.objects.filter(pk__in={key[0] for key in released}).select_related("current_version")
+    versions = {
+        (v.campaign_id, v.number): campaign_terms.parse_terms(v.campaign.kind, v.terms)
+        for v in CampaignVersion.objects.filter(campaign_id__in={key[0] for key in released}).select_related("campaign")
     }
     give: defaultdict[CounterKey, int] = defaultdict(int)
-    for (campaign_id, member_id, event_id, day), amount in released.items():
-        campaign = campaigns[campaign_id]
-        terms = campaign_terms.parse_terms(campaign.kind, campaign.current.terms)
-        for name, limit in terms.budget.limits().items():
+    for (campaign_id, number, member_id, source, day), amount in released.items():
+        for name, limit in versions[(campaign_id, number)].budget.limits().items():
             if counts_points(name):
                 scope = member_id if name.startswith("per_member") else CAMPAIGN_WIDE
                 give[(campaign_id, name, scope, period_start(day, limit.per))] += amount
-        grant = lot_grant.get((campaign_id, event_id))
+        grant = lot_grant.get((campaign_id, source))
         grants = (
             CampaignGrant.objects.filter(pk=grant)
             if grant
-            else CampaignGrant.objects.filter(campaign_id=campaign_id, event_id=event_id)
+            else CampaignGrant.objects.filter(campaign_id=campaign_id, event_id=source)
         )
         grants.update(points_released=F("points_released") + amount)
     budgets.give_back(give)

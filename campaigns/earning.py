@@ -181,19 +181,22 @@ class Allowance:
 
     left: dict[CounterKey, int] = field(default_factory=dict)
 
-    def take(self, counters: Mapping[str, tuple[CounterKey, int]], growth: int, points: int) -> tuple[int, int]:
-        """The (growth, points) granted of the desired: points clipped to what is left, the whole
-        grant refused when no grant is left; and takes them."""
-        if not growth and not points:
-            return 0, 0
+    def take(
+        self, counters: Mapping[str, tuple[CounterKey, int]], growth: int, points: int, *, coupon: bool = False
+    ) -> tuple[int, int] | None:
+        """The (growth, points) granted of the desired — points clipped to what is left — and takes
+        them; None when the grant is refused (no grant left, or nothing left to give). A grant with a
+        `coupon` is given even when its points are clipped to nothing."""
+        if not (growth or points or coupon):
+            return None
         for name, (key, _limit) in counters.items():
             if not counts_points(name) and self.left.get(key, 1) < 1:
-                return 0, 0
+                return None
         for name, (key, _limit) in counters.items():
             if counts_points(name) and key in self.left:
                 points = min(points, max(self.left[key], 0))
-        if not growth and not points:
-            return 0, 0
+        if not (growth or points or coupon):
+            return None
         for name, (key, _limit) in counters.items():
             if key in self.left:
                 self.left[key] -= points if counts_points(name) else 1
@@ -251,28 +254,28 @@ def campaign_lines(
         counters = counters_of(campaign, member_key, day)
         want_growth = sum(wanted.growth for wanted in desired)
         want_points = sum(wanted.points for wanted in desired)
+        granted: tuple[int, int] | None = (want_growth, want_points)
         if held_out(campaign.salt, member_key, campaign.holdout_percent):
-            granted = (0, 0)
+            granted = None
         elif any(key in exhausted for key, _ in counters.values()):
             granted = _without_exhausted(counters, exhausted, want_growth, want_points)
-        elif allowance is not None:
-            granted = allowance.take(counters, want_growth, want_points)
-        else:
-            granted = (want_growth, want_points)
+        if granted is not None and allowance is not None:  # both: a remembered and a locked count
+            granted = allowance.take(counters, *granted)
+        granted = granted or (0, 0)
         added += _spread(campaign, desired, granted, so_far)
     return added
 
 
 def _without_exhausted(
     counters: Mapping[str, tuple[CounterKey, int]], exhausted: frozenset[CounterKey], growth: int, points: int
-) -> tuple[int, int]:
+) -> tuple[int, int] | None:
     """A used-up grants limit refuses the grant; a used-up points limit leaves its growth."""
     for name, (key, _) in counters.items():
         if key in exhausted:
             if not counts_points(name):
-                return 0, 0
+                return None
             points = 0
-    return growth, points
+    return (growth, points) if growth or points else None
 
 
 @dataclass(frozen=True)

@@ -85,14 +85,15 @@ def grant_rewards(campaign: Campaign, candidates: Sequence[tuple[int, str]], *, 
         for grant_id, member_id in fresh
         if not held_out(running.salt, member_id, running.holdout_percent)
     ]
-    amounts = _allocate(running, given, reward.points, reward.growth, at)
+    coupon = bool(reward.coupon_template)
+    amounts = _allocate(running, given, reward.points, reward.growth, at, coupon=coupon)
     cut = [
-        CampaignGrant(pk=grant_id, points=amounts[grant_id][0], growth=amounts[grant_id][1])
+        CampaignGrant(pk=grant_id, points=amount[0], growth=amount[1])
         for grant_id, _ in given
-        if amounts[grant_id] != (reward.points, reward.growth)
+        if (amount := amounts[grant_id] or (0, 0)) != (reward.points, reward.growth)
     ]
     CampaignGrant.objects.bulk_update(cut, ["points", "growth"])  # a budget ran out: rare
-    granted = [(grant_id, member_id, *amounts[grant_id]) for grant_id, member_id in given if any(amounts[grant_id])]
+    granted = [(grant_id, member_id, *kept) for grant_id, member_id in given if (kept := amounts[grant_id]) is not None]
     entries = len(fresh) + _book(running, granted, reward, at)
     return Granted(
         granted=len(granted),
@@ -159,22 +160,22 @@ def _insert_grants(
 
 
 def _allocate(
-    running: RunningCampaign, given: list[tuple[int, int]], points: int, growth: int, at: datetime
-) -> dict[int, tuple[int, int]]:
-    """Step 3: each grant's (points, growth) within the budgets, claimed."""
+    running: RunningCampaign, given: list[tuple[int, int]], points: int, growth: int, at: datetime, *, coupon: bool
+) -> dict[int, tuple[int, int] | None]:
+    """Step 3: each grant's (points, growth) within the budgets, claimed; None: refused."""
     day = timezone.localtime(at, ProgramSettings.current().zone).date()
     allowance: Allowance | None = None
     for _attempt in range(ALLOCATION_ATTEMPTS):
-        amounts: dict[int, tuple[int, int]] = {}
+        amounts: dict[int, tuple[int, int] | None] = {}
         wants: dict = {}
         for grant_id, member_id in given:
             counters = counters_of(running, member_id, day)
-            got_growth, got_points = (growth, points) if allowance is None else allowance.take(counters, growth, points)
-            amounts[grant_id] = (got_points, got_growth)
-            if got_points or got_growth:
+            got = (growth, points) if allowance is None else allowance.take(counters, growth, points, coupon=coupon)
+            amounts[grant_id] = None if got is None else (got[1], got[0])
+            if got is not None:
                 for name, (key, limit) in counters.items():
                     want = wants.setdefault(key, [0, limit])
-                    want[0] += got_points if counts_points(name) else 1
+                    want[0] += got[1] if counts_points(name) else 1
         claimed = budgets.claim({key: (want, limit) for key, (want, limit) in wants.items()})
         if not any(c.clipped for c in claimed.values()):
             budgets.note_claimed(claimed, {running.id: running})
@@ -217,14 +218,9 @@ def _book(running: RunningCampaign, granted: list[tuple[int, int, int, int]], re
     program = ProgramSettings.current()
     written += credit_many(
         [
-            BulkCredit(
-                member_id,
-                points,
-                growth,
-                running.reason_for(grant_id),
-                {"campaign": running.code},
-            )
+            BulkCredit(member_id, points, growth, running.reason_for(grant_id), {"campaign": running.code})
             for grant_id, member_id, points, growth in granted
+            if points or growth
         ],
         at=at,
         program=program,

@@ -52,7 +52,7 @@ def live(kind: str) -> list[Campaign]:
     return list(
         Campaign.objects.filter(status=Campaign.Status.PUBLISHED, kind=kind, current_version__isnull=False)
         .select_related("current_version")
-        .order_by("code")
+        .order_by("pk")  # budgets are claimed campaign after campaign: in id order, as a batch locks them
     )
 
 

@@ -151,6 +151,7 @@ def test_the_login_protection_screens_read_in_chinese():
 
 # Parameters for every dry-run line (loyalty.job_summaries), as the previews write them.
 SUMMARY_PARAMS = {
+    "campaign": "double-weekend",
     "period": "2026-12",
     "as_of": "2026-12-01 04:00 CST",
     "points": 1200,

@@ -113,6 +113,8 @@ def save_campaign(
         require_permission(actor, "campaigns.change_campaign", "You may not change campaigns.")
         if campaign.status == Campaign.Status.ENDED:
             raise CampaignNotChangeable(f"Campaign {code} has ended; clone it to run it again.")
+        if campaign.status == Campaign.Status.AWAITING_APPROVAL:
+            raise CampaignNotChangeable(f"Campaign {code} is awaiting approval; decline it to change it.")
         if campaign.kind != kind:
             raise InvalidInput(
                 f"Campaign {code} is a {campaign.kind} campaign.", fields={"kind": ["Fixed once created."]}
@@ -135,6 +137,7 @@ def save_campaign(
     elif version.terms != canonical:
         require_permission(actor, PUBLISH, "You may not change a published campaign.")
         campaign.current_version = _new_version(campaign, canonical, actor, published=True)
+        _check_within_approval_limit(campaign, actor)
         _announce(campaign)
     campaign.save(update_fields=["current_version"])
     return campaign
@@ -250,6 +253,21 @@ def publish_campaign(*, code: str, actor=None) -> Campaign:
             return campaign
         version.save(update_fields=["segment_version", "exclude_segment_version", "published_at", "forecast"])
     return _move(code, actor, allowed=(Campaign.Status.DRAFT,), to=Campaign.Status.PUBLISHED)
+
+
+def _check_within_approval_limit(campaign: Campaign, actor) -> None:
+    """A published campaign's new terms are forecast too: above the approval limit a staff member's
+    edit is refused (it would skip the second person); a clone goes through approval instead."""
+    version = campaign.current
+    version.forecast = forecast_campaign(campaign, now=timezone.now()).as_json()
+    version.save(update_fields=["forecast"])
+    limit = ProgramSettings.current().campaign_approval_limit
+    if actor is not None and forecast_points(version.forecast) > limit:
+        raise InvalidInput(
+            f"The new terms' forecast exceeds the approval limit ({limit:,} points): clone the campaign and "
+            "publish the clone for approval.",
+            fields={"terms": ["Above the approval limit."]},
+        )
 
 
 def forecast_points(forecast: dict) -> Decimal:

@@ -126,11 +126,12 @@ def event_result(event, status: str) -> dict:
 
 def campaign_shares(event) -> list[dict]:
     """What each campaign added to the event (after its budget): the share the event's
-    contributions record for it, the base rules' and the tier's share not included."""
+    contributions record for it, the base rules' and the tier's share not included. A campaign that
+    added nothing is left out: a held-out member's ghost would tell them they are held out."""
     return [
         {"code": share["code"], "points": share["points"], "growth": share["growth"]}
         for share in event.contributions or ()
-        if share["source"] == "campaign"
+        if share["source"] == "campaign" and (share["points"] or share["growth"])
     ]
 
 

@@ -90,3 +90,34 @@ def test_the_shares_sum_to_one_rounding_of_the_exact_total():
         rules=[rule()],
     )
     assert total == 1
+
+
+def test_a_remembered_used_up_limit_and_a_locked_count_both_apply():
+    """A per-member points limit remembered as used up leaves the growth; the grants count locked by
+    the claim then refuses it: a second plan gives nothing rather than asking for the same again."""
+    double = campaign(
+        "double",
+        points_multiplier="2",
+        growth_multiplier="2",
+        budget={"per_member_points": 10, "grants": 5},
+    )
+    facts = planner.EventFacts("purchase", AT, Decimal(100), "o1")
+    state = member("1")
+    lines = planner.earning_lines(facts, state, PROGRAM, rules=[rule(growth_per_unit="1")])
+    counters = earning.counters_of(double, 7, AT.astimezone(SHANGHAI).date())
+    exhausted = frozenset({counters["per_member_points"][0]})
+    allowance = earning.Allowance({counters["grants"][0]: 0})
+
+    added = earning.campaign_lines(
+        facts,
+        state,
+        tuple(lines),
+        [double],
+        member_key=7,
+        setting=earning.Setting(SHANGHAI, Decimal(5)),
+        allowance=allowance,
+        exhausted=exhausted,
+    )
+
+    assert [(int(line.growth), int(line.points)) for line in added] == [(0, 0)]
+    assert added[0].desired == (100, 100)

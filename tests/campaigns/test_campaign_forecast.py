@@ -12,8 +12,16 @@ from django.utils import timezone
 
 from campaigns.forecast import forecast_campaign
 from campaigns.models import Campaign, CampaignGrant
-from campaigns.services.campaigns import SamePerson, approve_campaign, decline_campaign, publish_campaign, save_campaign
+from campaigns.services.campaigns import (
+    CampaignNotChangeable,
+    SamePerson,
+    approve_campaign,
+    decline_campaign,
+    publish_campaign,
+    save_campaign,
+)
 from loyalty.models import PointsEntry
+from members.errors import InvalidInput
 from members.models import DomainEvent
 from tests.factories import MemberFactory
 from tests.helpers import purchase, staff_with
@@ -92,3 +100,19 @@ def test_within_the_limit_it_publishes_at_once_and_a_declined_one_is_a_draft_aga
     declined = decline_campaign(code="large", actor=checker)
     assert declined.status == Campaign.Status.DRAFT
     assert Campaign.objects.get(code="large").publish_requested_by is None
+
+
+def test_an_edit_cannot_skip_the_approval(program, configure_program):
+    configure_program(campaign_approval_limit=150)
+    MemberFactory()
+    draft("gift", kind="grant", reward={"points": 100})
+    maker = staff_with(*PUBLISHER)
+    publish_campaign(code="gift", actor=maker)  # 100 points: within the limit
+    with pytest.raises(InvalidInput):
+        save_campaign(code="gift", name="gift", kind="grant", terms={"reward": {"points": 1000}}, actor=maker)
+    assert Campaign.objects.get(code="gift").current.terms["reward"] == {"points": 100}
+
+    draft("big", kind="grant", reward={"points": 1000})
+    publish_campaign(code="big", actor=maker)
+    with pytest.raises(CampaignNotChangeable):
+        save_campaign(code="big", name="big", kind="grant", terms={"reward": {"points": 1}}, actor=maker)

@@ -147,3 +147,20 @@ def test_held_out_members_of_a_trigger_get_a_ghost(program):
         assert points_of(member) == (0 if held else 10)
         grant = CampaignGrant.objects.get(member=member)
         assert (grant.held_out, grant.points, grant.desired_points) == (held, 0 if held else 10, 10)
+
+
+def test_a_coupon_only_reward_is_given_and_counted_in_the_grants_budget(program):
+    running(
+        "birthday-coupon",
+        kind="triggered",
+        trigger={"type": "birthday"},
+        reward={"coupon_template": "ten-off-99"},
+        budget={"grants": 1},
+    )
+    members = [MemberFactory(birthday=date(1990, 6, 1)) for _ in range(2)]
+
+    run_job_now(job="campaign_date_triggers", as_of=local(2026, 6, 2, 7))
+
+    assert Coupon.objects.filter(member__in=members).count() == 1
+    assert BudgetCounter.objects.get(budget="grants").used == 1
+    assert CampaignGrant.objects.exclude(coupon=None).count() == 1

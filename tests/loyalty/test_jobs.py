@@ -809,6 +809,8 @@ def test_setup_schedules_is_idempotent(program):
 
     tasks = PeriodicTask.objects.filter(name__startswith="loyalty: ").order_by("name")
     assert [t.name for t in tasks] == [
+        "loyalty: campaign_date_triggers",
+        "loyalty: campaign_grants",
         "loyalty: expire_coupons",
         "loyalty: expire_growth",
         "loyalty: expire_points",
@@ -821,8 +823,8 @@ def test_setup_schedules_is_idempotent(program):
         "loyalty: store_member_rfm",
         "loyalty: store_report_summaries",
     ]
-    assert PeriodicTask.objects.count() == 15  # the jobs, the dashboard refresh, the outbox relay and prune, segments
-    assert CrontabSchedule.objects.count() == 12
+    assert PeriodicTask.objects.count() == 17  # the jobs, the dashboard refresh, the outbox relay and prune, segments
+    assert CrontabSchedule.objects.count() == 13
     refresh = PeriodicTask.objects.get(name="dashboard: refresh figures")
     assert (refresh.task, refresh.interval.every, refresh.interval.period) == (
         "loyalty.refresh_dashboard",
@@ -857,7 +859,7 @@ def test_setup_schedules_keeps_schedules_edited_in_the_admin(program):
     call_command("setup_schedules", stdout=StringIO())
 
     assert PeriodicTask.objects.get(name="loyalty: expire_points").enabled is False
-    assert PeriodicTask.objects.count() == 15
+    assert PeriodicTask.objects.count() == 17
 
 
 # --- concurrency (PostgreSQL) -----------------------------------------------------------------------

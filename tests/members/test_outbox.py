@@ -48,6 +48,7 @@ def test_each_change_writes_its_events_once_numbered_in_the_order_of_the_changes
         "points.earned",
         "growth.changed",
         "tier.upgraded",
+        "member.first_purchase",
         "points.earned",
         "growth.changed",
         "points.spent",
@@ -57,12 +58,13 @@ def test_each_change_writes_its_events_once_numbered_in_the_order_of_the_changes
     events = published("alice")
     in_commit_order = DomainEvent.objects.filter(member_external_id="alice").order_by("batch_id", "member_sequence")
     assert [sequence for sequence, _, _ in events] == list(in_commit_order.values_list("member_sequence", flat=True))
-    assert len({sequence for sequence, _, _ in events}) == 9
+    assert len({sequence for sequence, _, _ in events}) == 10
     assert events[0][2] == {"tier": "normal", "referrer": None}
     assert events[1][2] == {"points": 600, "pending": False, "event_id": "e-1", "source": "shop"}
     assert events[3][2] == {"from": "normal", "to": "bronze", "reason": "upgrade", "event_id": "e-1", "source": "shop"}
-    assert events[6][2]["points"] == 100 and events[6][2]["reference"] == "r-1"
-    assert events[8][2] == {"from": "active", "to": "frozen"}
+    assert events[4][2]["order_id"] and events[4][2]["event_id"] == "e-1"  # the first purchase
+    assert events[7][2]["points"] == 100 and events[7][2]["reference"] == "r-1"
+    assert events[9][2] == {"from": "active", "to": "frozen"}
     count = DomainEvent.objects.count()
 
     # Replays change nothing, so they publish nothing.

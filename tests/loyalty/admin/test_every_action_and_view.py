@@ -35,6 +35,8 @@ OFFERED = {
     },
     "Marketing": {
         ("campaigns.Campaign", "publish"),
+        ("campaigns.Campaign", "approve"),
+        ("campaigns.Campaign", "decline"),
         ("campaigns.Campaign", "pause"),
         ("campaigns.Campaign", "resume"),
         ("campaigns.Campaign", "end"),
