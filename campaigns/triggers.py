@@ -169,15 +169,20 @@ def _granted_in_chunk(campaigns, first_id: int, last_id: int, as_of: datetime, c
     return ChunkResult(members_changed=len(members), entries_written=entries)
 
 
-def preview_date_triggers(as_of: datetime) -> list[dict]:
+def _preview(campaigns: list[Campaign], candidates_of, as_of: datetime) -> list[dict]:
+    """A dry run's lines: how many members each campaign would reward as of then."""
     return [
         job_summaries.line(
             "campaign_occurrences",
             campaign=campaign.code,
-            members=date_candidates(campaign, Member.objects.all(), as_of).count(),
+            members=candidates_of(campaign, Member.objects.all(), as_of).count(),
         )
-        for campaign in _date_campaigns(as_of)
+        for campaign in campaigns
     ]
+
+
+def preview_date_triggers(as_of: datetime) -> list[dict]:
+    return _preview(_date_campaigns(as_of), date_candidates, as_of)
 
 
 # --- one-off grants -----------------------------------------------------------------------------------------
@@ -207,14 +212,7 @@ def grants_chunk(first_id: int, last_id: int, as_of: datetime, *, period: str, r
 
 
 def preview_grants(as_of: datetime) -> list[dict]:
-    return [
-        job_summaries.line(
-            "campaign_occurrences",
-            campaign=campaign.code,
-            members=grant_candidates(campaign, Member.objects.all(), as_of).count(),
-        )
-        for campaign in due_grants(as_of)
-    ]
+    return _preview(due_grants(as_of), grant_candidates, as_of)
 
 
 def finish_grants(*, run) -> None:
