@@ -269,7 +269,7 @@ def _insert_grants(rows: list[tuple]) -> None:
         CampaignGrant.objects.bulk_create(CampaignGrant(**dict(zip(GRANT_COLUMNS, row, strict=True))) for row in rows)
         return
     columns = list(zip(*rows, strict=True))
-    arrays = ", ".join(f"%s::{kind}[]" for kind in GRANT_TYPES)
+    arrays = ", ".join(f"%b::{kind}[]" for kind in GRANT_TYPES)
     fetch_all(
         f"""INSERT INTO {CampaignGrant._meta.db_table} ({", ".join(GRANT_COLUMNS)}, occurrence, points_released)
             SELECT *, '', 0 FROM unnest({arrays}) RETURNING id""",

@@ -162,8 +162,11 @@ def period_start(day: date, per: str) -> date:
 def counters_of(campaign: RunningCampaign, member_id: int, day: date) -> dict[str, tuple[CounterKey, int]]:
     """The campaign's budget counters an event of this member on this (program) day counts in, by
     budget name, with each limit."""
+    limits = campaign.terms.budget.limits()
+    if not limits:
+        return {}
     found = {}
-    for name, limit in campaign.terms.budget.limits().items():
+    for name, limit in limits.items():
         scope = member_id if name.startswith("per_member") else CAMPAIGN_WIDE
         found[name] = ((campaign.id, name, scope, period_start(day, limit.per)), limit.amount)
     return found

@@ -24,6 +24,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from loyalty.models import ProgramSettings
+from loyalty.reasons import stored_text
 from loyalty.services.bulk_credit import BulkCredit, credit_many
 from members.db import fetch_all
 from members.models import Member
@@ -118,7 +119,7 @@ def _insert_grants(
                                      desired_growth, points, growth, points_released, granted_at)
                 SELECT %s, %s, m, o, h, %s, %s, CASE WHEN h THEN 0 ELSE %s END, CASE WHEN h THEN 0 ELSE %s END,
                        0, %s
-                FROM unnest(%s::bigint[], %s::text[], %s::boolean[]) AS c(m, o, h)
+                FROM unnest(%b::bigint[], %b::text[], %b::boolean[]) AS c(m, o, h)
                 ON CONFLICT (campaign_id, member_id, occurrence) WHERE occurrence <> '' DO NOTHING
                 RETURNING id, member_id""",
             [
@@ -216,9 +217,10 @@ def _book(running: RunningCampaign, granted: list[tuple[int, int, int, int]], re
         _link_coupons([grant_id for grant_id, _, _, _ in granted], [coupon.pk for coupon in coupons])
         written += len(coupons)
     program = ProgramSettings.current()
+    text = stored_text(running.reason)  # the grant's id in the parameters is not in the text
     written += credit_many(
         [
-            BulkCredit(member_id, points, growth, running.reason_for(grant_id), {"campaign": running.code})
+            BulkCredit(member_id, points, growth, running.reason_for(grant_id), {"campaign": running.code}, text)
             for grant_id, member_id, points, growth in granted
             if points or growth
         ],

@@ -12,6 +12,7 @@ The kinds (docs/campaigns.md):
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -112,8 +113,13 @@ class Budget:
     per_member_grants: Limit | None = None
 
     def limits(self) -> dict[str, Limit]:
-        """The limits given, by name."""
-        return {name: limit for name in BUDGET_KEYS if (limit := getattr(self, name)) is not None}
+        """The limits given, by name (in a fixed order; the same dict each time: read it, never change it)."""
+        return self._limits
+
+    @functools.cached_property
+    def _limits(self) -> dict[str, Limit]:
+        # Every event a campaign matches asks for them: made once per (frozen) budget.
+        return {name: limit for name in sorted(BUDGET_KEYS) if (limit := getattr(self, name)) is not None}
 
     def as_json(self) -> dict[str, Any]:
         return {name: limit.as_json() for name, limit in sorted(self.limits().items())}
