@@ -349,7 +349,8 @@ EXPLAINED_EVENTS = 10
 def points_explained(member: Member) -> list[dict]:
     """The member page's "why this many points": the latest events, each split into what the rules
     and the tier gave and what each campaign added (and wanted, when a budget or holdout cut it)."""
-    events = list(Event.objects.filter(member=member).order_by("-occurred_at", "-pk")[:EXPLAINED_EVENTS])
+    latest = Event.objects.filter(member=member).select_related("event_type").order_by("-occurred_at", "-pk")
+    events = list(latest[:EXPLAINED_EVENTS])
     names = dict(
         Campaign.objects.filter(
             code__in={share["code"] for event in events for share in event.contributions or ()}
