@@ -68,6 +68,7 @@ class Granted:
     refused: int  # the budget had nothing left for them
     repeated: int  # already given for this occurrence
     entries: int  # rows written: grants, lots, coupons
+    members: tuple[int, ...] = ()  # the members given something
 
 
 def grant_rewards(campaign: Campaign, candidates: Sequence[tuple[int, str]], *, at: datetime) -> Granted:
@@ -102,6 +103,7 @@ def grant_rewards(campaign: Campaign, candidates: Sequence[tuple[int, str]], *, 
         refused=len(given) - len(granted),
         repeated=len(candidates) - len(fresh),
         entries=entries,
+        members=tuple(member_id for _, member_id, _, _ in granted),
     )
 
 
