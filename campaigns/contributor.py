@@ -1,7 +1,7 @@
 """Multiplier and bonus campaigns as the engine's earning contributor (loyalty.extensions): every
 event path — one at a time, batched, one by one — plans them with the same arithmetic
-(campaigns.earning), claims their budgets in its transaction (`settle`) and records their grants
-(`record`). A return that reverses a campaign's points gives them back to its budget (`record`).
+(campaigns.earning), claims their budgets in its transaction (`settle`) and hands the writer its
+grants (`grant_rows`). A return that reverses a campaign's points gives them back to its budget (`record`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
 from loyalty import extensions, planner, reason_codes
 from loyalty.config import last_config
-from members.db import fetch_all
 
 from . import budgets
 from . import terms as campaign_terms
@@ -222,59 +220,51 @@ def settle(context: Context | None, planned: Sequence[planner.Planned]) -> bool:
     return False
 
 
-def record(context: Context | None, planned: Sequence[planner.Planned]) -> None:
-    """The grants (ghosts included) of the events just written; and the budget a return gave back."""
-    if context is not None:
-        _insert_grants(
-            [
-                (
-                    campaign.id,
-                    campaign.version_id,
-                    item.member_key,
-                    item.event.pk,
-                    held_out(campaign.salt, item.member_key, campaign.holdout_percent),
-                    share.desired_points,
-                    share.desired_growth,
-                    share.points,
-                    share.growth,
-                    item.facts.occurred_at,
-                )
-                for item, share, campaign in _shares(context, planned)
-            ]
-        )
-    _release_reversed(planned)
+def grant_rows(context: Context | None, planned: Sequence[planner.Planned]) -> planner.EventRows | None:
+    """The grants (ghosts included) of the planned events, for the writer to insert with them."""
+    if context is None:
+        return None
+    return planner.EventRows(
+        model=CampaignGrant,
+        fields=GRANT_FIELDS,
+        rows=[
+            (
+                item.event,
+                campaign.id,
+                campaign.version_id,
+                item.member_key,
+                held_out(campaign.salt, item.member_key, campaign.holdout_percent),
+                share.desired_points,
+                share.desired_growth,
+                share.points,
+                share.growth,
+                item.facts.occurred_at,
+                "",
+                0,
+            )
+            for item, share, campaign in _shares(context, planned)
+        ],
+    )
 
 
-GRANT_COLUMNS = (
+GRANT_FIELDS = (
     "campaign_id",
     "version_id",
     "member_id",
-    "event_id",
     "held_out",
     "desired_points",
     "desired_growth",
     "points",
     "growth",
     "granted_at",
+    "occurrence",
+    "points_released",
 )
-GRANT_TYPES = ("bigint", "bigint", "bigint", "bigint", "boolean", "bigint", "bigint", "bigint", "bigint", "timestamptz")
 
 
-def _insert_grants(rows: list[tuple]) -> None:
-    """The event grants in one INSERT from arrays on PostgreSQL (a batch's hundreds of rows: Django's
-    bulk_create renders each value as a parameter of its own); bulk_create elsewhere."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        CampaignGrant.objects.bulk_create(CampaignGrant(**dict(zip(GRANT_COLUMNS, row, strict=True))) for row in rows)
-        return
-    columns = list(zip(*rows, strict=True))
-    arrays = ", ".join(f"%b::{kind}[]" for kind in GRANT_TYPES)
-    fetch_all(
-        f"""INSERT INTO {CampaignGrant._meta.db_table} ({", ".join(GRANT_COLUMNS)}, occurrence, points_released)
-            SELECT *, '', 0 FROM unnest({arrays}) RETURNING id""",
-        [list(column) for column in columns],
-    )
+def record(context: Context | None, planned: Sequence[planner.Planned]) -> None:
+    """The budget a return gave back."""
+    _release_reversed(planned)
 
 
 def _release_reversed(planned: Sequence[planner.Planned]) -> None:
@@ -329,6 +319,7 @@ def register() -> None:
             prepare=prepare,
             contribute=contribute,
             settle=settle,
+            rows=grant_rows,
             record=record,
             claims_shared_counters=claims_shared_counters,
         ),

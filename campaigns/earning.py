@@ -13,6 +13,7 @@ is the campaign's whole share of the one rounding (planner.rounded_share).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,11 +47,11 @@ class RunningCampaign:
     salt: str
     holdout_percent: int
 
-    @property
+    @functools.cached_property  # every event's line asks; frozen dataclasses are slow to make
     def key(self) -> GrantKey:
         return GrantKey(SOURCE, self.code, self.version)
 
-    @property
+    @functools.cached_property
     def reason(self) -> Reason:
         return Reason(
             reason_codes.CAMPAIGN, {"name": self.name, "campaign": self.id, "code": self.code, "version": self.version}

@@ -179,10 +179,25 @@ class EarningContributor:
     # is written: (context, planned events in order) -> True when the contributor changed its context
     # (a budget ran out) and the events must be planned again. Where budgets are claimed.
     settle: Callable[[Any, Sequence[Planned]], bool] | None = None
+    # After settle, before anything is written: (context, planned) -> the contributor's own rows of
+    # the events (a campaign's grants), which the writers insert with the events.
+    rows: Callable[[Any, Sequence[Planned]], EventRows | None] | None = None
     # After the events and their ledger rows are written (event keys known): (context, planned).
     record: Callable[[Any, Sequence[Planned]], None] | None = None
     # Whether settle now claims counters several members share (a campaign's total budget).
     claims_shared_counters: Callable[[], bool] | None = None
+
+
+@dataclass(frozen=True)
+class EventRows:
+    """Rows a contributor keeps beside the events it contributed to, each pointing at its event:
+    the writers insert them with the events (the set-based path in the same statement, where one
+    more round trip per event cost more than the rows). `model` is the rows' Django model, with a
+    foreign key `event`; `rows` are (the Planned.event, *values of the fields named in `fields`)."""
+
+    model: Any
+    fields: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ instead, after the set-based part has committed.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from operator import attrgetter
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import (
@@ -48,10 +48,13 @@ from members.selectors import member_columns, member_from_row
 from .event_input import EventInput
 from .event_plans import (
     SETTLE_ATTEMPTS,
+    array_type,
+    contributed_rows,
     contributions,
     contributions_json,
     facts_of,
-    lot_row,
+    insert_event_rows,
+    lot_values,
     may_debit,
     member_state,
     occurrences,
@@ -172,12 +175,13 @@ def record_storefront_event(*, source: str, body: Any) -> EventOutcome:
 class _Rows:
     events: list[Event] = field(default_factory=list)
     rule_hits: list[RuleHit] = field(default_factory=list)
-    growth: list[GrowthEntry] = field(default_factory=list)
-    points: list[PointsEntry] = field(default_factory=list)
+    growth: list[SimpleNamespace] = field(default_factory=list)  # event_plans.lot_values
+    points: list[SimpleNamespace] = field(default_factory=list)
     tier_changes: list[TierChange] = field(default_factory=list)
     members: dict[int, Member] = field(default_factory=dict)
     published: list[Occurrence] = field(default_factory=list)
     planned: list[planner.Planned] = field(default_factory=list)
+    contributed: list[planner.EventRows] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -232,6 +236,7 @@ def _record_set_based(
         reported_orders = set(starting_orders)
     else:
         raise RuntimeError("The earning contributors did not settle the batch.")
+    rows.contributed = contributed_rows(prepared, rows.planned)
     _write(rows, now, prepare)
     recorded(prepared, rows.planned)
     return results
@@ -380,11 +385,8 @@ def _apply(
     for entry in plan.entries:
         if not isinstance(entry, planner.Credit):  # members whose events may debit are not set-based (may_debit)
             raise RuntimeError("A set-based event planned a debit.")
-        row = lot_row(entry, member=member, event=event, now=now)
-        if isinstance(row, GrowthEntry):
-            rows.growth.append(row)
-        else:
-            rows.points.append(row)
+        model, values = lot_values(entry, member=member, event=event, now=now)
+        (rows.growth if model is GrowthEntry else rows.points).append(values)
     if plan.tier_move is not None:
         rows.tier_changes.append(
             TierChange(
@@ -493,14 +495,15 @@ def _write(rows: _Rows, now: datetime, prepare: bool) -> None:
     for row in _dependents(rows):
         row.event_id = _event_of(row).pk
     RuleHit.objects.bulk_create(rows.rule_hits)
-    GrowthEntry.objects.bulk_create(rows.growth)
-    PointsEntry.objects.bulk_create(rows.points)
+    GrowthEntry.objects.bulk_create(GrowthEntry(**vars(values)) for values in rows.growth)
+    PointsEntry.objects.bulk_create(PointsEntry(**vars(values)) for values in rows.points)
     TierChange.objects.bulk_create(rows.tier_changes)
     Member.objects.bulk_update(list(rows.members.values()), EVENT_MEMBER_FIELDS)
+    insert_event_rows(rows.contributed)
     publish_many(rows.published)
 
 
-def _dependents(rows: _Rows) -> Iterator[RuleHit | GrowthEntry | PointsEntry | TierChange]:
+def _dependents(rows: _Rows) -> Iterator[Any]:
     """The rows that point at the batch's events."""
     yield from rows.rule_hits
     yield from rows.growth
@@ -508,10 +511,10 @@ def _dependents(rows: _Rows) -> Iterator[RuleHit | GrowthEntry | PointsEntry | T
     yield from rows.tier_changes
 
 
-def _event_of(row: RuleHit | GrowthEntry | PointsEntry | TierChange) -> Event:
+def _event_of(row: Any) -> Event:
     """The event a batch row was made with (each is made with one)."""
     if row.event is None:
-        raise RuntimeError(f"A batch's {type(row).__name__} has no event.")
+        raise RuntimeError(f"A batch's {row!r} has no event.")
     return row.event
 
 
@@ -520,7 +523,7 @@ def _arrays(fields, objects) -> tuple[list[str], list[list[Any]]]:
     Django passes the Python values of these fields through unchanged except JSON, which it wraps;
     skipping get_db_prep_save for the others saves most of the time of building the arrays."""
     real_connection = connections[DEFAULT_DB_ALIAS]  # not the proxy: one attribute lookup less per value
-    placeholders = [_array_type(model_field) for model_field in fields]
+    placeholders = [array_type(model_field) for model_field in fields]
     values = []
     for model_field in fields:
         read = attrgetter(model_field.attname)
@@ -530,11 +533,6 @@ def _arrays(fields, objects) -> tuple[list[str], list[list[Any]]]:
         else:
             values.append([read(obj) for obj in objects])
     return placeholders, values
-
-
-@functools.cache
-def _array_type(model_field) -> str:
-    return f"%b::{model_field.db_type(connections[DEFAULT_DB_ALIAS])}[]"
 
 
 def _write_postgresql(rows: _Rows, prepare: bool) -> None:
@@ -552,21 +550,24 @@ def _write_postgresql(rows: _Rows, prepare: bool) -> None:
         f"""ev AS (INSERT INTO {Event._meta.db_table} ({", ".join(column(f) for f in event_fields)})
                    SELECT * FROM unnest({", ".join(placeholders)}) RETURNING id, event_id)"""
     ]
-    dependent_tables = (("rh", rows.rule_hits), ("gr", rows.growth), ("pt", rows.points), ("tc", rows.tier_changes))
-    for name, dependents in dependent_tables:
+    dependent_tables: tuple[tuple[str, Any, list[Any]], ...] = (
+        ("rh", RuleHit, rows.rule_hits),
+        ("gr", GrowthEntry, rows.growth),
+        ("pt", PointsEntry, rows.points),
+        ("tc", TierChange, rows.tier_changes),
+    )
+    for name, model, dependents in dependent_tables:
         if not dependents:
             continue
-        model = type(dependents[0])
         fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name != "event"]
         placeholders, values = _arrays(fields, dependents)
-        aliases = [f"c{i}" for i in range(len(fields))]
         params += [[_event_of(row).event_id for row in dependents], *values]
-        ctes.append(
-            f"""{name} AS (INSERT INTO {model._meta.db_table} (event_id, {", ".join(column(f) for f in fields)})
-                           SELECT ev.id, {", ".join(f"u.{a}" for a in aliases)}
-                           FROM unnest(%b::text[], {", ".join(placeholders)}) AS u(event_key, {", ".join(aliases)})
-                           JOIN ev ON ev.event_id = u.event_key)"""
-        )
+        ctes.append(_dependent_cte(name, model, fields, placeholders))
+    for number, contributed in enumerate(rows.contributed):
+        fields = [concrete_field(contributed.model, name) for name in contributed.fields]
+        params.append([event.event_id for event, *_ in contributed.rows])
+        params += [list(values) for values in zip(*(values for _, *values in contributed.rows), strict=True)]
+        ctes.append(_dependent_cte(f"x{number}", contributed.model, fields, [array_type(f) for f in fields]))
     member_fields = [concrete_field(Member, name) for name in ("id", *EVENT_MEMBER_FIELDS)]
     placeholders, values = _arrays(member_fields, rows.members.values())
     params += values
@@ -581,9 +582,18 @@ def _write_postgresql(rows: _Rows, prepare: bool) -> None:
         happened, arrays = identified_arrays_of(rows.published, timezone.now(), external_ids=external_ids)
         params += arrays
         ctes += identified_ctes(happened)
-    statement = f"WITH {', '.join(ctes)} SELECT id, event_id FROM ev"  # one of 32 texts: which rows there are
+    statement = f"WITH {', '.join(ctes)} SELECT id, event_id FROM ev"  # a few dozen texts: which rows there are
     ids = {event_id: pk for pk, event_id in fetch_all(statement, params, prepare=prepare)}
     for event in rows.events:
         event.pk = ids[event.event_id]
     for row in _dependents(rows):
         row.event_id = _event_of(row).pk
+
+
+def _dependent_cte(name: str, model, fields, placeholders: list[str]) -> str:
+    """An INSERT of rows that point at the batch's events: their event_ids first, then `fields`."""
+    aliases = [f"c{i}" for i in range(len(fields))]
+    return f"""{name} AS (INSERT INTO {model._meta.db_table} (event_id, {", ".join(column(f) for f in fields)})
+                           SELECT ev.id, {", ".join(f"u.{a}" for a in aliases)}
+                           FROM unnest(%b::text[], {", ".join(placeholders)}) AS u(event_key, {", ".join(aliases)})
+                           JOIN ev ON ev.event_id = u.event_key)"""

@@ -27,9 +27,11 @@ from .event_input import EventInput, parse_event
 from .event_plans import (
     SETTLE_ATTEMPTS,
     claims_shared_counters,
+    contributed_rows,
     contributions,
     contributions_json,
     facts_of,
+    insert_event_rows,
     plan_one,
     recorded,
     settled,
@@ -253,6 +255,7 @@ def _apply(event_input: EventInput, now: datetime) -> EventOutcome:
     else:
         raise RuntimeError("The earning contributors did not settle the event.")
     write_plan(plan, event=event, member=member, now=now)
+    insert_event_rows(contributed_rows(prepared, planned))
     member.save(update_fields=EVENT_MEMBER_FIELDS)
     event.growth_delta, event.points_delta = plan.growth_delta, plan.points_delta
     event.tier_after, event.tier_changed = member.tier, plan.tier_move is not None
