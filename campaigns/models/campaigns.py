@@ -210,11 +210,22 @@ class CampaignGrant(models.Model):
     trigger's occurrence. A held-out member's grant is a ghost: what they would have received, with
     nothing granted. `points_released`: what returns reversed of it (and gave back to its budget)."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="grants", verbose_name=_("campaign"))
+    # Each grant row is written with its event (hundreds a second): no index the others cover — the
+    # campaign's is (campaign, granted_at), the event's campaigngrant_event_idx — and the coupon's only
+    # where there is one.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="grants", verbose_name=_("campaign"), db_index=False
+    )
     version = models.ForeignKey(CampaignVersion, on_delete=models.PROTECT, related_name="+", verbose_name=_("version"))
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
     event = models.ForeignKey(
-        "loyalty.Event", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("event")
+        "loyalty.Event",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("event"),
+        db_index=False,
     )
     occurrence = models.CharField(
         _("occurrence"),
@@ -226,7 +237,13 @@ class CampaignGrant(models.Model):
         ),
     )
     coupon = models.ForeignKey(
-        "rewards.Coupon", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("coupon")
+        "rewards.Coupon",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("coupon"),
+        db_index=False,
     )
     held_out = models.BooleanField(_("held out"), default=False)
     desired_points = models.BigIntegerField(_("points desired"), default=0)
@@ -243,6 +260,7 @@ class CampaignGrant(models.Model):
         indexes = [
             models.Index(fields=["campaign", "granted_at"]),
             models.Index(fields=["event"], name="campaigngrant_event_idx"),
+            models.Index(fields=["coupon"], name="campaigngrant_coupon_idx", condition=models.Q(coupon__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(
