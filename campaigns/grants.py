@@ -166,6 +166,8 @@ def _allocate(
     running: RunningCampaign, given: list[tuple[int, int]], points: int, growth: int, at: datetime, *, coupon: bool
 ) -> dict[int, tuple[int, int] | None]:
     """Step 3: each grant's (points, growth) within the budgets, claimed; None: refused."""
+    if not running.terms.budget.limits():  # nothing to count: everyone gets the whole reward
+        return dict.fromkeys((grant_id for grant_id, _ in given), (points, growth))
     day = timezone.localtime(at, ProgramSettings.current().zone).date()
     allowance: Allowance | None = None
     for _attempt in range(ALLOCATION_ATTEMPTS):
