@@ -49,6 +49,7 @@ from .event_input import EventInput
 from .event_plans import (
     SETTLE_ATTEMPTS,
     array_type,
+    contributed_arrays,
     contributed_rows,
     contributions,
     contributions_json,
@@ -565,8 +566,7 @@ def _write_postgresql(rows: _Rows, prepare: bool) -> None:
         ctes.append(_dependent_cte(name, model, fields, placeholders))
     for number, contributed in enumerate(rows.contributed):
         fields = [concrete_field(contributed.model, name) for name in contributed.fields]
-        params.append([event.event_id for event, *_ in contributed.rows])
-        params += [list(values) for values in zip(*(values for _, *values in contributed.rows), strict=True)]
+        params += [[event.event_id for event, *_ in contributed.rows], *contributed_arrays(fields, contributed)]
         ctes.append(_dependent_cte(f"x{number}", contributed.model, fields, [array_type(f) for f in fields]))
     member_fields = [concrete_field(Member, name) for name in ("id", *EVENT_MEMBER_FIELDS)]
     placeholders, values = _arrays(member_fields, rows.members.values())

@@ -136,14 +136,24 @@ def insert_event_rows(contributed: Sequence[planner.EventRows]) -> None:
                 for event, *values in rows.rows
             )
             continue
-        fields = [concrete_field(rows.model, name) for name in ("event", *rows.fields)]
+        fields = [concrete_field(rows.model, name) for name in rows.fields]
         arrays = ", ".join(array_type(field) for field in fields)
-        columns = [list(values) for values in zip(*((event.pk, *values) for event, *values in rows.rows), strict=True)]
         fetch_all(
-            f"""INSERT INTO {rows.model._meta.db_table} ({", ".join(column(f) for f in fields)})
-                SELECT * FROM unnest({arrays}) RETURNING 1""",
-            columns,
+            f"""INSERT INTO {rows.model._meta.db_table} (event_id, {", ".join(column(f) for f in fields)})
+                SELECT * FROM unnest(%b::bigint[], {arrays}) RETURNING 1""",
+            [[event.pk for event, *_ in rows.rows], *contributed_arrays(fields, rows)],
         )
+
+
+def contributed_arrays(fields, rows: planner.EventRows) -> list[list[Any]]:
+    """Each field's values of contributed rows as an array for `unnest` (JSON adapted as Django
+    adapts it; other values as they are)."""
+    columns = [list(values) for values in zip(*(values for _, *values in rows.rows), strict=True)]
+    adapt = connections[DEFAULT_DB_ALIAS].ops.adapt_json_value
+    for index, model_field in enumerate(fields):
+        if model_field.get_internal_type() == "JSONField":
+            columns[index] = [None if value is None else adapt(value, model_field.encoder) for value in columns[index]]
+    return columns
 
 
 @functools.cache
@@ -318,11 +328,12 @@ def lot_values(
 
 @functools.cache
 def _column_defaults(model) -> dict[str, Any]:
-    """Every column of a ledger model with its constant default (None where it is computed)."""
+    """The columns of a ledger model with a constant default. Those with a computed one (the times)
+    lot_values must set: a batch's arrays read every column and fail on one it left out."""
     return {
-        f.attname: None if f.has_default() and callable(f.default) else f.get_default()
+        f.attname: f.get_default()
         for f in model._meta.concrete_fields
-        if f.name != "event"
+        if f.name != "event" and not (f.has_default() and callable(f.default))
     }
 
 
