@@ -9,12 +9,20 @@ docs/benchmarks.md.
 3. The nightly date triggers (a birthday campaign and a 90-day win-back) over every member (the
    campaign_date_triggers job), against the naive loop on a sample.
 
-    .venv/bin/python benchmarks/campaigns.py --members 1000000 --sample 2000
+The jobs run as in production: Celery beat's task fans the run's chunks out to the workers
+(`--workers`, prefork, concurrency 1 each, on Redis), as benchmarks/monthly_run.py runs the monthly
+night; `--workers 0` runs the chunks one after another in this process instead.
+
+    .venv/bin/python benchmarks/campaigns.py --members 1000000 --sample 2000 --workers 2 --tune-postgres
+
+Needs PostgreSQL and Redis on 127.0.0.1. Writes the `campaigns` section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import statistics
 import sys
 import time
@@ -22,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.monthly_run import REDIS, celery_cycle, server_settings, start_workers, tune_postgres  # noqa: E402
 from benchmarks.support import fresh_database, setup_django, write_section  # noqa: E402
 
 FIVE = [
@@ -70,14 +79,26 @@ def publish(specs, actor=None):
 
 
 def set_running(codes, running: bool) -> None:
+    from campaigns.models import Campaign
     from campaigns.services.campaigns import pause_campaign, resume_campaign
 
     for code in codes:
-        (resume_campaign if running else pause_campaign)(code=code)
+        if (Campaign.objects.get(code=code).status == Campaign.Status.PUBLISHED) != running:
+            (resume_campaign if running else pause_campaign)(code=code)
+
+
+def settle_database() -> None:
+    """VACUUM ANALYZE before each timed part: otherwise autovacuum wakes for the rows the part before
+    wrote and takes one of the two cores from whichever part runs second."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE)")
 
 
 def ingestion(rounds: int, batch_events: int, single_events: int) -> dict:
-    """Events per second, batched and single, with the five campaigns running and without."""
+    """Events per second, batched and single, with the five campaigns running and without: in
+    alternating order (off first in even rounds, on first in odd ones)."""
     from loyalty.services import enrol_member, record_events
     from loyalty.services.event_batch import record_storefront_event
 
@@ -86,7 +107,7 @@ def ingestion(rounds: int, batch_events: int, single_events: int) -> dict:
     figures: dict[str, list[float]] = {"batch off": [], "batch on": [], "single off": [], "single on": []}
     serial = 0
     for round_number in range(rounds):
-        for state in ("off", "on"):
+        for state in ("off", "on") if round_number % 2 == 0 else ("on", "off"):
             set_running(codes, state == "on")
             prefix = f"r{round_number}{state}"
             for n in range(batch_events // 2):
@@ -103,10 +124,12 @@ def ingestion(rounds: int, batch_events: int, single_events: int) -> dict:
                         "order_id": f"o{serial}",
                     }
                 )
+            settle_database()
             started = time.perf_counter()
             for start in range(0, len(events), 500):
                 record_events(source="bench", events=events[start : start + 500])
             figures[f"batch {state}"].append(len(events) / (time.perf_counter() - started))
+            settle_database()
             started = time.perf_counter()
             for n in range(single_events):
                 serial += 1
@@ -143,14 +166,17 @@ def naive_loop(campaign_code: str, member_ids: list[int], occurrence) -> float:
     return (time.perf_counter() - started) / len(member_ids)
 
 
-def job_seconds(job: str) -> tuple[float, object]:
+def job_seconds(job: str, workers: int) -> float:
+    """The job's wall time over every member: on the Celery workers, or chunk after chunk here."""
     from django.utils import timezone
 
     from loyalty.services.jobs import run_job_now
 
+    if workers:
+        return celery_cycle(timezone.now(), (job,))[job][0]
     started = time.perf_counter()
-    run = run_job_now(job=job, as_of=timezone.now())
-    return time.perf_counter() - started, run
+    run_job_now(job=job, as_of=timezone.now())
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -160,17 +186,45 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-events", type=int, default=5000)
     parser.add_argument("--single-events", type=int, default=500)
+    parser.add_argument("--chunk-size", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2, help="Celery workers for the jobs (0: in this process)")
+    parser.add_argument(
+        "--tune-postgres", action="store_true", help="apply monthly_run's TUNED_SETTINGS to the local cluster first"
+    )
     args = parser.parse_args()
+    if args.tune_postgres:
+        tune_postgres()
+    os.environ["REDIS_URL"] = REDIS
+    os.environ["LOYALTY_JOB_CHUNK_SIZE"] = str(args.chunk_size)
     fresh_database("loyalty_bench_campaigns")
     setup_django()
     from django.core.management import call_command
     from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        settings_line = server_settings(cursor)
+    import redis
+
+    redis.Redis.from_url(REDIS).flushdb()  # drop messages an interrupted earlier run left behind
+    workers = start_workers(args.workers) if args.workers else []
+    try:
+        figures = measure(args)
+    finally:
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait()
+    report(args, settings_line, *figures)
+
+
+def measure(args):
+    from django.db import connection
     from django.utils import timezone
 
     from campaigns.models import CampaignGrant
+    from campaigns.services.campaigns import end_campaign
     from members.models import Member
 
-    call_command("migrate", verbosity=0)
     rates = ingestion(args.rounds, args.batch_events, args.single_events)
     print("ingestion", rates, flush=True)
 
@@ -183,11 +237,9 @@ def main() -> None:
     ids = list(Member.objects.order_by("?").values_list("pk", flat=True)[: args.sample])
     publish([("naive-gift", "grant", {"reward": {"points": 100}, "ends_at": _later()})])
     naive_grant = naive_loop("naive-gift", ids, lambda member_id: "grant")
-    from campaigns.services.campaigns import end_campaign
-
     end_campaign(code="naive-gift")
     publish([("gift", "grant", {"reward": {"points": 100}})])
-    grant_seconds, grant_run = job_seconds("campaign_grants")
+    grant_seconds = job_seconds("campaign_grants", args.workers)
     granted = CampaignGrant.objects.filter(campaign__code="gift").count()
     print(f"grant: {granted} in {grant_seconds:.1f} s; naive {naive_grant * 1000:.2f} ms/member", flush=True)
 
@@ -210,12 +262,12 @@ def main() -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    nightly_seconds, nightly_run = job_seconds("campaign_date_triggers")
+    nightly_seconds = job_seconds("campaign_date_triggers", args.workers)
     nightly_grants = CampaignGrant.objects.filter(campaign__code__in=["birthday", "winback"]).count()
     print(
         f"nightly: {nightly_grants} grants in {nightly_seconds:.1f} s; naive {naive_birthday * 1000:.2f} ms", flush=True
     )
-    report(args, rates, total, grant_seconds, granted, naive_grant, nightly_seconds, nightly_grants, naive_birthday)
+    return rates, total, grant_seconds, granted, naive_grant, nightly_seconds, nightly_grants, naive_birthday
 
 
 def _later() -> str:
@@ -226,7 +278,9 @@ def _later() -> str:
     return (timezone.now() + timedelta(days=1)).isoformat()
 
 
-def report(args, rates, total, grant_seconds, granted, naive_grant, nightly_seconds, nightly_grants, naive_night):
+def report(
+    args, settings_line, rates, total, grant_seconds, granted, naive_grant, nightly_seconds, nightly_grants, naive_night
+):
     def rate_row(label: str, kind: str) -> str:
         off, on = rates[f"{kind} off"], rates[f"{kind} on"]
         return f"| {label}, events/s | {off:,.0f} | {on:,.0f} | {on / off:.1%} |"
@@ -234,7 +288,16 @@ def report(args, rates, total, grant_seconds, granted, naive_grant, nightly_seco
     def job_row(label: str, seconds: float, naive: float, count: int) -> str:
         return f"| {label} | {seconds:.1f} s | {naive * 1000:.2f} ms a member | {naive * count / 60:.0f} min |"
 
-    command = f"`.venv/bin/python benchmarks/campaigns.py --members {args.members} --sample {args.sample}`"
+    command = (
+        f"`.venv/bin/python benchmarks/campaigns.py --members {args.members} --sample {args.sample} "
+        f"--rounds {args.rounds} --batch-events {args.batch_events} --single-events {args.single_events} "
+        f"--chunk-size {args.chunk_size} --workers {args.workers}{' --tune-postgres' if args.tune_postgres else ''}`"
+    )
+    runner = (
+        f"{args.workers} Celery workers (prefork, concurrency 1 each) on Redis, as beat starts the job"
+        if args.workers
+        else "chunk after chunk in one process"
+    )
     rows = "\n".join(
         [
             rate_row("batched purchases (500 a batch)", "batch"),
@@ -252,8 +315,10 @@ def report(args, rates, total, grant_seconds, granted, naive_grant, nightly_seco
             ),
         ]
     )
-    body = f"""Command: {command} (rounds {args.rounds}, {args.batch_events} batched and {args.single_events}
-single purchases a round). In-process (no HTTP), PostgreSQL on the same machine.
+    body = f"""Command: {command}
+
+PostgreSQL server settings: {settings_line}. Ingestion in-process (no HTTP); the jobs in chunks of
+{args.chunk_size:,} members on {runner}; PostgreSQL on the same machine.
 
 | | without campaigns | with five running | share |
 |---|---|---|---|
