@@ -71,6 +71,8 @@ def in_window(terms: Terms, at: datetime, zone: ZoneInfo) -> bool:
         return False
     if terms.ends_at is not None and at >= terms.ends_at:
         return False
+    if not terms.weekdays and terms.hours is None:  # most campaigns: every event in their dates
+        return True
     local = at.astimezone(zone)
     if terms.weekdays and local.isoweekday() not in terms.weekdays:
         return False
@@ -232,7 +234,6 @@ def campaign_lines(
     """The lines of the campaigns that apply (`stacked`, in order) to an event with these lines so
     far. A held-out member's lines grant nothing and record what they would have; `allowance` (after
     a budget ran out) clips them; `exhausted` counters give nothing."""
-    day = facts.occurred_at.astimezone(setting.zone).date()
     rule_lines = [line for line in lines if line.rule is not None and line.source == "rule"]
     so_far: dict[Any, list[Decimal]] = {}  # rule pk -> [growth, points] of its lines so far
     for line in lines:
@@ -255,7 +256,11 @@ def campaign_lines(
             desired.append(_Desired(None, terms.growth, terms.points, Decimal(terms.growth), Decimal(terms.points)))
         if not desired:
             continue
-        counters = counters_of(campaign, member_key, day)
+        counters = (
+            counters_of(campaign, member_key, facts.occurred_at.astimezone(setting.zone).date())
+            if campaign.terms.budget.limits()
+            else {}
+        )
         want_growth = sum(wanted.growth for wanted in desired)
         want_points = sum(wanted.points for wanted in desired)
         granted: tuple[int, int] | None = (want_growth, want_points)
