@@ -146,14 +146,19 @@ def insert_event_rows(contributed: Sequence[planner.EventRows]) -> None:
 
 
 def contributed_arrays(fields, rows: planner.EventRows) -> list[list[Any]]:
-    """Each field's values of contributed rows as an array for `unnest` (JSON adapted as Django
-    adapts it; other values as they are)."""
-    columns = [list(values) for values in zip(*(values for _, *values in rows.rows), strict=True)]
-    adapt = connections[DEFAULT_DB_ALIAS].ops.adapt_json_value
-    for index, model_field in enumerate(fields):
-        if model_field.get_internal_type() == "JSONField":
-            columns[index] = [None if value is None else adapt(value, model_field.encoder) for value in columns[index]]
-    return columns
+    """Each field's values of contributed rows as an array for `unnest`."""
+    columns = zip(*(values for _, *values in rows.rows), strict=True)
+    return [column_array(model_field, list(values)) for model_field, values in zip(fields, columns, strict=True)]
+
+
+def column_array(model_field, values: list[Any]) -> list[Any]:
+    """A field's values as `unnest` takes them. On PostgreSQL Django passes the Python values of
+    fields through unchanged except JSON, which it wraps; skipping get_db_prep_save for the others
+    saves most of the time of building a batch's arrays."""
+    if model_field.get_internal_type() != "JSONField":
+        return values
+    adapt, encoder = connections[DEFAULT_DB_ALIAS].ops.adapt_json_value, model_field.encoder
+    return [None if value is None else adapt(value, encoder) for value in values]
 
 
 @functools.cache
