@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "loyalty",
     "rewards",
     "campaigns",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "loyalty.backoffice.middleware.DecisionNotices",  # a requester hears of decisions on their adjustments
+    "webhooks.middleware.EndpointStopNotices",  # and staff of a webhook endpoint that stopped on its own
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # The operations admin: who changed the configuration (simple_history), and the login lockout
     # page (axes, which its documentation asks to be last).
@@ -210,6 +212,31 @@ LOYALTY_RFM_WINDOW_DAYS = int(os.environ.get("LOYALTY_RFM_WINDOW_DAYS", "365"))
 # and a subscriber replayed by hand), then pruned nightly (loyalty.outbox.prune_delivered).
 OUTBOX_RETENTION_DAYS = int(os.environ.get("OUTBOX_RETENTION_DAYS", "30"))
 
+# Outbound webhooks (docs/webhooks.md). Endpoints must be HTTPS on public addresses; 1 lifts that
+# for development, the demo (its inbox is http://127.0.0.1) and the tests. Never in production.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
+# Seconds to connect, and for each read of the answer.
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "15"))
+# How long a rotated secret stays valid (deliveries carry both signatures meanwhile).
+WEBHOOK_SECRET_OVERLAP_HOURS = int(os.environ.get("WEBHOOK_SECRET_OVERLAP_HOURS", "24"))
+# An endpoint whose every attempt failed for this long is paused and staff are told.
+WEBHOOK_PAUSE_AFTER_HOURS = int(os.environ.get("WEBHOOK_PAUSE_AFTER_HOURS", "24"))
+# Each send task's threads (concurrent requests) and the deliveries a thread claims at a time.
+WEBHOOK_SENDER_THREADS = int(os.environ.get("WEBHOOK_SENDER_THREADS", "8"))
+WEBHOOK_CLAIM_SIZE = int(os.environ.get("WEBHOOK_CLAIM_SIZE", "10"))
+# Staff notices (an endpoint stopped) are emailed from here; EMAIL_* configure the SMTP server.
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "loyalty@localhost")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# The demo prints mail to the console instead of sending it.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+
 # The largest request body, in MB: a full batch (1,000 events) with 16 KB of `data` each fits in 20.
 # Larger API bodies are refused with 413 payload_too_large (loyalty.api.middleware.LimitApiBodies).
 API_MAX_BODY_MB = int(os.environ.get("API_MAX_BODY_MB", "20"))
@@ -250,4 +277,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # httpx logs every webhook request at INFO; the attempts are recorded in the database instead.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

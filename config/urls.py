@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -14,6 +15,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/", not_found),  # unknown API paths answer in the API's error shape, DEBUG or not
 ]
+
+if settings.DEBUG:  # the demo's webhook receiver (webhooks.demo)
+    urlpatterns.append(path("demo/webhooks/", include("webhooks.demo")))
 
 handler404 = "loyalty.api.errors.not_found"
 handler500 = "loyalty.api.errors.server_error"

@@ -289,6 +289,7 @@ class OutboxEvent:
     sequence: int | None  # rises with each of the member's changes (not by one)
     payload: dict
     position: int  # the relay's delivery order of its batch
+    member_id: int | None = None  # the member's primary key here (never sent out)
 
     @classmethod
     def of(cls, row: Any, position: int) -> OutboxEvent:
@@ -301,6 +302,7 @@ class OutboxEvent:
             sequence=row.member_sequence,
             payload=row.payload,
             position=position,
+            member_id=row.member_id,
         )
 
 

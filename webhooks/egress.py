@@ -1,0 +1,92 @@
+"""Where a webhook may be sent: HTTPS to a public address only (no loopback, private, link-local,
+shared or metadata addresses), unless WEBHOOK_ALLOW_PRIVATE is on (development and the tests).
+
+The host is resolved once per attempt and the request goes to the address that was checked (the
+URL's host is kept for the Host header and TLS), so a name that resolves to a public address for
+the check and to an internal one for the connection cannot slip through."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class RefusedAddress(Exception):
+    """The URL may not be called; the message says why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str  # the URL with the checked address in place of the host name
+    host: str  # the name for the Host header and TLS (SNI and the certificate check)
+    host_header: str
+
+
+def check_url(url: str) -> None:
+    """For an endpoint's form and command: a ValidationError unless `url` may be registered. Names
+    are resolved again at every attempt; here a name that does not resolve yet is accepted."""
+    try:
+        parts = _parts(url)
+        if _is_address(parts.hostname or ""):
+            _check_address(ipaddress.ip_address(parts.hostname or ""))
+    except RefusedAddress as refused:
+        raise ValidationError(str(refused), code="refused_address") from None
+
+
+def resolve(url: str) -> Target:
+    """The address to send to, checked; RefusedAddress if it may not be called. A name that does
+    not resolve raises OSError (a connection error: tried again later)."""
+    parts = _parts(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if _is_address(host):
+        address = ipaddress.ip_address(host)
+        _check_address(address)
+    else:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [ipaddress.ip_address(info[4][0]) for info in found]
+        for candidate in addresses:  # every address the name has: any of them could be connected to
+            _check_address(candidate)
+        address = addresses[0]
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{shown}:{parts.port}" if parts.port else shown
+    host_header = f"{host}:{parts.port}" if parts.port else host
+    return Target(url=parts._replace(netloc=netloc).geturl(), host=host, host_header=host_header)
+
+
+def _parts(url: str):
+    parts = urlsplit(url)
+    allowed = {"https", "http"} if settings.WEBHOOK_ALLOW_PRIVATE else {"https"}
+    if parts.scheme not in allowed:
+        raise RefusedAddress(_("Webhook URLs must use HTTPS."))
+    if not parts.hostname:
+        raise RefusedAddress(_("The URL has no host."))
+    if parts.username or parts.password:
+        raise RefusedAddress(_("The URL may not carry a user name or password."))
+    return parts
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_address(address: IPAddress) -> None:
+    if settings.WEBHOOK_ALLOW_PRIVATE:
+        return
+    mapped = getattr(address, "ipv4_mapped", None)
+    if not address.is_global or (mapped is not None and not mapped.is_global) or address.is_multicast:
+        # is_global is False for loopback, private, link-local (the 169.254.169.254 metadata
+        # service), shared (100.64.0.0/10, Alibaba Cloud's 100.100.100.200), reserved and unspecified.
+        raise RefusedAddress(_("%(address)s is not a public address.") % {"address": address})

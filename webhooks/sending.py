@@ -1,0 +1,217 @@
+"""The senders: Celery workers claim due deliveries, sign and POST them, and record each attempt.
+
+A claim takes due deliveries of active endpoints (FOR UPDATE SKIP LOCKED: concurrent senders take
+different ones), gives them a lease token and moves their next attempt past the time the sender
+needs for them. Recording the attempt clears the lease. A sender killed between sending and
+recording leaves the delivery to come due again when the lease runs out: it is sent again with the
+same `webhook-id` (at least once; receivers deduplicate on the id).
+
+Each request: 15 s timeout (WEBHOOK_TIMEOUT_SECONDS) for connecting and for each read, redirects
+not followed, sent to the address egress.resolve checked, and at most 2 KB of the answer kept."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from . import egress, retries, services, signing
+from .models import Attempt, Delivery, Endpoint
+
+logger = logging.getLogger(__name__)
+USER_AGENT = "loyalty-backoffice-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    endpoint_id: int
+    url: str
+    event_id: str
+    body: bytes
+    attempts: int
+    lease: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Answer:
+    status_code: int | None
+    duration_ms: int
+    excerpt: str = ""
+    retry_after: str | None = None
+    error: str = ""
+    detail: str = ""
+    sent: bool = True
+
+
+def lease_time(count: int) -> timedelta:
+    """Long enough for `count` requests that each take the whole timeout, and a margin."""
+    return timedelta(seconds=count * (settings.WEBHOOK_TIMEOUT_SECONDS + 1) + 30)
+
+
+def claim(*, limit: int, now: datetime | None = None) -> list[Claimed]:
+    now = now or timezone.now()
+    lease = uuid.uuid4()
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now, endpoint__status=Endpoint.Status.ACTIVE)
+            .order_by("next_attempt_at")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        Delivery.objects.filter(id__in=ids).update(lease=lease, next_attempt_at=now + lease_time(len(ids)))
+        rows = Delivery.objects.filter(id__in=ids).values_list(
+            "id", "endpoint_id", "endpoint__url", "event_id", "body", "attempts"
+        )
+        return [
+            Claimed(pk, endpoint_id, url, str(event_id), text.encode(), attempts, lease)
+            for pk, endpoint_id, url, event_id, text, attempts in rows
+        ]
+
+
+class Sender:
+    """One thread's sending: an HTTP client per host (a connection is never reused for another host
+    name, which pinning the address would otherwise allow) and the endpoints' secrets per claim."""
+
+    def __init__(self):
+        self.clients: dict[str, httpx.Client] = {}
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+    def send_claimed(self, claimed: list[Claimed]) -> None:
+        """Send one claim's deliveries, then record them all in one transaction. After a 410 the
+        endpoint's other deliveries in the claim are not sent: they go back to wait."""
+        now = timezone.now()
+        secrets: dict[int, list[str]] = {}
+        results: list[services.AttemptResult] = []
+        gone: set[int] = set()
+        unsent: list[int] = []
+        for delivery in claimed:
+            if delivery.endpoint_id in gone:
+                unsent.append(delivery.id)
+                continue
+            if delivery.endpoint_id not in secrets:
+                secrets[delivery.endpoint_id] = services.signing_secrets(delivery.endpoint_id, now=now)
+            result = self.attempt(delivery, secrets[delivery.endpoint_id])
+            results.append(result)
+            if result.outcome.verdict is retries.Verdict.GONE:
+                gone.add(delivery.endpoint_id)
+        if claimed:
+            services.record_attempts(lease=claimed[0].lease, results=results, unsent=unsent)
+
+    def attempt(self, delivery: Claimed, secrets: list[str]) -> services.AttemptResult:
+        attempted_at = timezone.now()
+        answer = self.post(delivery, secrets, attempted_at)
+        outcome = retries.judge(
+            status_code=answer.status_code,
+            attempts_made=delivery.attempts + 1,
+            retry_after=retries.parse_retry_after(answer.retry_after, now=attempted_at),
+            sent=answer.sent,
+        )
+        error = answer.error
+        if not error and outcome.verdict is retries.Verdict.GONE:
+            error = Attempt.Error.GONE
+        elif not error and outcome.verdict is not retries.Verdict.DELIVERED:
+            error = Attempt.Error.REDIRECT if 300 <= (answer.status_code or 0) < 400 else Attempt.Error.STATUS
+        return services.AttemptResult(
+            delivery_id=delivery.id,
+            endpoint_id=delivery.endpoint_id,
+            attempted_at=attempted_at,
+            duration_ms=answer.duration_ms,
+            status_code=answer.status_code,
+            outcome=outcome,
+            response_excerpt=answer.excerpt,
+            error=error,
+            error_detail=answer.detail,
+        )
+
+    def post(self, delivery: Claimed, secrets: list[str], attempted_at: datetime) -> Answer:
+        started = time.monotonic()
+
+        def took() -> int:
+            return int((time.monotonic() - started) * 1000)
+
+        try:
+            target = egress.resolve(delivery.url)
+        except egress.RefusedAddress as refused:
+            return Answer(None, took(), error=Attempt.Error.REFUSED_ADDRESS, detail=str(refused), sent=False)
+        except OSError as unresolved:
+            return Answer(None, took(), error=Attempt.Error.CONNECTION, detail=str(unresolved))
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "host": target.host_header,
+            **signing.headers(
+                message_id=delivery.event_id, timestamp=attempted_at, body=delivery.body, secrets=secrets
+            ),
+        }
+        extensions = {"sni_hostname": target.host} if target.url.startswith("https:") else {}
+        try:
+            with self._client(target.host).stream(
+                "POST", target.url, content=delivery.body, headers=headers, extensions=extensions
+            ) as response:
+                excerpt = _excerpt(response)
+                return Answer(response.status_code, took(), excerpt, response.headers.get("retry-after"))
+        except httpx.TimeoutException as timeout:
+            return Answer(None, took(), error=Attempt.Error.TIMEOUT, detail=str(timeout) or type(timeout).__name__)
+        except httpx.HTTPError as failed:
+            return Answer(None, took(), error=Attempt.Error.CONNECTION, detail=str(failed) or type(failed).__name__)
+
+    def _client(self, host: str) -> httpx.Client:
+        if host not in self.clients:
+            self.clients[host] = httpx.Client(
+                timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False
+            )
+        return self.clients[host]
+
+
+def _excerpt(response: httpx.Response) -> str:
+    kept = b""
+    for chunk in response.iter_bytes():
+        kept += chunk
+        if len(kept) >= services.EXCERPT_BYTES:
+            break
+    return kept[: services.EXCERPT_BYTES].decode("utf-8", errors="replace")
+
+
+def send_due(*, max_seconds: float = 50, threads: int | None = None, claim_size: int | None = None) -> int:
+    """Send due deliveries until none is due or `max_seconds` have passed; returns how many attempts
+    were made. With more than one thread each has its own database connection, closed at the end."""
+    threads = threads or settings.WEBHOOK_SENDER_THREADS
+    claim_size = claim_size or settings.WEBHOOK_CLAIM_SIZE
+    deadline = time.monotonic() + max_seconds
+    if threads == 1:
+        return _send_until(deadline, claim_size)
+    with ThreadPoolExecutor(threads, thread_name_prefix="webhook-sender") as pool:
+        return sum(pool.map(_send_in_thread, [deadline] * threads, [claim_size] * threads))
+
+
+def _send_in_thread(deadline: float, claim_size: int) -> int:
+    try:
+        return _send_until(deadline, claim_size)
+    finally:
+        connection.close()
+
+
+def _send_until(deadline: float, claim_size: int) -> int:
+    sender = Sender()
+    attempts = 0
+    try:
+        while time.monotonic() < deadline and (claimed := claim(limit=claim_size)):
+            sender.send_claimed(claimed)
+            attempts += len(claimed)
+    finally:
+        sender.close()
+    return attempts

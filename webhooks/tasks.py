@@ -1,0 +1,12 @@
+"""Celery tasks: beat starts `send_deliveries` every few seconds, and the relay starts one as soon as
+it has made deliveries (webhooks.services)."""
+
+from celery import shared_task
+
+from . import sending
+
+
+@shared_task(name="webhooks.send_deliveries", ignore_result=True)
+def send_deliveries() -> int:
+    """Send what is due (several of these running at once take different deliveries)."""
+    return sending.send_due()
