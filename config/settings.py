@@ -224,6 +224,11 @@ WEBHOOK_PAUSE_AFTER_HOURS = int(os.environ.get("WEBHOOK_PAUSE_AFTER_HOURS", "24"
 # Each send task's threads (concurrent requests) and the deliveries a thread claims at a time.
 WEBHOOK_SENDER_THREADS = int(os.environ.get("WEBHOOK_SENDER_THREADS", "8"))
 WEBHOOK_CLAIM_SIZE = int(os.environ.get("WEBHOOK_CLAIM_SIZE", "10"))
+# The Celery queue the send tasks go to. A deployment runs a worker for it at a lower CPU priority
+# (README, "Running it for real"), so that sending yields to the requests and the jobs; the default
+# queue works with a single worker too.
+WEBHOOK_QUEUE = os.environ.get("WEBHOOK_QUEUE", "celery")
+CELERY_TASK_ROUTES = {"webhooks.send_deliveries": {"queue": WEBHOOK_QUEUE}}
 # Staff notices (an endpoint stopped) are emailed from here; EMAIL_* configure the SMTP server.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "loyalty@localhost")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

@@ -312,11 +312,20 @@ class Subscriber:
     order, in the relay's transaction (its own writes commit with the progress it makes; if it
     raises, they are rolled back and the same events come again after a back-off). At least once:
     a handler must be idempotent. `types` limits what it is handed (None: every type); a new
-    subscriber starts after the events numbered when it first runs, unless `from_start`."""
+    subscriber starts after the events numbered when it first runs, unless `from_start`.
 
-    handle: Callable[[list[OutboxEvent]], None]
+    A set-based subscriber gives `handle_range(after, upto)` instead: called with the batch
+    positions (after, upto] rather than the loaded events, it reads them in SQL itself
+    (loyalty.outbox.events_between, or the tables) and returns how many it took."""
+
+    handle: Callable[[list[OutboxEvent]], None] | None = None
     types: frozenset[str] | None = None
     from_start: bool = False
+    handle_range: Callable[[int, int], int] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.handle is None) == (self.handle_range is None):
+            raise ImproperlyConfigured("An outbox subscriber has either handle or handle_range.")
 
 
 outbox_subscribers: Registry[Subscriber] = Registry("outbox subscriber")

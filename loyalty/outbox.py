@@ -22,6 +22,7 @@ OUTBOX_RETENTION_DAYS.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -121,14 +122,9 @@ def deliver(name: str, subscriber: Subscriber, *, batches: int = BATCHES_PER_DEL
         ]
         if not positions:
             return NOTHING
-        events = [
-            OutboxEvent.of(row, position)
-            for row, position in _events_between(progress.position, positions[-1], subscriber.types)
-        ]
         try:
             with transaction.atomic():
-                if events:
-                    subscriber.handle(events)
+                handed = _hand_over(subscriber, progress.position, positions[-1])
         except Exception as error:  # noqa: BLE001 - whatever a subscriber raises, its events must wait for it
             progress.failures += 1
             progress.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -136,14 +132,24 @@ def deliver(name: str, subscriber: Subscriber, *, batches: int = BATCHES_PER_DEL
             progress.save(update_fields=["failures", "last_error", "retry_at"])
             return NOTHING
         progress.position = positions[-1]
-        progress.delivered += len(events)
+        progress.delivered += handed
         progress.failures, progress.last_error, progress.retry_at = 0, "", None
         progress.last_delivery_at = now
         progress.save()
-        return Delivery(batches=len(positions), events=len(events))
+        return Delivery(batches=len(positions), events=handed)
 
 
-def _events_between(after: int, upto: int, types: frozenset[str] | None):
+def _hand_over(subscriber: Subscriber, after: int, upto: int) -> int:
+    if subscriber.handle_range is not None:
+        return subscriber.handle_range(after, upto)
+    events = list(events_between(after, upto, subscriber.types))
+    if events and subscriber.handle is not None:
+        subscriber.handle(events)
+    return len(events)
+
+
+def events_between(after: int, upto: int, types: frozenset[str] | None = None) -> Iterator[OutboxEvent]:
+    """The events of the batches at positions (after, upto], in delivery order."""
     rows = (
         DomainEvent.objects.filter(batch__position__gt=after, batch__position__lte=upto)
         .annotate(position=F("batch__position"))
@@ -151,7 +157,7 @@ def _events_between(after: int, upto: int, types: frozenset[str] | None):
     )
     if types is not None:
         rows = rows.filter(type__in=types)
-    return ((row, row.position) for row in rows)
+    return (OutboxEvent.of(row, row.position) for row in rows)
 
 
 def relay(*, max_seconds: float = 50, batches: int = BATCHES_PER_DELIVERY) -> RelayReport:

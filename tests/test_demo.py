@@ -10,13 +10,16 @@ import re
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 from django.core.management import call_command
 
 from loyalty.models import PointsEntry
 from loyalty.reason_codes import ORDER_PAYMENT, REDEEMED
+from members.models import DomainEvent
 from rewards.models import Redemption, Reward
 from tests.helpers import ensure_default_program, ensure_staff_roles
+from webhooks import catalogue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,6 +92,13 @@ def test_the_api_guides_examples_run_in_order_against_the_demo(demo, live_server
     redemption = Redemption.objects.get(pk=variables["REDEMPTION"])
     assert (redemption.member.external_id, redemption.status) == ("u-10086", Redemption.Status.CANCELLED)
     assert redemption.member.referrer.external_id == "u-42"
+
+    # Every domain event the demo and the guide's requests published is what the webhooks'
+    # catalogue (docs/webhooks.md) tells receivers to expect.
+    published = {event.type for event in DomainEvent.objects.all()}
+    for event in DomainEvent.objects.all():
+        jsonschema.validate(event.payload, catalogue.DATA[event.type])
+    assert len(published) >= 20, sorted(published)
 
 
 def _ids_from(method: str, url: str, body: dict) -> dict[str, str]:

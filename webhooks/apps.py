@@ -15,7 +15,7 @@ class WebhooksConfig(AppConfig):
         from . import demo, services
 
         extensions.outbox_subscribers.register(
-            "webhooks", extensions.Subscriber(handle=services.create_deliveries, types=None)
+            "webhooks", extensions.Subscriber(handle_range=services.create_deliveries_between)
         )
         extensions.interval_tasks.register(
             "webhooks: send due deliveries", extensions.IntervalTask("webhooks.send_deliveries", 5)

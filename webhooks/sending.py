@@ -60,6 +60,8 @@ def lease_time(count: int) -> timedelta:
 def claim(*, limit: int, now: datetime | None = None) -> list[Claimed]:
     now = now or timezone.now()
     lease = uuid.uuid4()
+    if connection.vendor == "postgresql":
+        return _claim_in_one_statement(limit, now, lease)
     with transaction.atomic():
         ids = list(
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -77,6 +79,28 @@ def claim(*, limit: int, now: datetime | None = None) -> list[Claimed]:
             Claimed(pk, endpoint_id, url, str(event_id), text.encode(), attempts, lease)
             for pk, endpoint_id, url, event_id, text, attempts in rows
         ]
+
+
+def _claim_in_one_statement(limit: int, now: datetime, lease: uuid.UUID) -> list[Claimed]:
+    """PostgreSQL: the claim above as one UPDATE … RETURNING (a sender's every claim is a statement)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM, {"lease": lease, "until": now + lease_time(limit), "now": now, "limit": limit})
+        return [
+            Claimed(pk, endpoint_id, url, str(event_id), text.encode(), attempts, lease)
+            for pk, endpoint_id, url, event_id, text, attempts in cursor.fetchall()
+        ]
+
+
+_CLAIM = f"""
+    UPDATE {Delivery._meta.db_table} AS d SET lease = %(lease)s, next_attempt_at = %(until)s
+    FROM {Endpoint._meta.db_table} AS ep
+    WHERE ep.id = d.endpoint_id AND d.id IN (
+        SELECT due.id FROM {Delivery._meta.db_table} AS due
+        JOIN {Endpoint._meta.db_table} AS active ON active.id = due.endpoint_id AND active.status = 'active'
+        WHERE due.status = 'pending' AND due.next_attempt_at <= %(now)s
+        ORDER BY due.next_attempt_at LIMIT %(limit)s
+        FOR UPDATE OF due SKIP LOCKED)
+    RETURNING d.id, d.endpoint_id, ep.url, d.event_id, d.body, d.attempts"""
 
 
 class Sender:
