@@ -215,12 +215,16 @@ OUTBOX_RETENTION_DAYS = int(os.environ.get("OUTBOX_RETENTION_DAYS", "30"))
 # Outbound webhooks (docs/webhooks.md). Endpoints must be HTTPS on public addresses; 1 lifts that
 # for development, the demo (its inbox is http://127.0.0.1) and the tests. Never in production.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", DEBUG)
+# A file of CA certificates endpoints' TLS certificates are checked against (empty: the system's).
+WEBHOOK_CA_BUNDLE = os.environ.get("WEBHOOK_CA_BUNDLE", "")
 # Seconds to connect, and for each read of the answer.
 WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "15"))
 # How long a rotated secret stays valid (deliveries carry both signatures meanwhile).
 WEBHOOK_SECRET_OVERLAP_HOURS = int(os.environ.get("WEBHOOK_SECRET_OVERLAP_HOURS", "24"))
 # An endpoint whose every attempt failed for this long is paused and staff are told.
 WEBHOOK_PAUSE_AFTER_HOURS = int(os.environ.get("WEBHOOK_PAUSE_AFTER_HOURS", "24"))
+# Finished deliveries (delivered or failed) and their attempts are kept this many days, then pruned hourly.
+WEBHOOK_RETENTION_DAYS = int(os.environ.get("WEBHOOK_RETENTION_DAYS", "30"))
 # Each send task's threads (concurrent requests) and the deliveries a thread claims at a time.
 WEBHOOK_SENDER_THREADS = int(os.environ.get("WEBHOOK_SENDER_THREADS", "8"))
 WEBHOOK_CLAIM_SIZE = int(os.environ.get("WEBHOOK_CLAIM_SIZE", "10"))

@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from loyalty.backoffice.paging import EstimatedCountPaginator
 from members.errors import LoyaltyError
 
 from . import selectors, services
@@ -350,6 +351,8 @@ class DeliveryAdmin(admin.ModelAdmin):
     inlines = (AttemptInline,)
     actions = ("resend",)
     ordering = ("-id",)
+    paginator = EstimatedCountPaginator  # millions of rows: no COUNT(*) per page
+    show_full_result_count = False
 
     @admin.display(description=_("body (as signed)"))
     def body_shown(self, delivery):

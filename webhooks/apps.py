@@ -20,5 +20,8 @@ class WebhooksConfig(AppConfig):
         extensions.interval_tasks.register(
             "webhooks: send due deliveries", extensions.IntervalTask("webhooks.send_deliveries", 5)
         )
+        extensions.interval_tasks.register(
+            "webhooks: prune finished deliveries", extensions.IntervalTask("webhooks.prune_deliveries", 3600)
+        )
         extensions.personal_data_erasers.register("webhook contacts", services.erase_contacts)
         extensions.demo_steps.register("webhooks", extensions.DemoStep(run=demo.setup))

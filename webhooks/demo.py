@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from . import services
+from . import selectors, services
 from .models import Endpoint
 
 INBOX_URL = "http://127.0.0.1:8000/demo/webhooks/inbox/"
@@ -36,7 +36,7 @@ def setup(stdout, seed: int) -> None:
 @require_POST
 def inbox(request):
     endpoint = Endpoint.objects.filter(url=INBOX_URL).first()
-    secrets = services.signing_secrets(endpoint.pk, now=timezone.now()) if endpoint else []
+    secrets = selectors.signing_secrets(endpoint.pk, now=timezone.now()) if endpoint else []
     verified, problem = False, "no demo endpoint"
     for secret in secrets[:1]:  # the current secret: what a receiver has configured
         try:

@@ -25,9 +25,12 @@ class RefusedAddress(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    url: str  # the URL with the checked address in place of the host name
-    host: str  # the name for the Host header and TLS (SNI and the certificate check)
+    scheme: str
+    address: str  # the checked address the request goes to
+    port: int
+    host: str  # the URL's host name: for the Host header and TLS (SNI and the certificate check)
     host_header: str
+    path: str  # with the query
 
 
 def check_url(url: str) -> None:
@@ -56,10 +59,9 @@ def resolve(url: str) -> Target:
         for candidate in addresses:  # every address the name has: any of them could be connected to
             _check_address(candidate)
         address = addresses[0]
-    shown = f"[{address}]" if address.version == 6 else str(address)
-    netloc = f"{shown}:{parts.port}" if parts.port else shown
     host_header = f"{host}:{parts.port}" if parts.port else host
-    return Target(url=parts._replace(netloc=netloc).geturl(), host=host, host_header=host_header)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(parts.scheme, str(address), port, host, host_header, path)
 
 
 def _parts(url: str):

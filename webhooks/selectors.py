@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Count, F, Q
 from django.utils import timezone
 
-from .models import Attempt, Delivery
+from .models import Attempt, Delivery, EndpointSecret
 
 HEALTH_WINDOW = timedelta(hours=24)
 
@@ -69,3 +69,9 @@ def _p95(attempts) -> int | None:
         return None
     index = min(count - 1, int(count * 0.95))
     return attempts.order_by("duration_ms").values_list("duration_ms", flat=True)[index]
+
+
+def signing_secrets(endpoint_id: int, *, now: datetime) -> list[str]:
+    """The secrets deliveries are signed with now: the current one first, then those still overlapping."""
+    rows = EndpointSecret.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), endpoint_id=endpoint_id)
+    return list(rows.order_by(F("expires_at").desc(nulls_first=True)).values_list("secret", flat=True))

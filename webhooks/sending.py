@@ -18,12 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
+import urllib3
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import egress, retries, services, signing
+from . import egress, retries, selectors, services, signing
 from .models import Attempt, Delivery, Endpoint
 
 logger = logging.getLogger(__name__)
@@ -104,15 +104,15 @@ _CLAIM = f"""
 
 
 class Sender:
-    """One thread's sending: an HTTP client per host (a connection is never reused for another host
-    name, which pinning the address would otherwise allow) and the endpoints' secrets per claim."""
+    """One thread's sending: its connection pools (urllib3: keep-alive, no retries or redirects of
+    its own) and the endpoints' secrets per claim."""
 
     def __init__(self):
-        self.clients: dict[str, httpx.Client] = {}
+        self.pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
 
     def close(self) -> None:
-        for client in self.clients.values():
-            client.close()
+        for pool in self.pools.values():
+            pool.close()
 
     def send_claimed(self, claimed: list[Claimed]) -> None:
         """Send one claim's deliveries, then record them all in one transaction. After a 410 the
@@ -127,7 +127,7 @@ class Sender:
                 unsent.append(delivery.id)
                 continue
             if delivery.endpoint_id not in secrets:
-                secrets[delivery.endpoint_id] = services.signing_secrets(delivery.endpoint_id, now=now)
+                secrets[delivery.endpoint_id] = selectors.signing_secrets(delivery.endpoint_id, now=now)
             result = self.attempt(delivery, secrets[delivery.endpoint_id])
             results.append(result)
             if result.outcome.verdict is retries.Verdict.GONE:
@@ -181,32 +181,59 @@ class Sender:
                 message_id=delivery.event_id, timestamp=attempted_at, body=delivery.body, secrets=secrets
             ),
         }
-        extensions = {"sni_hostname": target.host} if target.url.startswith("https:") else {}
         try:
-            with self._client(target.host).stream(
-                "POST", target.url, content=delivery.body, headers=headers, extensions=extensions
-            ) as response:
-                excerpt = _excerpt(response)
-                return Answer(response.status_code, took(), excerpt, response.headers.get("retry-after"))
-        except httpx.TimeoutException as timeout:
-            return Answer(None, took(), error=Attempt.Error.TIMEOUT, detail=str(timeout) or type(timeout).__name__)
-        except httpx.HTTPError as failed:
-            return Answer(None, took(), error=Attempt.Error.CONNECTION, detail=str(failed) or type(failed).__name__)
-
-    def _client(self, host: str) -> httpx.Client:
-        if host not in self.clients:
-            self.clients[host] = httpx.Client(
-                timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False
+            response = self._pool(target).urlopen(
+                "POST",
+                target.path,
+                body=delivery.body,
+                headers=headers,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                assert_same_host=False,
             )
-        return self.clients[host]
+        except urllib3.exceptions.TimeoutError as timeout:
+            return Answer(None, took(), error=Attempt.Error.TIMEOUT, detail=str(timeout) or type(timeout).__name__)
+        except urllib3.exceptions.HTTPError as failed:
+            return Answer(None, took(), error=Attempt.Error.CONNECTION, detail=str(failed) or type(failed).__name__)
+        try:
+            excerpt = _excerpt(response)
+        except urllib3.exceptions.HTTPError as failed:  # the answer's body broke off: the status stands
+            excerpt = f"[{type(failed).__name__}]"
+        return Answer(response.status, took(), excerpt, response.headers.get("retry-after"))
+
+    def _pool(self, target: egress.Target) -> urllib3.HTTPConnectionPool:
+        """A connection pool per (address, port, host name): a connection made with one host name's
+        TLS is never reused for another's on the same address."""
+        key = (target.scheme, target.address, target.port, target.host)
+        if key not in self.pools:
+            timeout = urllib3.Timeout(connect=settings.WEBHOOK_TIMEOUT_SECONDS, read=settings.WEBHOOK_TIMEOUT_SECONDS)
+            if target.scheme == "https":
+                self.pools[key] = urllib3.HTTPSConnectionPool(
+                    target.address,
+                    target.port,
+                    timeout=timeout,
+                    maxsize=1,
+                    retries=False,
+                    server_hostname=target.host,
+                    assert_hostname=target.host,
+                    ca_certs=settings.WEBHOOK_CA_BUNDLE or None,  # None: the system's certificate store
+                )
+            else:
+                self.pools[key] = urllib3.HTTPConnectionPool(
+                    target.address, target.port, timeout=timeout, maxsize=1, retries=False
+                )
+        return self.pools[key]
 
 
-def _excerpt(response: httpx.Response) -> str:
-    kept = b""
-    for chunk in response.iter_bytes():
-        kept += chunk
-        if len(kept) >= services.EXCERPT_BYTES:
-            break
+def _excerpt(response: urllib3.BaseHTTPResponse) -> str:
+    """At most EXCERPT_BYTES of the answer. An answer read to its end gives its connection back for
+    the next request; a longer one is cut off and its connection closed."""
+    kept = response.read(services.EXCERPT_BYTES + 1)
+    if len(kept) > services.EXCERPT_BYTES:
+        response.close()
+    else:
+        response.release_conn()
     return kept[: services.EXCERPT_BYTES].decode("utf-8", errors="replace")
 
 

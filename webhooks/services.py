@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError
@@ -103,12 +103,6 @@ def rotate_secret(
     endpoint.secrets.filter(expires_at__lte=now).delete()
     EndpointSecret.objects.create(endpoint=endpoint, secret=secret, created_at=now)
     return secret
-
-
-def signing_secrets(endpoint_id: int, *, now: datetime) -> list[str]:
-    """The secrets deliveries are signed with now: the current one first, then those still overlapping."""
-    rows = EndpointSecret.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), endpoint_id=endpoint_id)
-    return list(rows.order_by(F("expires_at").desc(nulls_first=True)).values_list("secret", flat=True))
 
 
 @transaction.atomic
@@ -337,16 +331,16 @@ class AttemptResult:
 
 
 @transaction.atomic
-def record_attempts(*, lease: uuid.UUID, results: Sequence[AttemptResult], unsent: Sequence[int] = ()) -> set[int]:
+def record_attempts(*, lease: uuid.UUID, results: Sequence[AttemptResult], unsent: Sequence[int] = ()) -> None:
     """A sender's attempts at the deliveries it claimed with `lease`, logged, and what they mean
     for the deliveries and their endpoints, in one transaction; the claim's `unsent` deliveries
     (their endpoint stopped meanwhile) are due again at once, for when it is resumed. A delivery
     whose lease ran out and was claimed again by another sender gets only its log entry: the state
-    is the other sender's to set. Returns the endpoints that are no longer active."""
+    is the other sender's to set."""
     if unsent:
         Delivery.objects.filter(pk__in=unsent, lease=lease).update(lease=None, next_attempt_at=timezone.now())
     if not results:
-        return set()
+        return
     Attempt.objects.bulk_create(
         Attempt(
             delivery_id=r.delivery_id,
@@ -375,7 +369,7 @@ def record_attempts(*, lease: uuid.UUID, results: Sequence[AttemptResult], unsen
             attempts=F("attempts") + 1,
             lease=None,
         )
-    return _endpoint_health(results, now)
+    _endpoint_health(results, now)
 
 
 def _new_state(result: AttemptResult, now: datetime) -> tuple:
@@ -389,23 +383,22 @@ def _new_state(result: AttemptResult, now: datetime) -> tuple:
     return Delivery.Status.FAILED, None, None, result.status_code, result.error
 
 
-def _endpoint_health(results: Sequence[AttemptResult], now: datetime) -> set[int]:
+def _endpoint_health(results: Sequence[AttemptResult], now: datetime) -> None:
     """Per endpoint of the results: a success clears its failing clock; a 410 disables it; failures
     start the clock, and a clock older than WEBHOOK_PAUSE_AFTER_HOURS pauses it. Writes only when
-    the state changes, so that busy senders do not queue on the endpoint's row."""
+    the state changes, so that busy senders do not queue on the endpoint's row; in the endpoints'
+    order, so that two senders never lock two endpoints in opposite orders."""
     verdicts: dict[int, set[Verdict]] = {}
     for result in results:
         verdicts.setdefault(result.endpoint_id, set()).add(result.outcome.verdict)
-    stopped = set()
     window = timedelta(hours=settings.WEBHOOK_PAUSE_AFTER_HOURS)
-    for endpoint_id, seen in verdicts.items():
+    for endpoint_id, seen in sorted(verdicts.items()):
         endpoints = Endpoint.objects.filter(pk=endpoint_id)
         if Verdict.GONE in seen:
             if endpoints.exclude(status=Endpoint.Status.DISABLED).update(
                 status=Endpoint.Status.DISABLED, status_reason=Endpoint.Reason.GONE, status_changed_at=now
             ):
                 notices.endpoint_stopped(endpoint_id)
-            stopped.add(endpoint_id)
         elif Verdict.DELIVERED in seen:
             endpoints.filter(failing_since__isnull=False).update(failing_since=None)
         else:
@@ -414,8 +407,20 @@ def _endpoint_health(results: Sequence[AttemptResult], now: datetime) -> set[int
                 status=Endpoint.Status.PAUSED, status_reason=Endpoint.Reason.FAILING, status_changed_at=now
             ):
                 notices.endpoint_stopped(endpoint_id)
-                stopped.add(endpoint_id)
-    return stopped
+
+
+def prune_finished(*, now: datetime | None = None, limit: int = 5_000) -> int:
+    """Remove deliveries finished (delivered or failed) more than WEBHOOK_RETENTION_DAYS ago, with
+    their attempts, `limit` at a time (each its own transaction); returns how many. Pending ones
+    stay whatever their age."""
+    before = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+    old = Delivery.objects.filter(created_at__lt=before).exclude(status=Delivery.Status.PENDING)
+    removed = 0
+    while ids := list(old.order_by("id").values_list("id", flat=True)[:limit]):
+        with transaction.atomic():
+            Attempt.objects.filter(delivery_id__in=ids).delete()
+            removed += Delivery.objects.filter(id__in=ids).delete()[0]
+    return removed
 
 
 def erase_contacts(member: Member) -> None:

@@ -4,6 +4,7 @@ script (status codes, headers, or a hang)."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections import deque
@@ -30,7 +31,7 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, secrets: list[str] | None = None):
+    def __init__(self, secrets: list[str] | None = None, *, tls: tuple[str, str] | None = None):
         self.secrets = list(secrets or [])
         self.received: list[Received] = []
         self.script: deque[Reply] = deque()
@@ -63,11 +64,21 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls:  # (certificate file, key file): an HTTPS receiver
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        return f"{self.scheme}://127.0.0.1:{self.port}/hooks"
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
 
     def __enter__(self) -> Receiver:
         self.thread.start()

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from loyalty import outbox
 from tests.webhooks.receiver import Reply
-from webhooks import sending, services
+from webhooks import selectors, sending
 from webhooks.models import Delivery, Endpoint
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_adding_an_endpoint_shows_the_secret_once(client, login_as, receiver):
     )
     assert page.status_code == 200
     endpoint = Endpoint.objects.get()
-    (secret,) = services.signing_secrets(endpoint.pk, now=endpoint.created_at)
+    (secret,) = selectors.signing_secrets(endpoint.pk, now=endpoint.created_at)
     assert secret in page.content.decode() and "not shown again" in page.content.decode()
     assert endpoint.event_types == ["tier.*", "points.*"]
     change = client.get(reverse("admin:webhooks_endpoint_change", args=[endpoint.pk])).content.decode()
@@ -62,8 +62,8 @@ def test_the_buttons_act_and_need_the_change_permission(client, login_as, endpoi
     client.post(reverse("admin:webhooks_endpoint_resume", args=[endpoint.pk]))
     assert Endpoint.objects.get().status == "active"
     page = client.post(reverse("admin:webhooks_endpoint_rotate", args=[endpoint.pk])).content.decode()
-    assert len(services.signing_secrets(endpoint.pk, now=endpoint.created_at)) == 2
-    assert services.signing_secrets(endpoint.pk, now=endpoint.created_at)[0] in page
+    assert len(selectors.signing_secrets(endpoint.pk, now=endpoint.created_at)) == 2
+    assert selectors.signing_secrets(endpoint.pk, now=endpoint.created_at)[0] in page
     client.post(reverse("admin:webhooks_endpoint_test", args=[endpoint.pk]))
     assert Delivery.objects.filter(event_type="webhook.test").count() == 1
 

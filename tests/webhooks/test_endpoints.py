@@ -17,9 +17,9 @@ from members.errors import NotPermitted
 from tests.helpers import staff_with
 from tests.webhooks.conftest import relay_and_send
 from tests.webhooks.receiver import Reply
-from webhooks import egress, messages, sending, services
+from webhooks import egress, messages, selectors, sending, services
 from webhooks.errors import EndpointDisabled, InvalidEndpoint
-from webhooks.models import Delivery, Endpoint
+from webhooks.models import Attempt, Delivery, Endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +76,7 @@ def test_the_pinned_request_keeps_the_host_name_for_the_host_header_and_tls(sett
         lambda host, port, **kw: [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2606:4700::1", port, 0, 0))],
     )
     target = egress.resolve("https://hooks.example.com:8443/in?x=1")
-    assert target.url == "https://[2606:4700::1]:8443/in?x=1"
+    assert (target.address, target.port, target.path) == ("2606:4700::1", 8443, "/in?x=1")
     assert (target.host, target.host_header) == ("hooks.example.com", "hooks.example.com:8443")
 
 
@@ -172,7 +172,7 @@ def test_the_command_adds_lists_rotates_and_disables(program, receiver):
     *_, endpoint_id, secret = out.getvalue().splitlines()
     endpoint = Endpoint.objects.get(pk=int(endpoint_id))
     assert endpoint.event_types == ["tier.*", "points.expiring"]
-    assert services.signing_secrets(endpoint.pk, now=timezone.now()) == [secret]
+    assert selectors.signing_secrets(endpoint.pk, now=timezone.now()) == [secret]
 
     given = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     out = io.StringIO()
@@ -183,7 +183,7 @@ def test_the_command_adds_lists_rotates_and_disables(program, receiver):
     call_command("webhook_endpoint", "rotate-secret", endpoint_id, stdout=out)
     *_, same_id, new_secret = out.getvalue().splitlines()
     assert same_id == endpoint_id and new_secret != secret
-    assert services.signing_secrets(endpoint.pk, now=timezone.now()) == [new_secret, secret]
+    assert selectors.signing_secrets(endpoint.pk, now=timezone.now()) == [new_secret, secret]
 
     call_command("webhook_endpoint", "disable", endpoint_id, stdout=io.StringIO())
     out = io.StringIO()
@@ -196,10 +196,10 @@ def test_the_command_adds_lists_rotates_and_disables(program, receiver):
 
 
 def test_a_rotated_secret_expires_after_the_overlap(endpoint):
-    first = services.signing_secrets(endpoint.pk, now=timezone.now())
+    first = selectors.signing_secrets(endpoint.pk, now=timezone.now())
     second = services.rotate_secret(endpoint=endpoint, overlap=timedelta(hours=2))
-    assert services.signing_secrets(endpoint.pk, now=timezone.now()) == [second, *first]
-    assert services.signing_secrets(endpoint.pk, now=timezone.now() + timedelta(hours=3)) == [second]
+    assert selectors.signing_secrets(endpoint.pk, now=timezone.now()) == [second, *first]
+    assert selectors.signing_secrets(endpoint.pk, now=timezone.now() + timedelta(hours=3)) == [second]
 
 
 def test_the_relay_handing_the_same_events_over_twice_makes_one_delivery_each(endpoint, enrol):
@@ -214,3 +214,20 @@ def test_the_relay_handing_the_same_events_over_twice_makes_one_delivery_each(en
     assert Delivery.objects.count() == 2
     outbox.relay()
     assert Delivery.objects.count() == 2
+
+
+def test_finished_deliveries_are_pruned_after_the_retention_and_waiting_ones_kept(endpoint, receiver, enrol):
+    receiver.answer(Reply(400))  # one fails, the others are delivered
+    for n in range(3):
+        enrol(f"M-{n}")
+    relay_and_send()
+    assert sorted(Delivery.objects.values_list("status", flat=True)) == ["delivered", "delivered", "failed"]
+    services.pause_endpoint(endpoint=endpoint)
+    enrol("M-waiting")
+    relay_and_send()
+    waiting = Delivery.objects.get(status="pending")
+    Delivery.objects.update(created_at=timezone.now() - timedelta(days=31))
+    assert services.prune_finished(limit=2) == 3
+    assert list(Delivery.objects.values_list("pk", flat=True)) == [waiting.pk]
+    assert not Attempt.objects.exists()
+    assert services.prune_finished() == 0
