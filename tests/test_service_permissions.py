@@ -5,10 +5,13 @@ with exactly that permission it goes through."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from loyalty.models import JobRun, Tier, TierChange
 from loyalty.selectors.dashboard import refresh_dashboard
@@ -20,6 +23,8 @@ from members.models import Member, MemberNote
 from members.services import add_member_note, close_member, freeze_member, unfreeze_member, update_member
 from rewards.models import CodePool, PoolCode
 from rewards.services import add_pool_code, import_pool_codes
+from webhooks import services as webhooks
+from webhooks.models import Endpoint
 
 from .helpers import staff_with
 
@@ -103,7 +108,62 @@ SERVICES = {
         lambda actor: add_member_note(member=_member(), text="called about a parcel", actor=actor),
         lambda: MemberNote.objects.count(),
     ),
+    "create_endpoint": Guarded(
+        "webhooks.add_endpoint",
+        lambda actor: webhooks.create_endpoint(url="https://crm.example.com/", event_types="*", actor=actor),
+        lambda: Endpoint.objects.count(),
+    ),
+    "change_endpoint": Guarded(
+        "webhooks.change_endpoint",
+        lambda actor: webhooks.change_endpoint(
+            endpoint=_endpoint(),
+            url="https://a.example.com/",
+            event_types="tier.*",
+            description="",
+            include_personal_data=False,
+            actor=actor,
+        ),
+        lambda: _endpoint().event_types,
+    ),
+    "rotate_secret": Guarded(
+        "webhooks.change_endpoint",
+        lambda actor: webhooks.rotate_secret(endpoint=_endpoint(), actor=actor),
+        lambda: _endpoint().secrets.count(),
+    ),
+    "pause_endpoint": Guarded(
+        "webhooks.change_endpoint",
+        lambda actor: webhooks.pause_endpoint(endpoint=_endpoint(), actor=actor),
+        lambda: _endpoint().status,
+    ),
+    "disable_endpoint": Guarded(
+        "webhooks.change_endpoint",
+        lambda actor: webhooks.disable_endpoint(endpoint=_endpoint(), actor=actor),
+        lambda: _endpoint().status,
+    ),
+    "send_test_event": Guarded(
+        "webhooks.change_endpoint",
+        lambda actor: webhooks.send_test_event(endpoint=_endpoint(), actor=actor),
+        lambda: _endpoint().deliveries.count(),
+    ),
+    "resend_delivery": Guarded(
+        "webhooks.resend_delivery",
+        lambda actor: webhooks.resend_delivery(delivery=_endpoint().deliveries.get(), actor=actor),
+        lambda: _endpoint().deliveries.get().status,
+    ),
+    "replay_deliveries": Guarded(
+        "webhooks.resend_delivery",
+        lambda actor: webhooks.replay_deliveries(endpoint=_endpoint(), since=_long_ago(), actor=actor),
+        lambda: _endpoint().deliveries.get().status,
+    ),
 }
+
+
+def _endpoint() -> Endpoint:
+    return Endpoint.objects.get(url__startswith="https://a.")
+
+
+def _long_ago():
+    return timezone.now() - timedelta(days=1)
 
 
 @pytest.fixture
@@ -112,6 +172,9 @@ def world(program, tiers):
     CodePool.objects.create(code="cinema", name="Cinema")
     # Gold by hand with no growth: the recalculation has something to move.
     change_tier_manually(member=member, tier=tiers["gold"], actor=None, reason="setup")
+    endpoint, _ = webhooks.create_endpoint(url="https://a.example.com/", event_types="*")
+    # A delivery that failed: resending and replaying make it wait again.
+    endpoint.deliveries.create(event_id=uuid.uuid4(), event_type="webhook.test", body="{}", status="failed")
 
 
 @pytest.mark.parametrize("name", SERVICES)

@@ -184,7 +184,9 @@ class EndpointAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         def view(function, name):
-            return path(f"<int:pk>/{name}/", self.admin_site.admin_view(function), name=f"webhooks_endpoint_{name}")
+            return path(
+                f"<int:endpoint_id>/{name}/", self.admin_site.admin_view(function), name=f"webhooks_endpoint_{name}"
+            )
 
         return [
             view(self.rotate_view, "rotate"),
@@ -196,58 +198,60 @@ class EndpointAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _acted_on(self, request, pk, permission):
+    def _acted_on(self, request, endpoint_id, permission):
         if not request.user.has_perm(permission):
             raise PermissionDenied
-        return get_object_or_404(Endpoint, pk=pk)
+        return get_object_or_404(Endpoint, pk=endpoint_id)
 
-    def _back(self, pk):
-        return HttpResponseRedirect(reverse("admin:webhooks_endpoint_change", args=[pk]))
+    def _back(self, endpoint_id):
+        return HttpResponseRedirect(reverse("admin:webhooks_endpoint_change", args=[endpoint_id]))
 
-    def rotate_view(self, request, pk):
+    def rotate_view(self, request, endpoint_id):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        endpoint = self._acted_on(request, pk, CHANGE)
+        endpoint = self._acted_on(request, endpoint_id, CHANGE)
         secret = services.rotate_secret(endpoint=endpoint, actor=request.user)
         return self._secret_page(request, endpoint, secret, created=False)
 
-    def pause_view(self, request, pk):
-        return self._status(request, pk, services.pause_endpoint, _("The endpoint is paused: deliveries wait."))
+    def pause_view(self, request, endpoint_id):
+        done = _("The endpoint is paused: deliveries wait.")
+        return self._status(request, endpoint_id, services.pause_endpoint, done)
 
-    def resume_view(self, request, pk):
+    def resume_view(self, request, endpoint_id):
         return self._status(
-            request, pk, services.resume_endpoint, _("The endpoint is active: waiting deliveries go now.")
+            request, endpoint_id, services.resume_endpoint, _("The endpoint is active: waiting deliveries go now.")
         )
 
-    def disable_view(self, request, pk):
-        return self._status(request, pk, services.disable_endpoint, _("The endpoint is disabled: no new deliveries."))
+    def disable_view(self, request, endpoint_id):
+        done = _("The endpoint is disabled: no new deliveries.")
+        return self._status(request, endpoint_id, services.disable_endpoint, done)
 
-    def _status(self, request, pk, change, done):
+    def _status(self, request, endpoint_id, change, done):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        change(endpoint=self._acted_on(request, pk, CHANGE), actor=request.user)
+        change(endpoint=self._acted_on(request, endpoint_id, CHANGE), actor=request.user)
         self.message_user(request, done)
-        return self._back(pk)
+        return self._back(endpoint_id)
 
-    def test_view(self, request, pk):
+    def test_view(self, request, endpoint_id):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        endpoint = self._acted_on(request, pk, CHANGE)
+        endpoint = self._acted_on(request, endpoint_id, CHANGE)
         try:
             delivery = services.send_test_event(endpoint=endpoint, actor=request.user)
         except LoyaltyError as error:
             self.message_user(request, error.message, messages.ERROR)
-            return self._back(pk)
+            return self._back(endpoint_id)
         link = reverse("admin:webhooks_delivery_change", args=[delivery.pk])
         self.message_user(
             request, format_html('{} <a href="{}">{}</a>', _("A test event is on its way."), link, _("Follow it"))
         )
-        return self._back(pk)
+        return self._back(endpoint_id)
 
-    def replay_view(self, request, pk):
+    def replay_view(self, request, endpoint_id):
         if not request.user.has_perm(RESEND):
             raise PermissionDenied
-        endpoint = get_object_or_404(Endpoint, pk=pk)
+        endpoint = get_object_or_404(Endpoint, pk=endpoint_id)
         form = ReplayForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             count = services.replay_deliveries(
@@ -261,7 +265,7 @@ class EndpointAdmin(admin.ModelAdmin):
                 ngettext("%(n)d delivery will be sent again.", "%(n)d deliveries will be sent again.", count)
                 % {"n": count},
             )
-            return self._back(pk)
+            return self._back(endpoint_id)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

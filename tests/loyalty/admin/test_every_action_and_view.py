@@ -12,6 +12,7 @@ from django.urls import URLResolver, reverse
 from campaigns.models import Segment
 from rewards.models import CodePool
 from tests.factories import MemberFactory, UserFactory
+from webhooks.models import Endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +117,8 @@ ARGUMENTS = {
 def test_every_custom_admin_view_refuses_a_staff_member_without_its_permission(client, program):
     member, pool = MemberFactory(), CodePool.objects.create(code="p", name="P")
     segment = Segment.objects.create(code="s", name="S")
-    ids = {"member_id": member.pk, "pool_id": pool.pk, "segment_id": segment.pk}
+    endpoint = Endpoint.objects.create(url="https://hooks.example.com/", event_types=["*"])
+    ids = {"member_id": member.pk, "pool_id": pool.pk, "segment_id": segment.pk, "endpoint_id": endpoint.pk}
     client.force_login(UserFactory(username="no-permissions"))
     client.defaults["HTTP_HOST"] = "localhost"
     routes = _custom_routes()
@@ -129,3 +131,5 @@ def test_every_custom_admin_view_refuses_a_staff_member_without_its_permission(c
             assert status in (403, 405), (pattern.name, method, status)
     member.refresh_from_db()
     assert member.status == "active"
+    endpoint.refresh_from_db()
+    assert endpoint.status == "active" and not endpoint.secrets.exists() and not endpoint.deliveries.exists()
