@@ -31,7 +31,9 @@ RESEND = "webhooks.resend_delivery"
 
 
 class EndpointForm(forms.ModelForm):
-    url = forms.URLField(label=_("URL"), max_length=2000, assume_scheme="https")
+    url = forms.URLField(
+        label=_("URL"), max_length=2000, assume_scheme="https", widget=forms.URLInput(attrs={"size": 80})
+    )
     event_types_text = forms.CharField(
         label=_("Event types"),
         max_length=2000,

@@ -155,4 +155,5 @@ class Attempt(models.Model):
         indexes = [models.Index(fields=["endpoint", "attempted_at"], name="webhook_attempt_endpoint_idx")]
 
     def __str__(self) -> str:
-        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error}"
+        # In the reader's time zone (the admin's: the program's), as the admin shows the attempt's time.
+        return f"{timezone.localtime(self.attempted_at):%Y-%m-%d %H:%M:%S} {self.status_code or self.error}"

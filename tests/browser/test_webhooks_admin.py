@@ -46,7 +46,7 @@ def test_an_endpoint_from_adding_to_its_first_delivery(page, live_server, shoot)
         expect(page.locator(".field-health")).to_contain_text("100.0%")
         shoot(page, "webhooks-03-endpoint")
 
-        page.click("text=Deliveries")
+        page.click(".webhook-actions a.button:text-is('Deliveries')")
         expect(page.locator("#result_list tbody tr")).to_have_count(1)
         shoot(page, "webhooks-04-deliveries")
         page.click("#result_list tbody tr th a")

@@ -823,8 +823,11 @@ def test_setup_schedules_is_idempotent(program):
         "loyalty: store_member_rfm",
         "loyalty: store_report_summaries",
     ]
-    assert PeriodicTask.objects.count() == 17  # the jobs, the dashboard refresh, the outbox relay and prune, segments
+    # the jobs, the dashboard refresh, the outbox relay and prune, segments, webhooks: send and prune
+    assert PeriodicTask.objects.count() == 19
     assert CrontabSchedule.objects.count() == 13
+    sends = PeriodicTask.objects.get(name="webhooks: send due deliveries")
+    assert (sends.task, sends.interval.every, sends.interval.period) == ("webhooks.send_deliveries", 5, "seconds")
     refresh = PeriodicTask.objects.get(name="dashboard: refresh figures")
     assert (refresh.task, refresh.interval.every, refresh.interval.period) == (
         "loyalty.refresh_dashboard",
@@ -859,7 +862,7 @@ def test_setup_schedules_keeps_schedules_edited_in_the_admin(program):
     call_command("setup_schedules", stdout=StringIO())
 
     assert PeriodicTask.objects.get(name="loyalty: expire_points").enabled is False
-    assert PeriodicTask.objects.count() == 17
+    assert PeriodicTask.objects.count() == 19
 
 
 # --- concurrency (PostgreSQL) -----------------------------------------------------------------------
