@@ -241,6 +241,8 @@ def send_due(*, max_seconds: float = 50, threads: int | None = None, claim_size:
     """Send due deliveries until none is due or `max_seconds` have passed; returns how many attempts
     were made. With more than one thread each has its own database connection, closed at the end."""
     threads = threads or settings.WEBHOOK_SENDER_THREADS
+    if connection.vendor == "sqlite":  # the demo's: one writer at a time, more threads would only wait
+        threads = 1
     claim_size = claim_size or settings.WEBHOOK_CLAIM_SIZE
     deadline = time.monotonic() + max_seconds
     if threads == 1:
