@@ -7,6 +7,7 @@ test event" on the endpoint."""
 from __future__ import annotations
 
 import json
+import logging
 
 from django.core.cache import cache
 from django.http import HttpResponse
@@ -17,13 +18,27 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from loyalty.config import current_config
+
 from . import selectors, services
 from .models import Endpoint
 
-INBOX_URL = "http://127.0.0.1:8000/demo/webhooks/inbox/"
+INBOX_PATH = "/demo/webhooks/inbox/"
+INBOX_URL = f"http://127.0.0.1:8000{INBOX_PATH}"
 DESCRIPTION = "Demo inbox (/demo/webhooks/)"
 KEPT = "webhooks-demo-inbox"
 SHOWN = 50
+
+
+class QuietInbox(logging.Filter):
+    """The inbox's own requests stay off the server's console, where a burst of deliveries would
+    bury the demo's logins: this page lists them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return INBOX_PATH not in record.getMessage()
+
+
+logging.getLogger("django.server").addFilter(QuietInbox())
 
 
 def setup(stdout, seed: int) -> None:
@@ -52,7 +67,7 @@ def inbox(request):
     received.insert(
         0,
         {
-            "at": timezone.now().isoformat(),
+            "at": timezone.now(),
             "id": request.headers.get("webhook-id", ""),
             "type": message.get("type", ""),
             "member": message.get("member") or "",
@@ -66,7 +81,8 @@ def inbox(request):
 
 
 def page(request):
-    return render(request, "webhooks/demo_inbox.html", {"received": cache.get(KEPT, []), "inbox": INBOX_URL})
+    with timezone.override(current_config().settings.zone):  # people see times in the program's zone
+        return render(request, "webhooks/demo_inbox.html", {"received": cache.get(KEPT, []), "inbox": INBOX_URL})
 
 
 urlpatterns = [path("", page, name="webhooks-demo"), path("inbox/", inbox, name="webhooks-demo-inbox")]
