@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.monthly_run import REDIS, celery_cycle, server_settings, start_workers, tune_postgres  # noqa: E402
-from benchmarks.support import fresh_database, setup_django, write_section  # noqa: E402
+from benchmarks.support import fresh_database, purchases, setup_django, write_section  # noqa: E402
 
 FIVE = [
     ("double", "multiplier", {"event_types": ["purchase"], "points_multiplier": "2"}),
@@ -112,18 +112,8 @@ def ingestion(rounds: int, batch_events: int, single_events: int) -> dict:
             prefix = f"r{round_number}{state}"
             for n in range(batch_events // 2):
                 enrol_member(external_id=f"{prefix}-{n}", name="x")
-            events = []
-            for n in range(batch_events):
-                serial += 1
-                events.append(
-                    {
-                        "event_id": f"e{serial}",
-                        "member": f"{prefix}-{n % (batch_events // 2)}",
-                        "type": "purchase",
-                        "amount": str(80 + serial % 400),
-                        "order_id": f"o{serial}",
-                    }
-                )
+            events = purchases(prefix, batch_events, batch_events // 2, serial + 1)
+            serial += len(events)
             settle_database()
             started = time.perf_counter()
             for start in range(0, len(events), 500):

@@ -96,3 +96,18 @@ def write_section(name: str, body: str) -> None:
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def purchases(prefix: str, count: int, members: int, first_serial: int) -> list[dict]:
+    """`count` purchase events (amounts 80 to 479) spread over the members `{prefix}-0` ..
+    `{prefix}-{members - 1}`, numbered from `first_serial` (event and order ids)."""
+    return [
+        {
+            "event_id": f"e{serial}",
+            "member": f"{prefix}-{n % members}",
+            "type": "purchase",
+            "amount": str(80 + serial % 400),
+            "order_id": f"o{serial}",
+        }
+        for n, serial in enumerate(range(first_serial, first_serial + count))
+    ]

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.monthly_run import REDIS, server_settings, tune_postgres  # noqa: E402
-from benchmarks.support import ROOT, fresh_database, setup_django, write_section  # noqa: E402
+from benchmarks.support import ROOT, fresh_database, purchases, setup_django, write_section  # noqa: E402
 
 RECEIVER_PORT = 8765
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -256,18 +256,8 @@ def ingestion(rounds: int, batch_events: int, single_events: int) -> dict[str, l
                 (resume_endpoint if state == "on" else disable_endpoint)(endpoint=endpoint)
             prefix = f"r{round_number}{state}"
             make_members(batch_events // 2, prefix)
-            events = []
-            for n in range(batch_events + single_events):
-                serial += 1
-                events.append(
-                    {
-                        "event_id": f"e{serial}",
-                        "member": f"{prefix}-{n % (batch_events // 2)}",
-                        "type": "purchase",
-                        "amount": str(80 + serial % 400),
-                        "order_id": f"o{serial}",
-                    }
-                )
+            events = purchases(prefix, batch_events + single_events, batch_events // 2, serial + 1)
+            serial += len(events)
             drained = settle()
             started = time.perf_counter()
             for start in range(0, batch_events, 500):

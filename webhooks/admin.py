@@ -5,6 +5,7 @@ every attempt and a resend. Each view declares its permission; the services chec
 from __future__ import annotations
 
 import json
+import uuid
 
 from django import forms
 from django.conf import settings
@@ -20,7 +21,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from loyalty.backoffice.paging import EstimatedCountPaginator
+from loyalty.admin import ReadOnlyAdmin
 from members.errors import LoyaltyError
 
 from . import selectors, services
@@ -325,7 +326,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "endpoint",
@@ -337,7 +338,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         "next_attempt_at",
     )
     list_filter = ("status", "endpoint")
-    search_fields = ("=event_id",)
+    search_fields = ("event_id",)
     search_help_text = _("An event id (the webhook-id header), exactly.")
     list_select_related = ("endpoint",)
     fields = (
@@ -356,9 +357,13 @@ class DeliveryAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = (AttemptInline,)
     actions = ("resend",)
-    ordering = ("-id",)
-    paginator = EstimatedCountPaginator  # millions of rows: no COUNT(*) per page
-    show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        try:
+            uuid.UUID(search_term.strip())
+        except ValueError:
+            return (queryset.none(), False) if search_term.strip() else (queryset, False)
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description=_("body (as signed)"))
     def body_shown(self, delivery):
@@ -376,12 +381,3 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def has_resend_permission(self, request):
         return request.user.has_perm(RESEND)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from loyalty.backoffice.middleware import in_admin
+from loyalty.backoffice.middleware import staff_viewing_admin
 
 from . import notices
 
@@ -19,15 +19,7 @@ class EndpointStopNotices:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
-        if (
-            request.method == "GET"
-            and user is not None
-            and user.is_active
-            and user.is_staff
-            and in_admin(request)
-            and user.has_perm(notices.PERMISSION)
-        ):
+        if staff_viewing_admin(request) and request.user.has_perm(notices.PERMISSION):
             seen = set(request.session.get(SEEN, []))
             for endpoint in notices.unseen(seen=seen):
                 link = reverse("admin:webhooks_endpoint_change", args=[endpoint.pk])

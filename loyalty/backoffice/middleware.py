@@ -18,6 +18,12 @@ def in_admin(request) -> bool:
     return request.path_info.startswith(reverse("admin:index"))
 
 
+def staff_viewing_admin(request) -> bool:
+    """A GET of an admin page by an active staff member: where a notice may be shown."""
+    user = getattr(request, "user", None)
+    return request.method == "GET" and user is not None and user.is_active and user.is_staff and in_admin(request)
+
+
 class ProgramTimeZone:
     """The admin shows times in the zone the program counts its days in (ProgramSettings.timezone);
     the API keeps answering in UTC with offsets."""
@@ -42,16 +48,8 @@ class DecisionNotices:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
-        if (
-            request.method == "GET"
-            and user is not None
-            and user.is_active
-            and user.is_staff
-            and in_admin(request)
-            and has_decision_notices(requester=user)
-        ):
-            for adjustment in take_decision_notices(requester=user):
+        if staff_viewing_admin(request) and has_decision_notices(requester=request.user):
+            for adjustment in take_decision_notices(requester=request.user):
                 messages.info(request, _notice(adjustment))
         return self.get_response(request)
 

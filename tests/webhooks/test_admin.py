@@ -106,3 +106,15 @@ def test_resending_needs_its_permission(client, login_as, endpoint, enrol):
     page = client.get(reverse("admin:webhooks_delivery_changelist")).content.decode()
     assert "Resend the selected" not in page
     assert client.get(reverse("admin:webhooks_endpoint_replay", args=[endpoint.pk])).status_code == 403
+
+
+def test_deliveries_are_found_by_their_event_id(client, login_as, endpoint, enrol):
+    enrol("M-1")
+    outbox.relay()
+    delivery = Delivery.objects.get()
+    login_as(*ALL)
+    listing = reverse("admin:webhooks_delivery_changelist")
+    found = client.get(listing, {"q": str(delivery.event_id)})
+    assert list(found.context["cl"].result_list) == [delivery]
+    nothing = client.get(listing, {"q": "not-an-id"})
+    assert nothing.status_code == 200 and not list(nothing.context["cl"].result_list)
