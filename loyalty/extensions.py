@@ -316,7 +316,8 @@ class Subscriber:
 
     A set-based subscriber gives `handle_range(after, upto)` instead: called with the batch
     positions (after, upto] rather than the loaded events, it reads them in SQL itself
-    (loyalty.outbox.events_between, or the tables) and returns how many it took."""
+    (loyalty.outbox.events_between, or the tables) and returns how many rows it made of them (the
+    subscriber's "delivered" count: the webhooks' counts deliveries, events times endpoints)."""
 
     handle: Callable[[list[OutboxEvent]], None] | None = None
     types: frozenset[str] | None = None
@@ -326,6 +327,8 @@ class Subscriber:
     def __post_init__(self) -> None:
         if (self.handle is None) == (self.handle_range is None):
             raise ImproperlyConfigured("An outbox subscriber has either handle or handle_range.")
+        if self.handle_range is not None and self.types is not None:
+            raise ImproperlyConfigured("A set-based subscriber (handle_range) chooses its events itself: no types.")
 
 
 outbox_subscribers: Registry[Subscriber] = Registry("outbox subscriber")

@@ -81,7 +81,15 @@ class EndpointAdmin(admin.ModelAdmin):
     list_display = ("__str__", "url", "status_shown", "types_shown", "success_rate", "latency", "backlog")
     list_filter = ("status",)
     search_fields = ("url", "description")
-    readonly_fields = ("status_shown", "status_changed_at", "failing_since", "created_at", "created_by", "health")
+    readonly_fields = (
+        "status_shown",
+        "status_changed_at",
+        "failing_since",
+        "last_failure_at",
+        "created_at",
+        "created_by",
+        "health",
+    )
     change_form_template = "admin/webhooks/endpoint/change_form.html"
 
     def get_fields(self, request, obj=None):
@@ -94,13 +102,18 @@ class EndpointAdmin(admin.ModelAdmin):
         return self.readonly_fields if obj is not None else ()
 
     def get_changelist_instance(self, request):
+        """The page's endpoints' health in one go, kept on each endpoint object (this admin serves
+        every request: nothing per request may be kept on it)."""
         changelist = super().get_changelist_instance(request)
-        self._health = selectors.health([endpoint.pk for endpoint in changelist.result_list])
+        health = selectors.health([endpoint.pk for endpoint in changelist.result_list])
+        for endpoint in changelist.result_list:
+            endpoint.health_figures = health[endpoint.pk]
         return changelist
 
     def _health_of(self, endpoint) -> selectors.Health:
-        known = getattr(self, "_health", {})
-        return known.get(endpoint.pk) or selectors.health([endpoint.pk])[endpoint.pk]
+        if not hasattr(endpoint, "health_figures"):
+            endpoint.health_figures = selectors.health([endpoint.pk])[endpoint.pk]
+        return endpoint.health_figures
 
     @admin.display(description=_("status"), ordering="status")
     def status_shown(self, endpoint):

@@ -59,7 +59,9 @@ def resolve(url: str) -> Target:
         for candidate in addresses:  # every address the name has: any of them could be connected to
             _check_address(candidate)
         address = addresses[0]
-    host_header = f"{host}:{parts.port}" if parts.port else host
+    # The Host header is ASCII: an internationalised name in its IDNA form, an IPv6 address in brackets.
+    shown = f"[{host}]" if ":" in host else host.encode("idna").decode("ascii")
+    host_header = f"{shown}:{parts.port}" if parts.port else shown
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(parts.scheme, str(address), port, host, host_header, path)
 
@@ -73,6 +75,11 @@ def _parts(url: str):
         raise RefusedAddress(_("The URL has no host."))
     if parts.username or parts.password:
         raise RefusedAddress(_("The URL may not carry a user name or password."))
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+        parts.hostname.encode("idna")
+    except (ValueError, UnicodeError):
+        raise RefusedAddress(_("The URL's host or port is not valid.")) from None
     return parts
 
 
@@ -84,11 +91,27 @@ def _is_address(host: str) -> bool:
     return True
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
 def _check_address(address: IPAddress) -> None:
     if settings.WEBHOOK_ALLOW_PRIVATE:
         return
-    mapped = getattr(address, "ipv4_mapped", None)
-    if not address.is_global or (mapped is not None and not mapped.is_global) or address.is_multicast:
-        # is_global is False for loopback, private, link-local (the 169.254.169.254 metadata
-        # service), shared (100.64.0.0/10, Alibaba Cloud's 100.100.100.200), reserved and unspecified.
+    # is_global is False for loopback, private, link-local (the 169.254.169.254 metadata service),
+    # shared (100.64.0.0/10, Alibaba Cloud's 100.100.100.200), reserved and unspecified addresses;
+    # an IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo, NAT64, compatible) is
+    # judged by that one too, and the deprecated site-local range is refused.
+    inside: list[IPAddress] = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        inside += _embedded_ipv4(address)
+    if any(not a.is_global or a.is_multicast for a in inside) or address in SITE_LOCAL:
         raise RefusedAddress(_("%(address)s is not a public address.") % {"address": address})
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    found = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+    if address in NAT64 or address in IPV4_COMPATIBLE:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [a for a in found if a is not None]

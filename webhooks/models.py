@@ -41,6 +41,8 @@ class Endpoint(models.Model):
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
     # The first failed attempt since the last success: an endpoint failing for a day is paused.
     failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    # Within a few minutes: a failure long after the last one starts the clock again.
+    last_failure_at = models.DateTimeField(_("last failure at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -122,6 +124,7 @@ class Delivery(models.Model):
             ),
             models.Index(fields=["endpoint", "created_at"], name="webhook_delivery_endpoint_idx"),
             models.Index(fields=["member_id"], name="webhook_delivery_member_idx"),
+            models.Index(fields=["event_id"], name="webhook_delivery_event_idx"),  # the admin's search
         ]
 
     def __str__(self) -> str:

@@ -29,7 +29,8 @@ class Health:
 
 
 def health(endpoint_ids: list[int], *, now: datetime | None = None) -> dict[int, Health]:
-    """Three grouped queries for any number of endpoints (a list page's)."""
+    """Two grouped queries for any number of endpoints (a list page's), and two per endpoint with
+    attempts for its 95th percentile."""
     since = (now or timezone.now()) - HEALTH_WINDOW
     recent = Attempt.objects.filter(endpoint_id__in=endpoint_ids, attempted_at__gte=since)
     tried: dict[int, dict[str, Any]] = {

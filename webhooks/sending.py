@@ -52,9 +52,18 @@ class Answer:
     sent: bool = True
 
 
+# What a claim keeps of its lease unused: time to record its attempts before anyone may take them over.
+LEASE_MARGIN_SECONDS = 20
+
+
+def request_budget() -> float:
+    """The longest one request takes: the timeout to connect, then to the answer's end, and a second."""
+    return settings.WEBHOOK_TIMEOUT_SECONDS * 2 + 1
+
+
 def lease_time(count: int) -> timedelta:
-    """Long enough for `count` requests that each take the whole timeout, and a margin."""
-    return timedelta(seconds=count * (settings.WEBHOOK_TIMEOUT_SECONDS + 1) + 30)
+    """Long enough for `count` requests that each take the longest, and the margin."""
+    return timedelta(seconds=count * request_budget() + LEASE_MARGIN_SECONDS)
 
 
 def claim(*, limit: int, now: datetime | None = None) -> list[Claimed]:
@@ -115,24 +124,32 @@ class Sender:
             pool.close()
 
     def send_claimed(self, claimed: list[Claimed]) -> None:
-        """Send one claim's deliveries, then record them all in one transaction. After a 410 the
-        endpoint's other deliveries in the claim are not sent: they go back to wait."""
+        """Send one claim's deliveries, then record them all in one transaction, whatever happened
+        (what was sent is recorded even if a later one raised). Not sent, and due again: the
+        endpoint's others in the claim after a 410, and every one left when the claim's lease is
+        nearly used up (slow endpoints ahead of them), so that no other sender takes them over
+        while this one still might send them."""
+        if not claimed:
+            return
         now = timezone.now()
+        ends = time.monotonic() + lease_time(len(claimed)).total_seconds() - LEASE_MARGIN_SECONDS
         secrets: dict[int, list[str]] = {}
         results: list[services.AttemptResult] = []
         gone: set[int] = set()
         unsent: list[int] = []
-        for delivery in claimed:
-            if delivery.endpoint_id in gone:
-                unsent.append(delivery.id)
-                continue
-            if delivery.endpoint_id not in secrets:
-                secrets[delivery.endpoint_id] = selectors.signing_secrets(delivery.endpoint_id, now=now)
-            result = self.attempt(delivery, secrets[delivery.endpoint_id])
-            results.append(result)
-            if result.outcome.verdict is retries.Verdict.GONE:
-                gone.add(delivery.endpoint_id)
-        if claimed:
+        try:
+            for index, delivery in enumerate(claimed):
+                late = index > 0 and time.monotonic() + request_budget() > ends  # the first always fits
+                if delivery.endpoint_id in gone or late:
+                    unsent.append(delivery.id)
+                    continue
+                if delivery.endpoint_id not in secrets:
+                    secrets[delivery.endpoint_id] = selectors.signing_secrets(delivery.endpoint_id, now=now)
+                result = self.attempt(delivery, secrets[delivery.endpoint_id])
+                results.append(result)
+                if result.outcome.verdict is retries.Verdict.GONE:
+                    gone.add(delivery.endpoint_id)
+        finally:
             services.record_attempts(lease=claimed[0].lease, results=results, unsent=unsent)
 
     def attempt(self, delivery: Claimed, secrets: list[str]) -> services.AttemptResult:
@@ -169,7 +186,7 @@ class Sender:
 
         try:
             target = egress.resolve(delivery.url)
-        except egress.RefusedAddress as refused:
+        except (egress.RefusedAddress, ValueError) as refused:  # ValueError: a URL urlsplit cannot take
             return Answer(None, took(), error=Attempt.Error.REFUSED_ADDRESS, detail=str(refused), sent=False)
         except OSError as unresolved:
             return Answer(None, took(), error=Attempt.Error.CONNECTION, detail=str(unresolved))
@@ -194,11 +211,12 @@ class Sender:
             )
         except urllib3.exceptions.TimeoutError as timeout:
             return Answer(None, took(), error=Attempt.Error.TIMEOUT, detail=str(timeout) or type(timeout).__name__)
-        except urllib3.exceptions.HTTPError as failed:
-            return Answer(None, took(), error=Attempt.Error.CONNECTION, detail=str(failed) or type(failed).__name__)
+        except Exception as failed:  # noqa: BLE001 - whatever went wrong on the way, it is this attempt's error
+            return Answer(None, took(), error=Attempt.Error.CONNECTION, detail=f"{type(failed).__name__}: {failed}")
         try:
-            excerpt = _excerpt(response)
-        except urllib3.exceptions.HTTPError as failed:  # the answer's body broke off: the status stands
+            excerpt = _excerpt(response, deadline=started + settings.WEBHOOK_TIMEOUT_SECONDS)
+        except Exception as failed:  # noqa: BLE001 - the answer's body broke off: its status stands
+            response.close()
             excerpt = f"[{type(failed).__name__}]"
         return Answer(response.status, took(), excerpt, response.headers.get("retry-after"))
 
@@ -226,14 +244,24 @@ class Sender:
         return self.pools[key]
 
 
-def _excerpt(response: urllib3.BaseHTTPResponse) -> str:
-    """At most EXCERPT_BYTES of the answer. An answer read to its end gives its connection back for
-    the next request; a longer one is cut off and its connection closed."""
-    kept = response.read(services.EXCERPT_BYTES + 1)
-    if len(kept) > services.EXCERPT_BYTES:
-        response.close()
-    else:
+def _excerpt(response: urllib3.BaseHTTPResponse, *, deadline: float) -> str:
+    """At most EXCERPT_BYTES of the answer, read until `deadline` at the latest (a receiver that
+    drips its body cannot hold the sender). An answer read to its end gives its connection back for
+    the next request; one cut off (longer, or too slow) has its connection closed."""
+    kept = b""
+    finished = False
+    while True:
+        chunk = response.read1(512)  # what has arrived (read would wait for all 512 bytes)
+        if not chunk:
+            finished = True
+            break
+        kept += chunk
+        if len(kept) > services.EXCERPT_BYTES or time.monotonic() > deadline:
+            break
+    if finished:
         response.release_conn()
+    else:
+        response.close()
     return kept[: services.EXCERPT_BYTES].decode("utf-8", errors="replace")
 
 

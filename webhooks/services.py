@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError
@@ -30,10 +30,12 @@ from members.permissions import require_permission
 from . import egress, messages, notices, signing
 from .errors import EndpointDisabled, InvalidEndpoint
 from .models import Attempt, Delivery, Endpoint, EndpointSecret
-from .retries import Outcome, Verdict
+from .retries import LONGEST_WAIT, Outcome, Verdict, retryable
 
 logger = logging.getLogger(__name__)
 MAX_DESCRIPTION = 200
+QUIET_SPELL = LONGEST_WAIT * 1.2  # longer than the longest wait between retries, jitter included
+FAILURE_NOTED_EVERY = timedelta(minutes=5)  # last_failure_at is kept this fresh: few writes on a busy endpoint
 EXCERPT_BYTES = 2048
 
 
@@ -81,6 +83,8 @@ def change_endpoint(
     endpoint.url, endpoint.event_types, endpoint.description = validate_endpoint(
         url=url, event_types=event_types, description=description
     )
+    if endpoint.include_personal_data and not include_personal_data:
+        _strip_contacts(endpoint.deliveries.filter(status=Delivery.Status.PENDING))  # nor what still waits
     endpoint.include_personal_data = include_personal_data
     endpoint.save(update_fields=["url", "event_types", "description", "include_personal_data"])
     return endpoint
@@ -109,7 +113,9 @@ def rotate_secret(
 def pause_endpoint(*, endpoint: Endpoint, actor=None) -> Endpoint:
     """Hold its deliveries (new ones still queue) until it is resumed."""
     require_permission(actor, "webhooks.change_endpoint", _("You may not change webhook endpoints."))
-    return _set_status(endpoint, Endpoint.Status.PAUSED, Endpoint.Reason.STAFF)
+    endpoint = _set_status(endpoint, Endpoint.Status.PAUSED, Endpoint.Reason.STAFF)
+    _hold_waiting(endpoint.pk)
+    return endpoint
 
 
 @transaction.atomic
@@ -130,7 +136,18 @@ def resume_endpoint(*, endpoint: Endpoint, actor=None) -> Endpoint:
 def disable_endpoint(*, endpoint: Endpoint, actor=None) -> Endpoint:
     """No new deliveries; the waiting ones stay until it is resumed."""
     require_permission(actor, "webhooks.change_endpoint", _("You may not change webhook endpoints."))
-    return _set_status(endpoint, Endpoint.Status.DISABLED, Endpoint.Reason.STAFF)
+    endpoint = _set_status(endpoint, Endpoint.Status.DISABLED, Endpoint.Reason.STAFF)
+    _hold_waiting(endpoint.pk)
+    return endpoint
+
+
+def _hold_waiting(endpoint_id: int) -> None:
+    """The waiting deliveries of an endpoint that stopped come due at no time (until it is resumed),
+    so that the senders' claims, which walk the due ones in order, never walk past them. Not those
+    a sender holds (their lease): it records them itself, and the stop reaches them then."""
+    Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING, lease__isnull=True).update(
+        next_attempt_at=None
+    )
 
 
 def _set_status(endpoint: Endpoint, status: str, reason: str) -> Endpoint:
@@ -144,8 +161,8 @@ def _set_status(endpoint: Endpoint, status: str, reason: str) -> Endpoint:
 def resend_delivery(*, delivery: Delivery, actor=None) -> Delivery:
     """Send it again now, with the same webhook-id (whatever its status), and with the retries anew."""
     require_permission(actor, "webhooks.resend_delivery", _("You may not resend webhook deliveries."))
-    delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
-    _queue_again(Delivery.objects.filter(pk=delivery.pk))
+    delivery = Delivery.objects.select_for_update().select_related("endpoint").get(pk=delivery.pk)
+    _queue_again(Delivery.objects.filter(pk=delivery.pk), delivery.endpoint)
     delivery.refresh_from_db()
     return delivery
 
@@ -161,12 +178,14 @@ def replay_deliveries(*, endpoint: Endpoint, since: datetime, only_failed: bool 
     chosen = (
         chosen.filter(status=Delivery.Status.FAILED) if only_failed else chosen.exclude(status=Delivery.Status.PENDING)
     )
-    return _queue_again(chosen)
+    return _queue_again(chosen, endpoint)
 
 
-def _queue_again(deliveries) -> int:
+def _queue_again(deliveries, endpoint: Endpoint) -> int:
     # A retry series starts again: attempts counts the attempts of this series (the log keeps all).
-    return deliveries.update(status=Delivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), lease=None)
+    # An endpoint that is not active holds them until it is resumed.
+    due = timezone.now() if endpoint.status == Endpoint.Status.ACTIVE else None
+    return deliveries.update(status=Delivery.Status.PENDING, attempts=0, next_attempt_at=due, lease=None)
 
 
 @transaction.atomic
@@ -188,8 +207,9 @@ def send_test_event(*, endpoint: Endpoint, actor=None) -> Delivery:
         sequence=None,
         data={"endpoint": endpoint.pk, "sent_by": actor.get_username() if actor is not None else ""},
     )
+    due = now if endpoint.status == Endpoint.Status.ACTIVE else None  # a paused one holds it
     delivery = Delivery.objects.create(
-        endpoint=endpoint, event_id=event_id, event_type=messages.TEST_EVENT, body=text, next_attempt_at=now
+        endpoint=endpoint, event_id=event_id, event_type=messages.TEST_EVENT, body=text, next_attempt_at=due
     )
     transaction.on_commit(_kick_senders)
     return delivery
@@ -229,7 +249,7 @@ def create_deliveries(events: list[OutboxEvent]) -> int:
                         contact=contact,
                     ),
                     created_at=now,
-                    next_attempt_at=now,
+                    next_attempt_at=now if endpoint.status == Endpoint.Status.ACTIVE else None,
                 )
             )
     if rows:
@@ -251,7 +271,13 @@ def create_deliveries_between(after: int, upto: int) -> int:
         for endpoint in Endpoint.objects.exclude(status=Endpoint.Status.DISABLED):
             cursor.execute(
                 _FAN_OUT.format(contact=_SQL_CONTACT if endpoint.include_personal_data else ""),
-                {"endpoint": endpoint.pk, "after": after, "upto": upto, **_sql_patterns(endpoint.event_types)},
+                {
+                    "endpoint": endpoint.pk,
+                    "after": after,
+                    "upto": upto,
+                    "due": timezone.now() if endpoint.status == Endpoint.Status.ACTIVE else None,
+                    **_sql_patterns(endpoint.event_types),
+                },
             )
             made += cursor.rowcount
     if made:
@@ -281,7 +307,7 @@ _FAN_OUT = f"""
                'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                'member', NULLIF(e.member_external_id, ''), 'sequence', e.member_sequence, 'data', e.payload)
             {{contact}})::text,
-           'pending', 0, now(), now(), ''
+           'pending', 0, %(due)s, now(), ''
     FROM {DomainEvent._meta.db_table} AS e
     JOIN {DomainEventBatch._meta.db_table} AS b ON b.id = e.batch_id
     WHERE b.position > %(after)s AND b.position <= %(upto)s
@@ -372,6 +398,12 @@ def record_attempts(*, lease: uuid.UUID, results: Sequence[AttemptResult], unsen
     _endpoint_health(results, now)
 
 
+def _unavailable(result: AttemptResult) -> bool:
+    """No answer, 429 or 5xx: the endpoint is down. Other failures (a 4xx for this message, a
+    refused address) say nothing about whether it is up."""
+    return result.error != Attempt.Error.REFUSED_ADDRESS and retryable(result.status_code)
+
+
 def _new_state(result: AttemptResult, now: datetime) -> tuple:
     """(status, next attempt, delivered at, last status code, last error) after `result`."""
     verdict = result.outcome.verdict
@@ -389,8 +421,11 @@ def _endpoint_health(results: Sequence[AttemptResult], now: datetime) -> None:
     the state changes, so that busy senders do not queue on the endpoint's row; in the endpoints'
     order, so that two senders never lock two endpoints in opposite orders."""
     verdicts: dict[int, set[Verdict]] = {}
+    unavailable: set[int] = set()  # endpoints that timed out, could not be reached, or answered 429/5xx
     for result in results:
         verdicts.setdefault(result.endpoint_id, set()).add(result.outcome.verdict)
+        if result.outcome.verdict is not Verdict.DELIVERED and _unavailable(result):
+            unavailable.add(result.endpoint_id)
     window = timedelta(hours=settings.WEBHOOK_PAUSE_AFTER_HOURS)
     for endpoint_id, seen in sorted(verdicts.items()):
         endpoints = Endpoint.objects.filter(pk=endpoint_id)
@@ -398,14 +433,23 @@ def _endpoint_health(results: Sequence[AttemptResult], now: datetime) -> None:
             if endpoints.exclude(status=Endpoint.Status.DISABLED).update(
                 status=Endpoint.Status.DISABLED, status_reason=Endpoint.Reason.GONE, status_changed_at=now
             ):
+                _hold_waiting(endpoint_id)
                 notices.endpoint_stopped(endpoint_id)
         elif Verdict.DELIVERED in seen:
             endpoints.filter(failing_since__isnull=False).update(failing_since=None)
-        else:
-            endpoints.filter(failing_since__isnull=True).update(failing_since=now)
+        elif endpoint_id in unavailable:
+            # The clock starts at the first failure, and again after a quiet spell longer than any
+            # wait between retries (a failure days after the last one is not a day of failures).
+            endpoints.filter(Q(failing_since__isnull=True) | Q(last_failure_at__lt=now - QUIET_SPELL)).update(
+                failing_since=now
+            )
+            endpoints.filter(Q(last_failure_at__isnull=True) | Q(last_failure_at__lt=now - FAILURE_NOTED_EVERY)).update(
+                last_failure_at=now
+            )
             if endpoints.filter(status=Endpoint.Status.ACTIVE, failing_since__lte=now - window).update(
                 status=Endpoint.Status.PAUSED, status_reason=Endpoint.Reason.FAILING, status_changed_at=now
             ):
+                _hold_waiting(endpoint_id)
                 notices.endpoint_stopped(endpoint_id)
 
 
@@ -418,15 +462,24 @@ def prune_finished(*, now: datetime | None = None, limit: int = 5_000) -> int:
     removed = 0
     while ids := list(old.order_by("id").values_list("id", flat=True)[:limit]):
         with transaction.atomic():
+            # Locked and still finished: one replayed since it was picked waits to be sent instead.
+            ids = list(old.filter(id__in=ids).select_for_update(skip_locked=True).values_list("id", flat=True))
             Attempt.objects.filter(delivery_id__in=ids).delete()
             removed += Delivery.objects.filter(id__in=ids).delete()[0]
+        if not ids:  # all taken meanwhile: the next run picks up what is left
+            break
     return removed
 
 
 def erase_contacts(member: Member) -> None:
     """Anonymising (loyalty.extensions.personal_data_erasers): the email and phone in the member's
     deliveries' bodies."""
-    for delivery in Delivery.objects.filter(member_id=member.pk, body__contains='"contact":').only("id", "body"):
+    _strip_contacts(Delivery.objects.filter(member_id=member.pk))
+
+
+def _strip_contacts(deliveries) -> None:
+    # PostgreSQL writes '"contact": ', Python '"contact":'.
+    for delivery in deliveries.filter(body__contains='"contact"').only("id", "body"):
         Delivery.objects.filter(pk=delivery.pk).update(body=messages.without_contact(delivery.body))
 
 

@@ -20,6 +20,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     hang_seconds: float = 0
     body: bytes = b"ok"
+    drip_seconds: float = 0  # a pause between the body's bytes
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,13 @@ class Receiver:
                         self.send_header(name, value)
                     self.send_header("content-length", str(len(reply.body)))
                     self.end_headers()
-                    self.wfile.write(reply.body)
+                    if reply.drip_seconds:
+                        for byte in reply.body:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(reply.drip_seconds)
+                    else:
+                        self.wfile.write(reply.body)
                 except OSError:  # the sender gave up waiting
                     pass
 

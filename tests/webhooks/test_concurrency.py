@@ -1,5 +1,6 @@
 """Exactly-once publication, at-least-once delivery, on PostgreSQL with real threads and processes:
-two relays at once make each (event, endpoint) delivery once; a relay killed after committing its
+two relays at once make each (event, endpoint) delivery once (by either path, the subscriber's lock
+set aside); a relay killed after committing its
 deliveries and before sending (a process, SIGKILL) loses none; a sender killed between sending and
 recording sends again with the same webhook-id; 10,000 events to 3 endpoints make 30,000
 deliveries, which concurrent senders deliver once each."""
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from loyalty import outbox
 from loyalty.extensions import OutboxEvent
+from loyalty.models import OutboxNumbering
 from members.models import DomainEvent, Member
 from members.outbox import Occurrence, publish_many
 from tests.factories import MemberFactory
@@ -106,6 +108,19 @@ def test_two_relays_at_once_make_each_delivery_once():
                 services.create_deliveries(events)
 
         in_threads(hand_over, 2)
+        pairs = Counter(Delivery.objects.values_list("endpoint_id", "event_id"))
+        assert len(pairs) == 4_000 and set(pairs.values()) == {1}
+
+        # and the set-based path PostgreSQL's relay takes (INSERT … SELECT … ON CONFLICT), twice at once
+        Delivery.objects.all().delete()
+        last = OutboxNumbering.objects.get().last_position
+
+        def fan_out():
+            with transaction.atomic():
+                barrier.wait()
+                services.create_deliveries_between(0, last)
+
+        in_threads(fan_out, 2)
         pairs = Counter(Delivery.objects.values_list("endpoint_id", "event_id"))
         assert len(pairs) == 4_000 and set(pairs.values()) == {1}
 

@@ -14,11 +14,11 @@ from django.utils import timezone
 from standardwebhooks import webhooks as standard
 
 from loyalty import outbox
-from members.models import DomainEvent
+from members.models import DomainEvent, Member
 from tests.factories import UserFactory
 from tests.webhooks.conftest import relay_and_send
 from tests.webhooks.receiver import Receiver, Reply
-from webhooks import sending
+from webhooks import sending, services
 from webhooks.models import Attempt, Delivery, Endpoint
 from webhooks.services import create_endpoint, rotate_secret
 
@@ -320,3 +320,83 @@ def test_the_receiver_helper_refuses_a_tampered_body(endpoint, receiver, enrol):
     with Receiver(secrets=receiver.secrets) as other:
         httpx.post(other.url, content=captured.body.replace(b"M-1", b"M-2"), headers=captured.headers)
         assert not other.received[0].verified
+
+
+def test_an_occasional_failure_days_after_the_last_does_not_pause_and_4xx_do_not_count(endpoint, receiver, enrol):
+    receiver.answer(Reply(400))
+    enrol("M-1")
+    relay_and_send()
+    assert Endpoint.objects.get().failing_since is None, "a 400 for one message says nothing about the endpoint"
+
+    receiver.answer(Reply(503))
+    enrol("M-2")
+    relay_and_send()
+    first = Endpoint.objects.get()
+    assert first.failing_since is not None
+    # two days of quiet, then another 503: the clock starts again rather than pausing
+    two_days_ago = timezone.now() - timedelta(days=2)
+    Endpoint.objects.update(failing_since=two_days_ago, last_failure_at=two_days_ago)
+    receiver.answer(Reply(503))
+    enrol("M-3")
+    outbox.relay()
+    Delivery.objects.filter(status="pending").exclude(member_id=Member.objects.get(external_id="M-3").pk).update(
+        next_attempt_at=None
+    )
+    send()
+    endpoint = Endpoint.objects.get()
+    assert endpoint.status == "active" and endpoint.failing_since > two_days_ago
+
+
+def test_pausing_takes_the_waiting_deliveries_out_of_the_senders_way_until_resumed(endpoint, receiver, enrol):
+    services.pause_endpoint(endpoint=endpoint)
+    enrol("M-1")
+    outbox.relay()
+    enrol("M-2")
+    services.send_test_event(endpoint=endpoint)
+    outbox.relay()
+    assert set(Delivery.objects.values_list("next_attempt_at", flat=True)) == {None}
+    services.resume_endpoint(endpoint=endpoint)
+    assert not Delivery.objects.filter(next_attempt_at__isnull=True).exists()
+    assert send() == 3 and len(receiver.received) == 3
+    services.disable_endpoint(endpoint=endpoint)
+    services.resend_delivery(delivery=Delivery.objects.first())
+    assert Delivery.objects.get(status="pending").next_attempt_at is None
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:99999/hooks", "http://xn--ls8h.example.invalid:1/hooks", "http://[::1/hooks"]
+)
+def test_a_url_the_sender_cannot_use_fails_its_delivery_and_not_the_others(endpoint, receiver, enrol, url):
+    """A URL that got past the checks (stored before them, or by hand) fails its own delivery; the
+    rest of the claim is sent and recorded."""
+    broken, _ = services.create_endpoint(url=receiver.url + "/other", event_types="*")
+    Endpoint.objects.filter(pk=broken.pk).update(url=url)
+    enrol("M-1")
+    relay_and_send()
+    assert len(receiver.received) == 1
+    mine = Delivery.objects.get(endpoint=broken)
+    assert mine.attempt_log.count() == 1 and mine.attempts == 1
+    assert Delivery.objects.get(endpoint=endpoint).status == "delivered"
+
+
+def test_an_internationalised_host_is_sent_in_its_ascii_form(settings, monkeypatch):
+    import socket
+
+    from webhooks import egress
+
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    monkeypatch.setattr(
+        egress.socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("1.1.1.1", 443))]
+    )
+    target = egress.resolve("https://会员.example.cn/hooks")
+    assert target.host_header == "xn--6oqr1k.example.cn" and target.host == "会员.example.cn"
+    assert egress.resolve("https://[2606:4700::1]:8443/x").host_header == "[2606:4700::1]:8443"
+
+
+def test_a_slow_answer_body_is_cut_off_at_the_timeout(endpoint, receiver, enrol, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    receiver.answer(Reply(200, body=b"x" * 100, drip_seconds=0.3))
+    enrol("M-1")
+    relay_and_send()
+    attempt = Delivery.objects.get().attempt_log.get()
+    assert attempt.status_code == 200 and attempt.duration_ms < 2500 and len(attempt.response_excerpt) < 100

@@ -37,6 +37,11 @@ pytestmark = pytest.mark.django_db
         "https://[fd00:ec2::254]/",
         "https://[::ffff:127.0.0.1]/hooks",
         "https://user:pass@example.com/hooks",
+        "https://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
+        "https://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
+        "https://[::7f00:1]/",  # IPv4-compatible 127.0.0.1
+        "https://[fec0::1]/",  # site-local
+        "https://hooks.example.com:99999/",  # no such port
     ],
 )
 def test_private_addresses_and_plain_http_are_refused_unless_allowed(program, settings, url):
@@ -85,6 +90,16 @@ def test_event_type_patterns_are_checked(program, receiver, types):
     with pytest.raises(InvalidEndpoint) as refused:
         services.create_endpoint(url=receiver.url, event_types=types)
     assert "event_types" in refused.value.fields
+
+
+def test_a_prefix_with_an_underscore_matches_only_itself_in_sql():
+    """ "_" is LIKE's one-character wildcard: escaped, "member.first_purchase.*" does not match
+    "member.firstXpurchase.y" in the set-based path."""
+    assert services._sql_patterns(["member.first_purchase.*", "tier.*", "*"]) == {
+        "everything": True,
+        "exact": [],
+        "prefixes": ["member.first\\_purchase.%", "tier.%"],
+    }
 
 
 def test_patterns_match_exact_types_prefixes_and_everything():
