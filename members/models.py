@@ -24,6 +24,13 @@ class Member(models.Model):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # What the member reads messages in (notifications): blank is the program's default language.
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES, help_text=_("Blank: the program's.")
+    )
+    # Consent to marketing messages (docs/notifications.md): off until the member says yes.
+    marketing_opt_in = models.BooleanField(_("marketing messages"), default=False)
+    marketing_opt_in_changed_at = models.DateTimeField(_("marketing consent changed"), null=True, blank=True)
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
     # Both foreign keys are indexed in Meta: referrer partially (mostly empty), tier by (tier, growth_value).
     referrer = models.ForeignKey(

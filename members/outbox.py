@@ -44,9 +44,11 @@ TYPES = (
     "points.refunded",
     "points.expired",
     "points.adjusted",
+    "points.expiring",
     "growth.changed",
     "tier.upgraded",
     "tier.downgraded",
+    "tier.at_risk",
     "redemption.created",
     "redemption.cancelled",
     "redemption.fulfilment_changed",
@@ -55,6 +57,7 @@ TYPES = (
     "coupon.released",
     "coupon.expired",
     "coupon.voided",
+    "coupon.expiring",
     "hold.created",
     "hold.captured",
     "hold.released",
@@ -68,6 +71,7 @@ TYPES = (
     "campaign.status_changed",
     "campaign.budget_exhausted",
     "job.finished",
+    "notification.requested",
 )
 
 _EVENTS = DomainEvent._meta.db_table
@@ -132,6 +136,30 @@ def change_and_publish(
         )
         cursor.execute(change, params)
         return cursor.rowcount
+
+
+def publish_selected(*, happened: str, params: Mapping[str, Any]) -> int:
+    """Set-based, for a job that changes nothing but has something to tell (the notifications'
+    notices: tier.at_risk, points.expiring): an event per row of `happened`, a SELECT of member_id,
+    type, occurred_at, payload and ord. The caller holds the row locks of the members it publishes
+    about, as every publisher does, so that each member's sequence follows the order of commits.
+    Returns how many events it wrote."""
+    _check_in_transaction()
+    if connection.vendor == "postgresql":
+        return fetch_all(f"WITH {', '.join(outbox_ctes(happened))} SELECT COUNT(*) FROM outbox_h", params)[0][0]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT member_id, type, occurred_at, payload FROM ({happened}) AS h ORDER BY member_id, ord", params
+        )
+        found = cursor.fetchall()
+    _insert_portable(
+        [
+            Occurrence(event_type, json.loads(payload), member_id, _moment(at))
+            for member_id, event_type, at, payload in found
+        ],
+        timezone.now(),
+    )
+    return len(found)
 
 
 def _moment(value: datetime | str) -> datetime | None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -21,7 +22,8 @@ from .models import Member, MemberNote
 from .outbox import publish
 from .selectors import lock_member
 
-PROFILE_FIELDS = ("name", "email", "phone", "birthday")
+PROFILE_FIELDS = ("name", "email", "phone", "birthday", "language", "marketing_opt_in")
+LANGUAGE_CODES = tuple(code for code, _name in settings.LANGUAGES)
 _MAX_LENGTHS = {"name": 200, "email": 254, "phone": 32}
 
 
@@ -53,6 +55,17 @@ def clean_profile(changes: Mapping[str, Any]) -> dict[str, Any]:
             errors["email"] = ["Enter a valid email address."]
     if "birthday" in changes:
         cleaned["birthday"] = _birthday(changes["birthday"], errors)
+    if "language" in changes:
+        language = changes["language"] if changes["language"] is not None else ""
+        if language not in ("", *LANGUAGE_CODES):
+            errors["language"] = [f"One of: {', '.join(LANGUAGE_CODES)} (or blank for the program's)."]
+        else:
+            cleaned["language"] = language
+    if "marketing_opt_in" in changes:
+        if not isinstance(changes["marketing_opt_in"], bool):
+            errors["marketing_opt_in"] = ["Must be true or false."]
+        else:
+            cleaned["marketing_opt_in"] = changes["marketing_opt_in"]
     if errors:
         raise InvalidInput("The member's details are not valid.", fields=errors)
     return cleaned
@@ -82,7 +95,8 @@ def _birthday(value: Any, errors: dict) -> date | None:
 
 @transaction.atomic
 def update_member(*, member: Member, changes: Mapping[str, Any], actor=None) -> Member:
-    """Change profile fields (name, email, phone, birthday); other fields are refused, and so is any
+    """Change profile fields (name, email, phone, birthday, language, marketing consent); other
+    fields are refused, and so is any
     personal data for a member whose personal data was erased. A staff `actor` needs
     members.change_member."""
     require_permission(actor, "members.change_member", "You may not change members' profiles.")
@@ -93,7 +107,11 @@ def update_member(*, member: Member, changes: Mapping[str, Any], actor=None) -> 
     changed = sorted(name for name, value in cleaned.items() if getattr(member, name) != value)
     for name, value in cleaned.items():
         setattr(member, name, value)
-    member.save(update_fields=[*cleaned, "updated_at"])
+    written = [*cleaned, "updated_at"]
+    if "marketing_opt_in" in changed:
+        member.marketing_opt_in_changed_at = timezone.now()
+        written.append("marketing_opt_in_changed_at")
+    member.save(update_fields=written)
     if changed:  # the names only: a profile's values are personal data
         publish("member.updated", member=member, payload={"fields": changed})
     return member
@@ -167,6 +185,7 @@ def erase_profile(*, member: Member, reason: str, actor) -> Member:
     if member.status != Member.Status.CLOSED:
         member = _set_status(member, Member.Status.CLOSED, (Member.Status.ACTIVE, Member.Status.FROZEN))
     member.name, member.email, member.phone, member.birthday = "", "", "", None
+    member.language, member.marketing_opt_in = "", False
     member.anonymised_at = timezone.now()
     member.save(update_fields=[*PROFILE_FIELDS, "anonymised_at", "updated_at"])
     member.notes.update(text="")

@@ -8,6 +8,7 @@ import functools
 from rest_framework import serializers
 
 from loyalty import extensions
+from members.services import LANGUAGE_CODES
 
 from .request_fields import BirthdayField, EmailOrBlankField, MoneyField, event_text, optional_text, required_text
 
@@ -51,6 +52,8 @@ class MemberCardBase(serializers.Serializer):
     email = serializers.CharField(source="member.email")
     phone = serializers.CharField(source="member.phone")
     birthday = serializers.DateField(source="member.birthday", allow_null=True)
+    language = serializers.CharField(source="member.language", help_text="blank: the program's default")
+    marketing_opt_in = serializers.BooleanField(source="member.marketing_opt_in")
     status = serializers.CharField(source="member.status")
     joined_at = serializers.DateTimeField(source="member.joined_at")
     tier = TierRefSerializer(source="member.tier")
@@ -85,6 +88,8 @@ def member_card_body(storefront_card) -> dict:
         "email": member.email,
         "phone": member.phone,
         "birthday": _date.to_representation(member.birthday) if member.birthday is not None else None,
+        "language": member.language,
+        "marketing_opt_in": member.marketing_opt_in,
         "status": member.status,
         "joined_at": _datetime.to_representation(member.joined_at),
         "tier": {"code": tier.code, "name": tier.name, "rank": tier.rank},
@@ -253,6 +258,15 @@ class MemberCreateRequest(serializers.Serializer):
     phone = optional_text(32, allow_null=True)
     birthday = BirthdayField(required=False)
     referrer = optional_text(64, allow_null=True, help_text="external_id of the inviting member")
+    language = serializers.ChoiceField(
+        choices=["", *LANGUAGE_CODES],
+        required=False,
+        allow_null=True,
+        help_text="messages' language; blank or null: the program's default",
+    )
+    marketing_opt_in = serializers.BooleanField(
+        required=False, help_text="the member's consent to marketing messages (default false)"
+    )
 
 
 class MemberUpdateRequest(serializers.Serializer):
@@ -260,6 +274,15 @@ class MemberUpdateRequest(serializers.Serializer):
     email = EmailOrBlankField(required=False)
     phone = optional_text(32, allow_null=True)
     birthday = BirthdayField(required=False)
+    language = serializers.ChoiceField(
+        choices=["", *LANGUAGE_CODES],
+        required=False,
+        allow_null=True,
+        help_text="messages' language; blank or null: the program's default",
+    )
+    marketing_opt_in = serializers.BooleanField(
+        required=False, help_text="the member's consent to marketing messages (default false)"
+    )
 
 
 class EventRequest(serializers.Serializer):

@@ -41,7 +41,9 @@ class MembersView(APIView):
         },
     )
     def post(self, request):
-        body = json_object(request, {"external_id", "name", "email", "phone", "birthday", "referrer"})
+        body = json_object(
+            request, {"external_id", "name", "email", "phone", "birthday", "referrer", "language", "marketing_opt_in"}
+        )
         member = enrol_member(
             external_id=body.get("external_id"),
             name=body.get("name", ""),
@@ -49,6 +51,8 @@ class MembersView(APIView):
             phone=body.get("phone", ""),
             birthday=body.get("birthday"),
             referrer=body.get("referrer"),
+            language=body.get("language", ""),
+            marketing_opt_in=body.get("marketing_opt_in", False),
         )
         return Response(_card(member.external_id), status=status.HTTP_201_CREATED)
 

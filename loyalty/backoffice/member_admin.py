@@ -36,7 +36,7 @@ class MemberProfileForm(forms.ModelForm):
 
     class Meta:
         model = Member
-        fields = ("name", "email", "phone", "birthday")
+        fields = ("name", "email", "phone", "birthday", "language", "marketing_opt_in")
 
     def clean(self):
         cleaned = super().clean()
@@ -82,7 +82,10 @@ class MemberAdmin(SpreadsheetImportExportMixin, admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER  # facet counts are full scans on a million members
     actions = ("adjust_points", "adjust_growth", "freeze", "unfreeze", "recalculate_tier")
     change_form_template = "admin/members/member/member_360.html"
-    fieldsets = ((gettext_lazy("Profile"), {"fields": ("name", "email", "phone", "birthday")}),)
+    fieldsets = (
+        (gettext_lazy("Profile"), {"fields": ("name", "email", "phone", "birthday")}),
+        (gettext_lazy("Messages"), {"fields": ("language", "marketing_opt_in")}),
+    )
 
     def has_add_permission(self, request):
         return False  # members enrol through the storefront API or an import

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from import_export.fields import Field
 from import_export.instance_loaders import CachedInstanceLoader
-from import_export.widgets import CharWidget
+from import_export.widgets import BooleanWidget, CharWidget
 
 from loyalty.services import enrol_member
 from loyalty.spreadsheets import CalendarDateWidget, SpreadsheetResource, refusal
@@ -21,10 +21,11 @@ class MemberImportResource(SpreadsheetResource):
 
     birthday = Field(attribute="birthday", column_name="birthday", widget=CalendarDateWidget())
     referrer = Field(column_name="referrer", widget=CharWidget(allow_blank=True))
+    marketing_opt_in = Field(attribute="marketing_opt_in", column_name="marketing_opt_in", widget=BooleanWidget())
 
     class Meta:
         model = Member
-        fields = ("external_id", "name", "email", "phone", "birthday", "referrer")
+        fields = ("external_id", "name", "email", "phone", "birthday", "language", "marketing_opt_in", "referrer")
         import_id_fields = ("external_id",)
         instance_loader_class = CachedInstanceLoader
         skip_unchanged = True
@@ -56,6 +57,8 @@ class MemberExportResource(SpreadsheetResource):
             "email",
             "phone",
             "birthday",
+            "language",
+            "marketing_opt_in",
             "status",
             "tier",
             "growth_value",

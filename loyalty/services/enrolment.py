@@ -27,6 +27,8 @@ def enrol_member(
     birthday: date | str | None = None,
     referrer: str | None = None,
     joined_at: datetime | None = None,
+    language: str = "",
+    marketing_opt_in: bool = False,
 ) -> Member:
     """Create a member on the lowest tier. `referrer` is the external_id of the member who invited them."""
     if not isinstance(external_id, str) or not external_id.strip() or len(external_id) > 64:
@@ -34,7 +36,16 @@ def enrol_member(
     external_id = external_id.strip()
     if problem := text_problem(external_id):
         raise InvalidInput("external_id is not valid text.", fields={"external_id": [problem]})
-    profile = clean_profile({"name": name, "email": email, "phone": phone, "birthday": birthday})
+    profile = clean_profile(
+        {
+            "name": name,
+            "email": email,
+            "phone": phone,
+            "birthday": birthday,
+            "language": language,
+            "marketing_opt_in": marketing_opt_in,
+        }
+    )
     referrer_member = None
     if referrer not in (None, ""):
         if not isinstance(referrer, str) or text_problem(referrer):
@@ -59,6 +70,7 @@ def enrol_member(
                 tier=lowest,
                 tier_since=joined,
                 joined_at=joined,
+                marketing_opt_in_changed_at=joined if profile["marketing_opt_in"] else None,
                 **profile,
             )
     except IntegrityError:
