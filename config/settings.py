@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "rewards",
     "campaigns",
     "webhooks",
+    "notifications",
+    "anymail",
 ]
 
 MIDDLEWARE = [
@@ -233,7 +235,8 @@ WEBHOOK_CLAIM_SIZE = int(os.environ.get("WEBHOOK_CLAIM_SIZE", "10"))
 # queue works with a single worker too.
 WEBHOOK_QUEUE = os.environ.get("WEBHOOK_QUEUE", "celery")
 CELERY_TASK_ROUTES = {"webhooks.send_deliveries": {"queue": WEBHOOK_QUEUE}}
-# Staff notices (an endpoint stopped) are emailed from here; EMAIL_* configure the SMTP server.
+# Staff notices (an endpoint stopped) and members' notifications are emailed from here; EMAIL_*
+# configure the SMTP server.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "loyalty@localhost")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
@@ -245,6 +248,23 @@ EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
+# An email provider's API instead of SMTP, through django-anymail: ANYMAIL_ESP names the provider
+# (sendgrid, mailgun, amazon_ses, postmark, ... as Anymail spells its backends) and every other
+# ANYMAIL_<SETTING> variable becomes that Anymail setting (ANYMAIL_SENDGRID_API_KEY -> SENDGRID_API_KEY).
+ANYMAIL_ESP = os.environ.get("ANYMAIL_ESP", "")
+if ANYMAIL_ESP:
+    EMAIL_BACKEND = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
+    ANYMAIL = {
+        name.removeprefix("ANYMAIL_"): value
+        for name, value in os.environ.items()
+        if name.startswith("ANYMAIL_") and name != "ANYMAIL_ESP"
+    }
+
+# Members' notifications (docs/notifications.md). Links in them (unsubscribe) start with this address
+# of the site members reach this server at.
+NOTIFICATIONS_SITE_URL = os.environ.get("NOTIFICATIONS_SITE_URL", "http://127.0.0.1:8000")
+# Finished notifications (sent, suppressed, failed) are kept this many days, then pruned daily.
+NOTIFICATION_RETENTION_DAYS = int(os.environ.get("NOTIFICATION_RETENTION_DAYS", "180"))
 
 # The largest request body, in MB: a full batch (1,000 events) with 16 KB of `data` each fits in 20.
 # Larger API bodies are refused with 413 payload_too_large (loyalty.api.middleware.LimitApiBodies).

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", include("loyalty.api.urls")),
     path("api/v1/", include("rewards.api.urls")),
     path("api/v1/", include("campaigns.api.urls")),
+    path("notifications/", include("notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/", not_found),  # unknown API paths answer in the API's error shape, DEBUG or not

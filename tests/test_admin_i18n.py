@@ -170,6 +170,8 @@ SUMMARY_PARAMS = {
     "tags": 5,
     "segments": 3,
     "expiring": 7,
+    "day": "2026-12-24",
+    "coupons": 6,
 }
 
 

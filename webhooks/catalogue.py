@@ -79,6 +79,21 @@ DATA: dict[str, Schema] = {
         {"points": INTEGER, "kind": one_of("adjust", "reverse", "deduct")},
         FROM_EVENT,
     ),
+    "points.expiring": payload(
+        "The member's points that expire within the next 30 days, per day in the program's time zone (a monthly "
+        "digest).",
+        {
+            "points": INTEGER,
+            "lots": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"date": DATE, "points": INTEGER},
+                    "required": ["date", "points"],
+                },
+            },
+        },
+    ),  # fmt: skip
     "growth.changed": payload(
         "Growth value changed.",
         {"growth": INTEGER, "kind": one_of("event", "adjust", "expire", "earn")},
@@ -92,6 +107,11 @@ DATA: dict[str, Schema] = {
         )
         for move in ("tier.upgraded", "tier.downgraded")
     },
+    "tier.at_risk": payload(
+        "The tier recalculation on `on` would move the member down to `to` unless they earn `growth_needed` more "
+        "growth value (a notice sent the program's set number of days before).",
+        {"tier": TIER, "to": TIER, "on": DATE, "growth_needed": INTEGER},
+    ),
     "redemption.created": payload(
         "A reward redeemed in the points mall.",
         {
@@ -126,6 +146,16 @@ DATA: dict[str, Schema] = {
             "valid_until": MOMENT,
             "redemption_id": nullable(INTEGER),
             "grant_id": nullable(INTEGER),
+        },
+    ),  # fmt: skip
+    "coupon.expiring": payload(
+        "A coupon's validity ends in three days (a reminder).",
+        {
+            "coupon_id": INTEGER,
+            "template": STRING,
+            "kind": one_of("amount_off", "percent_off", "free_shipping"),
+            "value": DECIMAL,
+            "valid_until": MOMENT,
         },
     ),  # fmt: skip
     "coupon.used": payload(
@@ -211,6 +241,20 @@ DATA: dict[str, Schema] = {
             "per": one_of("day", "week", "month", "total"),
             "period_start": DATE,
             "limit": INTEGER,
+        },
+    ),  # fmt: skip
+    "notification.requested": payload(
+        "A message for the storefront's own messaging service to send (SMS, app push, mini-program), already "
+        "written in the member's language; `details` are the kind's facts for a template of its own.",
+        {
+            "notification_id": INTEGER,
+            "kind": STRING,
+            "marketing": BOOLEAN,
+            "language": STRING,
+            "title": STRING,
+            "text": STRING,
+            "details": {"type": "object"},
+            "unsubscribe_url": nullable(STRING),
         },
     ),  # fmt: skip
     "job.finished": payload(

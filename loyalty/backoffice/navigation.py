@@ -57,6 +57,7 @@ TASKS = (
     ("campaigns", _("Campaigns"), ("campaigns.*",)),
     ("reports", _("Reports"), ()),
     ("jobs", _("Jobs"), ("loyalty.jobrun", "django_celery_beat.periodictask")),
+    ("notifications", _("Notifications"), ("notifications.*",)),
     ("integrations", _("Integrations"), ("webhooks.endpoint", "webhooks.delivery")),
     (
         "access",

@@ -157,11 +157,13 @@ expire_growth = _expire(
 )
 
 
-def _target_tier_sql(ladder: list[Tier], policy: str) -> str:
-    """SQL for the tier id a recalculation gives member `m` (current tier `t`)."""
+def target_tier_sql(ladder: list[Tier], policy: str, growth: str = "m.growth_value") -> str:
+    """SQL for the tier id a recalculation gives member `m` (current tier `t`) whose growth value is
+    `growth` (an SQL expression: by default the member's now; the notifications' tier-at-risk notice
+    passes the growth value left on the recalculation's day)."""
     qualifying = (
         "CASE "
-        + " ".join(f"WHEN m.growth_value >= {tier.threshold} THEN {tier.rank}" for tier in reversed(ladder))
+        + " ".join(f"WHEN ({growth}) >= {tier.threshold} THEN {tier.rank}" for tier in reversed(ladder))
         + f" ELSE {ladder[0].rank} END"
     )
     if policy == DOWNGRADE_TO_QUALIFYING:
@@ -184,7 +186,7 @@ def recalculate_tiers(
     first_id: int, last_id: int, as_of: datetime, *, period: str, policy: str, note: str
 ) -> ChunkResult:
     """`note` must be unique to the run: it is how the UPDATE finds the changes this run just recorded."""
-    target = _target_tier_sql(list(current_config().ladder), policy)
+    target = target_tier_sql(list(current_config().ladder), policy)
     # NOT IN over the chunk's own changes, hashed once: as NOT EXISTS, PostgreSQL underestimated the
     # period's fresh rows and compared every member with every change so far (20 s a chunk at 1M).
     moving = f"""FROM members_member AS m JOIN loyalty_tier AS t ON t.id = m.tier_id

@@ -816,6 +816,9 @@ def test_setup_schedules_is_idempotent(program):
         "loyalty: expire_points",
         "loyalty: issue_benefits",
         "loyalty: issue_birthday_gifts",
+        "loyalty: notify_coupons_expiring",
+        "loyalty: notify_points_expiring",
+        "loyalty: notify_tier_at_risk",
         "loyalty: recalculate_tiers",
         "loyalty: refresh_segments",
         "loyalty: release_expired_holds",
@@ -823,9 +826,16 @@ def test_setup_schedules_is_idempotent(program):
         "loyalty: store_member_rfm",
         "loyalty: store_report_summaries",
     ]
-    # the jobs, the dashboard refresh, the outbox relay and prune, segments, webhooks: send and prune
-    assert PeriodicTask.objects.count() == 19
-    assert CrontabSchedule.objects.count() == 13
+    # the jobs, the dashboard refresh, the outbox relay and prune, segments, webhooks: send and prune,
+    # notifications: send and prune
+    assert PeriodicTask.objects.count() == 24
+    assert CrontabSchedule.objects.count() == 15  # the two daily notices share 10:00
+    notify = PeriodicTask.objects.get(name="notifications: send due notifications")
+    assert (notify.task, notify.interval.every, notify.interval.period) == (
+        "notifications.send_notifications",
+        10,
+        "seconds",
+    )
     sends = PeriodicTask.objects.get(name="webhooks: send due deliveries")
     assert (sends.task, sends.interval.every, sends.interval.period) == ("webhooks.send_deliveries", 5, "seconds")
     refresh = PeriodicTask.objects.get(name="dashboard: refresh figures")
@@ -862,7 +872,7 @@ def test_setup_schedules_keeps_schedules_edited_in_the_admin(program):
     call_command("setup_schedules", stdout=StringIO())
 
     assert PeriodicTask.objects.get(name="loyalty: expire_points").enabled is False
-    assert PeriodicTask.objects.count() == 19
+    assert PeriodicTask.objects.count() == 24
 
 
 # --- concurrency (PostgreSQL) -----------------------------------------------------------------------

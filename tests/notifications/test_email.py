@@ -1,0 +1,276 @@
+"""Notifications by email end to end: the outbox's events make them, the sender writes them in the
+member's language (Django's locmem backend keeps what was sent), consent and quiet hours decide
+what goes, and the unsubscribe link withdraws the consent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from loyalty import outbox
+from loyalty.models import Tier
+from loyalty.services import adjust_growth
+from members.models import DomainEvent
+from members.services import update_member
+from notifications import reasons, services
+from notifications.models import Notification, NotificationSettings
+from tests.notifications.conftest import only_email, relay_and_send
+
+pytestmark = pytest.mark.django_db
+
+
+def upgrade(member, user, growth=600):
+    adjust_growth(member=member, amount=growth, reason="goodwill", actor=user)
+
+
+def test_an_upgrade_is_emailed_in_english(enrol, user):
+    member = enrol("M-1", name="Ann")
+    upgrade(member, user)
+    relay_and_send()
+    email = only_email()
+    bronze = Tier.objects.get(code="bronze").name
+    assert email.to == ["m-1@example.com"]
+    assert email.subject == f"Welcome to {bronze}"
+    assert "Hello Ann," in email.body and f"to {bronze}" in email.body
+    assert "List-Unsubscribe" not in email.extra_headers  # transactional: no unsubscribe
+    html, mimetype = email.alternatives[0]
+    assert mimetype == "text/html" and f"Welcome to {bronze}" in html
+    notification = Notification.objects.get(channel="email")
+    assert (notification.status, notification.kind, notification.reason) == ("sent", "tier.upgraded", "")
+    assert notification.sent_at is not None and notification.attempts == 1
+
+
+def test_a_member_who_reads_chinese_gets_chinese(enrol, user):
+    member = enrol("M-2", name="李雷", language="zh-hans")
+    upgrade(member, user)
+    relay_and_send()
+    email = only_email()
+    assert email.subject.startswith("恭喜您升级为")
+    assert "李雷，您好" in email.body
+
+
+def test_the_programs_language_when_the_member_chose_none(enrol, user, notification_settings):
+    notification_settings.default_language = "zh-hans"
+    notification_settings.save()
+    upgrade(enrol("M-3"), user)
+    relay_and_send()
+    assert only_email().subject.startswith("恭喜您升级为")
+
+
+def test_names_are_not_html_escaped_in_the_text(enrol, user):
+    member = enrol("M-4", name="O'Brien & <Co>")
+    upgrade(member, user)
+    relay_and_send()
+    email = only_email()
+    assert "Hello O'Brien & <Co>," in email.body
+    assert "O&#x27;Brien &amp; &lt;Co&gt;" in email.alternatives[0][0]  # escaped in the HTML part
+
+
+def test_no_email_address_is_suppressed_and_says_so(enrol, user):
+    member = enrol("M-5", email="")
+    upgrade(member, user)
+    relay_and_send()
+    assert mail.outbox == []
+    notification = Notification.objects.get(channel="email")
+    assert (notification.status, notification.reason) == ("suppressed", reasons.NO_ADDRESS)
+
+
+def test_each_event_makes_one_notification_however_often_it_is_handed_over(enrol, user):
+    member = enrol("M-6")
+    upgrade(member, user)
+    outbox.relay()
+    events = [outbox.OutboxEvent.of(row, 0) for row in DomainEvent.objects.filter(type="tier.upgraded")]
+    services.notify_from_events(events)  # the relay handing the same events again
+    services.notify_from_events(events)
+    assert Notification.objects.filter(channel="email").count() == 1
+    services.send_due()
+    assert len(mail.outbox) == 1
+
+
+def test_old_events_tell_no_one(enrol, user):
+    member = enrol("M-7")
+    upgrade(member, user)
+    outbox.relay()
+    Notification.objects.all().delete()
+    event = DomainEvent.objects.get(type="tier.upgraded")
+    stale = outbox.OutboxEvent.of(event, 0)
+    services.notify_from_events(
+        [stale.__class__(**{**stale.__dict__, "occurred_at": timezone.now() - timedelta(days=2)})]
+    )
+    assert not Notification.objects.exists()
+
+
+def test_a_kind_turned_off_makes_none_and_one_turned_off_meanwhile_is_suppressed(enrol, user, notification_settings):
+    notification_settings.email_kinds = ["tier.downgraded"]
+    notification_settings.save()
+    upgrade(enrol("M-8"), user)
+    outbox.relay()
+    assert not Notification.objects.filter(channel="email").exists()
+    notification_settings.email_kinds = ["tier.upgraded"]
+    notification_settings.save()
+    upgrade(enrol("M-9"), user)
+    outbox.relay()
+    notification_settings.email_kinds = []
+    notification_settings.save()
+    services.send_due()
+    assert mail.outbox == []
+    assert Notification.objects.get(channel="email").reason == reasons.CHANNEL_OFF
+
+
+def test_a_failing_mail_server_is_tried_again_then_failed(enrol, user, settings):
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.RefusingBackend"
+    upgrade(enrol("M-10"), user)
+    relay_and_send()
+    notification = Notification.objects.get(channel="email")
+    assert (notification.status, notification.reason) == ("pending", reasons.RETRYING)
+    assert "SMTPRecipientsRefused" in notification.error
+    assert notification.send_after > timezone.now() + timedelta(minutes=4)
+    for _retry in services.RETRY_AFTER:
+        Notification.objects.filter(pk=notification.pk).update(send_after=timezone.now())
+        services.send_due()
+    notification.refresh_from_db()
+    assert (notification.status, notification.reason, notification.attempts) == ("failed", reasons.SEND_FAILED, 4)
+
+
+def test_a_sender_that_died_mid_send_leaves_it_to_be_sent_again(enrol, user):
+    upgrade(enrol("M-11"), user)
+    outbox.relay()
+    taken = services._claim(10)
+    assert len(taken) == 2  # email and message, now "sending" under a lease
+    assert services.send_due() == 0  # another sender leaves them alone while the lease runs
+    Notification.objects.update(send_after=timezone.now())  # the lease ran out: the sender died
+    assert services.send_due() == 2
+    assert len(mail.outbox) == 1
+
+
+# --- marketing: consent, quiet hours, the daily cap ---------------------------------------------------
+
+
+def coupon_expiring(member, value="10.00"):
+    """A coupon.expiring event as the nightly job writes it."""
+    from django.db import transaction
+
+    from members.outbox import publish
+
+    with transaction.atomic():
+        publish(
+            "coupon.expiring",
+            member=member,
+            payload={
+                "coupon_id": 1,
+                "template": "none",
+                "kind": "amount_off",
+                "value": value,
+                "valid_until": (timezone.now() + timedelta(days=3)).isoformat(),
+            },
+        )
+
+
+def test_marketing_goes_only_to_members_who_opted_in(enrol):
+    quiet = enrol("M-20")
+    keen = enrol("M-21", marketing_opt_in=True)
+    coupon_expiring(quiet)
+    coupon_expiring(keen)
+    relay_and_send()
+    email = only_email()
+    assert email.to == ["m-21@example.com"]
+    suppressed = Notification.objects.get(member=quiet, channel="email")
+    assert (suppressed.status, suppressed.reason) == ("suppressed", reasons.NOT_OPTED_IN)
+
+
+def test_consent_withdrawn_before_sending_is_respected(enrol):
+    member = enrol("M-22", marketing_opt_in=True)
+    coupon_expiring(member)
+    outbox.relay()
+    update_member(member=member, changes={"marketing_opt_in": False})
+    services.send_due()
+    assert mail.outbox == []
+    assert Notification.objects.get(channel="email").reason == reasons.NOT_OPTED_IN
+
+
+def test_marketing_waits_for_the_end_of_the_quiet_hours(enrol, notification_settings, program):
+    local_now = timezone.localtime(timezone.now(), program.zone)
+    notification_settings.quiet_hours_start = (local_now - timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    notification_settings.quiet_hours_end = (local_now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    notification_settings.save()
+    member = enrol("M-23", marketing_opt_in=True)
+    coupon_expiring(member)
+    relay_and_send()
+    assert mail.outbox == []
+    waiting = Notification.objects.get(channel="email")
+    assert (waiting.status, waiting.reason) == ("pending", reasons.QUIET_HOURS)
+    expected_end = local_now + timedelta(hours=1)
+    assert abs(waiting.send_after - expected_end) < timedelta(minutes=1)
+    # Transactional messages are not held: an upgrade in the same hours goes at once.
+    Notification.objects.filter(pk=waiting.pk).update(send_after=timezone.now())  # the hours ended ...
+    notification_settings.quiet_hours_start = notification_settings.quiet_hours_end  # ... (none now)
+    notification_settings.save()
+    services.send_due()
+    assert only_email().to == ["m-23@example.com"]
+
+
+def test_the_daily_cap_suppresses_the_rest_of_the_days_marketing(enrol, notification_settings):
+    notification_settings.daily_marketing_cap = 1
+    notification_settings.save()
+    member = enrol("M-24", marketing_opt_in=True)
+    coupon_expiring(member)
+    coupon_expiring(member)
+    relay_and_send()
+    assert len(mail.outbox) == 1
+    statuses = sorted(Notification.objects.filter(channel="email").values_list("status", "reason"))
+    assert statuses == [("sent", ""), ("suppressed", reasons.DAILY_CAP)]
+
+
+def test_a_marketing_email_carries_a_working_one_click_unsubscribe(enrol, client):
+    member = enrol("M-25", marketing_opt_in=True, language="zh-hans")
+    coupon_expiring(member)
+    relay_and_send()
+    email = only_email()
+    url = services.unsubscribe_url(member)
+    assert email.extra_headers["List-Unsubscribe"] == f"<{url}>"
+    assert email.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert url in email.body and url in email.alternatives[0][0]
+    path = url.removeprefix("http://127.0.0.1:8000")
+    page = client.get(path)  # what a mail scanner follows: it changes nothing
+    assert page.status_code == 200 and "退订" in page.content.decode()
+    member.refresh_from_db()
+    assert member.marketing_opt_in
+    one_click = client.post(path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    assert one_click.status_code == 200
+    member.refresh_from_db()
+    assert not member.marketing_opt_in and member.marketing_opt_in_changed_at is not None
+    assert DomainEvent.objects.filter(type="member.updated", member=member).exists()
+    assert client.get(path).status_code == 200  # says "not subscribed"
+
+
+def test_a_forged_unsubscribe_link_changes_nothing(enrol, client):
+    member = enrol("M-26", marketing_opt_in=True)
+    token = services.unsubscribe_token(member)
+    other = enrol("M-27", marketing_opt_in=True)
+    forged = token.replace(str(member.pk), str(other.pk), 1)
+    assert client.post(f"/notifications/unsubscribe/{forged}/").status_code == 404
+    assert client.post("/notifications/unsubscribe/nonsense/").status_code == 404
+    other.refresh_from_db()
+    assert other.marketing_opt_in
+
+
+def test_an_anymail_provider_gets_the_kind_as_a_tag_and_the_id_as_metadata(enrol, user, settings):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    settings.ANYMAIL = {"TEST_SAMPLE_SETTING": "x"}
+    upgrade(enrol("M-30"), user)
+    relay_and_send()
+    email = only_email()
+    notification = Notification.objects.get(channel="email")
+    assert email.tags == ["tier.upgraded"]
+    assert email.metadata == {"notification_id": str(notification.pk)}
+    assert email.anymail_status.status == {"sent"}
+
+
+def test_quiet_hours_over_midnight_in_the_settings_are_accepted(notification_settings):
+    notification_settings.quiet_hours_start, notification_settings.quiet_hours_end = dt.time(22), dt.time(7)
+    notification_settings.full_clean()
+    assert NotificationSettings.current().daily_marketing_cap == 2
