@@ -1,5 +1,6 @@
 """Settings read from the environment; the defaults give the zero-setup SQLite demo."""
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 def env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_json_or_text(value: str):
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -234,7 +242,12 @@ WEBHOOK_CLAIM_SIZE = int(os.environ.get("WEBHOOK_CLAIM_SIZE", "10"))
 # (README, "Running it for real"), so that sending yields to the requests and the jobs; the default
 # queue works with a single worker too.
 WEBHOOK_QUEUE = os.environ.get("WEBHOOK_QUEUE", "celery")
-CELERY_TASK_ROUTES = {"webhooks.send_deliveries": {"queue": WEBHOOK_QUEUE}}
+# Members' email is sent from the same queue by default: like the webhooks, waiting on other servers.
+NOTIFICATION_QUEUE = os.environ.get("NOTIFICATION_QUEUE", WEBHOOK_QUEUE)
+CELERY_TASK_ROUTES = {
+    "webhooks.send_deliveries": {"queue": WEBHOOK_QUEUE},
+    "notifications.send_notifications": {"queue": NOTIFICATION_QUEUE},
+}
 # Staff notices (an endpoint stopped) and members' notifications are emailed from here; EMAIL_*
 # configure the SMTP server.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "loyalty@localhost")
@@ -243,6 +256,8 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds to wait for the mail server: without it a stuck server holds a sender forever.
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 # The demo prints mail to the console instead of sending it.
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
@@ -254,8 +269,9 @@ EMAIL_BACKEND = os.environ.get(
 ANYMAIL_ESP = os.environ.get("ANYMAIL_ESP", "")
 if ANYMAIL_ESP:
     EMAIL_BACKEND = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
+    # Values that read as JSON (true, 30) are taken as such; the rest (keys, domains) as text.
     ANYMAIL = {
-        name.removeprefix("ANYMAIL_"): value
+        name.removeprefix("ANYMAIL_"): env_json_or_text(value)
         for name, value in os.environ.items()
         if name.startswith("ANYMAIL_") and name != "ANYMAIL_ESP"
     }

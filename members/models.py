@@ -26,10 +26,16 @@ class Member(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     # What the member reads messages in (notifications): blank is the program's default language.
     language = models.CharField(
-        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES, help_text=_("Blank: the program's.")
+        _("language"),
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        default="",
+        db_default="",  # and in the database, for the benchmarks' and imports' plain INSERTs
+        help_text=_("Blank: the program's."),
     )
     # Consent to marketing messages (docs/notifications.md): off until the member says yes.
-    marketing_opt_in = models.BooleanField(_("marketing messages"), default=False)
+    marketing_opt_in = models.BooleanField(_("marketing messages"), default=False, db_default=False)
     marketing_opt_in_changed_at = models.DateTimeField(_("marketing consent changed"), null=True, blank=True)
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
     # Both foreign keys are indexed in Meta: referrer partially (mostly empty), tier by (tier, growth_value).

@@ -15,12 +15,12 @@ class NotificationsConfig(AppConfig):
         from loyalty import extensions
         from loyalty.services.configuration import ConfigWriter
 
-        from . import jobs, selectors, services
+        from . import checks, jobs, selectors, services  # noqa: F401 - checks registers itself
         from .models import NotificationSettings
 
         jobs.register()
         extensions.outbox_subscribers.register(
-            "notifications", extensions.Subscriber(handle=services.notify_from_events, types=services.event_types())
+            "notifications", extensions.Subscriber(handle_range=services.make_notifications_between)
         )
         extensions.interval_tasks.register(
             "notifications: send due notifications", extensions.IntervalTask("notifications.send_notifications", 10)
@@ -33,6 +33,7 @@ class NotificationsConfig(AppConfig):
             NotificationSettings._meta.label,
             ConfigWriter(NotificationSettings, "notification settings", checks=(services.check_settings,)),
         )
+        extensions.personal_data_erasers.register("notification errors", services.erase_errors)
         extensions.member_panels.register(
             "notifications",
             extensions.MemberPanel("admin/notifications/member_panel.html", selectors.member_panel),

@@ -28,8 +28,9 @@ from rewards.models import CouponTemplate
 from .kinds import kinds
 
 
-def message_text(notification, member: Member, config) -> tuple[str, str]:
-    """(subject, text) of `notification` in its language."""
+def message_text(notification, member: Member | None, config) -> tuple[str, str]:
+    """(subject, text) of `notification` in its language, greeting `member` by name (None: no one,
+    for the messaging service's copy, which holds no personal data)."""
     language = notification.language or config.default_language
     with translation.override(language), timezone.override(current_config().settings.zone):
         context = {"member": member, **_CONTEXTS.get(notification.kind, _plain)(notification.params)}
@@ -123,7 +124,7 @@ def _expiring_points(params: Mapping[str, Any]) -> dict[str, Any]:
 def _coupon(params: Mapping[str, Any]) -> dict[str, Any]:
     name = CouponTemplate.objects.filter(code=params.get("template")).values_list("name", flat=True).first()
     return {
-        "coupon": name or params.get("template"),
+        "coupon": display_name(name) if name else params.get("template"),
         "coupon_kind": params.get("kind"),
         "value": _amount(params.get("value")),
         "currency": current_config().settings.currency,

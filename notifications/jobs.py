@@ -2,11 +2,16 @@
 each chunk of members is one SQL statement that writes a domain event per member (or coupon) to be
 told, never a Python loop over the members; the outbox subscriber then makes the notifications.
 
-- `notify_tier_at_risk` (daily, 10:00): on the day `at_risk_days` before the tier recalculation,
-  tier.at_risk for each member the recalculation would move down, from the recalculation's own SQL
-  (loyalty.services.bulk.target_tier_sql) over the growth value left on that day.
+- `notify_tier_at_risk` (daily, 10:00): on the day `at_risk_days` before the tier recalculation
+  (as beat schedules it), tier.at_risk for each member the recalculation would move down, from the
+  recalculation's own SQL (loyalty.services.bulk.target_tier_sql) over the growth value left on
+  that day.
 - `notify_points_expiring` (monthly on the 1st, 10:00): points.expiring, the points that expire
-  within the next 30 days, per day in the program's time zone.
+  before the next digest has gone out (a month and a day: no lot falls between two digests), per
+  last day of use in the program's time zone.
+
+The events' time is when the job wrote them (a run for an earlier `--as-of`, caught up later, is
+news today); `as_of` says what they are about.
 - `notify_coupons_expiring` (daily, 10:00): coupon.expiring for each active coupon whose last day
   of validity is three days away."""
 
@@ -20,6 +25,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django_celery_beat.models import PeriodicTask
 
 from loyalty import extensions, job_summaries
 from loyalty.config import current_config
@@ -31,7 +37,6 @@ from members.outbox import json_object, publish_selected
 from . import rules
 from .models import NotificationSettings
 
-EXPIRING_WITHIN = timedelta(days=30)
 COUPON_DAYS_AHEAD = 3
 _EVERY_MEMBER = (0, 2**63 - 1)
 
@@ -46,6 +51,7 @@ def _params(first_id: int, last_id: int, as_of: datetime, **extra) -> dict:
         "first": first_id,
         "last": last_id,
         "as_of": adapt(as_of),
+        "written": adapt(timezone.now()),
         **{k: adapt(v) if isinstance(v, datetime) else v for k, v in extra.items()},
     }
 
@@ -55,14 +61,13 @@ def _json_moment(expression: str) -> str:
     return expression if _postgres() else f"strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', {expression})"
 
 
-def _local_date(expression: str) -> str:
-    """SQL for the date of a timestamp in the program's time zone (%(zone)s on PostgreSQL; SQLite,
-    the demo's, has no zones: %(offset)s, the zone's offset now)."""
-    return (
-        f"CAST(({expression} AT TIME ZONE %(zone)s)::date AS text)"
-        if _postgres()
-        else f"date({expression}, %(offset)s)"
-    )
+def _last_day(expiry: str) -> str:
+    """SQL for the last day a lot expiring at `expiry` can be used, in the program's time zone: a lot
+    expires at the start of its moment, local midnight, so the day before (%(zone)s on PostgreSQL;
+    SQLite, the demo's, has no zones: %(offset)s, the zone's offset now)."""
+    if _postgres():
+        return f"CAST((({expiry} - interval '1 microsecond') AT TIME ZONE %(zone)s)::date AS text)"
+    return f"date({expiry}, '-1 seconds', %(offset)s)"
 
 
 def _zone_params(as_of: datetime) -> dict:
@@ -90,10 +95,25 @@ def _count(sql: str, params: dict) -> int:
 # --- tier at risk ----------------------------------------------------------------------------------
 
 
-def _recalculation_day(as_of: datetime) -> dt.date:
-    schedule = extensions.jobs[RECALCULATION_JOB].schedule
-    day = int(schedule.day_of_month) if schedule is not None and schedule.day_of_month.isdigit() else 1
-    return rules.next_recalculation(timezone.localtime(as_of, current_config().settings.zone).date(), day)
+def _recalculation_day_of_month() -> int | None:
+    """The day of the month beat runs the tier recalculation on (its schedule may have been edited
+    in the admin); None when it does not run (disabled) or not on one day of the month."""
+    task = PeriodicTask.objects.filter(name=f"loyalty: {RECALCULATION_JOB}").select_related("crontab").first()
+    if task is not None and not task.enabled:
+        return None
+    if task is not None and task.crontab is not None:
+        day_of_month = task.crontab.day_of_month
+    else:  # not scheduled in beat yet: the job's own schedule
+        schedule = extensions.jobs[RECALCULATION_JOB].schedule
+        day_of_month = schedule.day_of_month if schedule is not None else ""
+    return int(day_of_month) if day_of_month.isdigit() and 1 <= int(day_of_month) <= 31 else None
+
+
+def _recalculation_day(as_of: datetime) -> dt.date | None:
+    day_of_month = _recalculation_day_of_month()
+    if day_of_month is None:
+        return None
+    return rules.next_recalculation(timezone.localtime(as_of, current_config().settings.zone).date(), day_of_month)
 
 
 def _at_risk(first_id: int, last_id: int, as_of: datetime) -> tuple[dict, str, Callable[[str], str]] | None:
@@ -102,24 +122,29 @@ def _at_risk(first_id: int, last_id: int, as_of: datetime) -> tuple[dict, str, C
     config = current_config()
     day = _recalculation_day(as_of)
     today = timezone.localtime(as_of, config.settings.zone).date()
-    if (day - today).days != NotificationSettings.current().at_risk_days:
+    if day is None or (day - today).days != NotificationSettings.current().at_risk_days:
         return None
     moment = datetime.combine(day, dt.time(0), tzinfo=config.settings.zone)
     params = _params(first_id, last_id, as_of, recalculation=moment, on=day.isoformat())
-    # The growth value left on the day: what the member has, less the lots that expire before it.
-    growth = """(m.growth_value - COALESCE((SELECT SUM(lot.remaining) FROM loyalty_growthentry AS lot
-                                          WHERE lot.member_id = m.id AND lot.remaining > 0
-                                            AND lot.expires_at <= %(recalculation)s), 0))"""
-    target = target_tier_sql(list(config.ladder), config.settings.downgrade_policy, growth)
+    # The growth value left on the day: what the member has, less the lots that expire before it
+    # (worked out once per member, in one pass over the chunk's open lots).
+    target = target_tier_sql(list(config.ladder), config.settings.downgrade_policy, "left_then.growth")
     moving = f"""FROM members_member AS m JOIN loyalty_tier AS t ON t.id = m.tier_id
-                 JOIN loyalty_tier AS goes ON goes.id = ({target})
+                 JOIN (SELECT kept.id AS member_id, kept.growth_value - COALESCE(SUM(lot.remaining), 0) AS growth
+                       FROM members_member AS kept
+                       LEFT JOIN loyalty_growthentry AS lot
+                         ON lot.member_id = kept.id AND lot.remaining > 0 AND lot.expires_at <= %(recalculation)s
+                       WHERE kept.id BETWEEN %(first)s AND %(last)s
+                       GROUP BY kept.id, kept.growth_value) AS left_then ON left_then.member_id = m.id
+                 JOIN loyalty_tier AS goes
+                   ON goes.id = ({target})
                  WHERE m.id BETWEEN %(first)s AND %(last)s AND m.status = 'active' AND goes.rank < t.rank"""
     payload = json_object(
-        tier="t.code", to="goes.code", on="CAST(%(on)s AS text)", growth_needed=f"t.threshold - {growth}"
+        tier="t.code", to="goes.code", on="CAST(%(on)s AS text)", growth_needed="t.threshold - left_then.growth"
     )
 
     def happened(scope: str) -> str:
-        return f"""SELECT m.id AS member_id, 'tier.at_risk' AS type, %(as_of)s AS occurred_at, {payload} AS payload,
+        return f"""SELECT m.id AS member_id, 'tier.at_risk' AS type, %(written)s AS occurred_at, {payload} AS payload,
                           0 AS ord
                    {moving} AND m.id {scope}"""
 
@@ -136,8 +161,10 @@ def at_risk_chunk(first_id: int, last_id: int, as_of: datetime, **_run_details) 
 def preview_at_risk(as_of: datetime) -> list[dict]:
     found = _at_risk(*_EVERY_MEMBER, as_of)
     if found is None:
-        day = _recalculation_day(as_of) - timedelta(days=NotificationSettings.current().at_risk_days)
-        return [job_summaries.line("at_risk_not_today", day=day.isoformat())]
+        day_of_month = _recalculation_day_of_month()
+        if day_of_month is None:
+            return [job_summaries.line("recalculation_not_scheduled")]
+        return [job_summaries.line("at_risk_not_today", day=_next_notice_day(as_of, day_of_month))]
     params, candidates, _happened = found
     return [job_summaries.line("members_at_risk", members=_count(candidates, params))]
 
@@ -145,8 +172,27 @@ def preview_at_risk(as_of: datetime) -> list[dict]:
 # --- points expiring -------------------------------------------------------------------------------
 
 
+def _next_notice_day(as_of: datetime, day_of_month: int) -> str:
+    """The next day, from `as_of`'s on, that the tier-at-risk notices go out on."""
+    ahead = timedelta(days=NotificationSettings.current().at_risk_days)
+    today = timezone.localtime(as_of, current_config().settings.zone).date()
+    recalculation = rules.next_recalculation(today, day_of_month)
+    while recalculation - ahead < today:  # this one is too close: its notices went out already
+        recalculation = rules.next_recalculation(recalculation, day_of_month)
+    return (recalculation - ahead).isoformat()
+
+
+def digest_until(as_of: datetime) -> datetime:
+    """The end of a points digest's window: the end of the day after the next digest's day (the 1st
+    of next month), so that every lot expiring before the next digest reaches the members is in this
+    one; a lot expiring on that 1st is in both."""
+    zone = current_config().settings.zone
+    first_next = (timezone.localtime(as_of, zone).date().replace(day=1) + timedelta(days=32)).replace(day=1)
+    return datetime.combine(first_next + timedelta(days=1), dt.time(0), tzinfo=zone)
+
+
 def _expiring_points(first_id: int, last_id: int, as_of: datetime) -> tuple[dict, str, Callable[[str], str]]:
-    params = _params(first_id, last_id, as_of, until=as_of + EXPIRING_WITHIN, **_zone_params(as_of))
+    params = _params(first_id, last_id, as_of, until=digest_until(as_of), **_zone_params(as_of))
     lots = """FROM loyalty_pointsentry AS lot JOIN members_member AS m ON m.id = lot.member_id
               WHERE lot.member_id BETWEEN %(first)s AND %(last)s AND m.status = 'active'
                 AND lot.remaining > 0 AND lot.expires_at > %(as_of)s AND lot.expires_at <= %(until)s"""
@@ -154,12 +200,12 @@ def _expiring_points(first_id: int, last_id: int, as_of: datetime) -> tuple[dict
     days = f"jsonb_agg({day} ORDER BY d.day)" if _postgres() else f"json_group_array(json({day}))"
 
     def happened(scope: str) -> str:
-        return f"""SELECT d.member_id AS member_id, 'points.expiring' AS type, %(as_of)s AS occurred_at,
+        return f"""SELECT d.member_id AS member_id, 'points.expiring' AS type, %(written)s AS occurred_at,
                           {json_object(points="SUM(d.points)", lots=days)} AS payload, 0 AS ord
-                   FROM (SELECT lot.member_id AS member_id, {_local_date("lot.expires_at")} AS day,
+                   FROM (SELECT lot.member_id AS member_id, {_last_day("lot.expires_at")} AS day,
                                 SUM(lot.remaining) AS points
                          {lots} AND lot.member_id {scope}
-                         GROUP BY lot.member_id, {_local_date("lot.expires_at")}
+                         GROUP BY lot.member_id, {_last_day("lot.expires_at")}
                          ORDER BY 1, 2) AS d
                    GROUP BY d.member_id"""
 
@@ -198,7 +244,7 @@ def _expiring_coupons(first_id: int, last_id: int, as_of: datetime) -> tuple[dic
     )
 
     def happened(scope: str) -> str:
-        return f"""SELECT c.member_id AS member_id, 'coupon.expiring' AS type, %(as_of)s AS occurred_at,
+        return f"""SELECT c.member_id AS member_id, 'coupon.expiring' AS type, %(written)s AS occurred_at,
                           {payload} AS payload, c.id AS ord
                    {coupons} AND c.member_id {scope}"""
 
@@ -218,6 +264,9 @@ def register() -> None:
     job_summaries.register(
         {
             "at_risk_not_today": lambda p: gettext("Not today: the tier-at-risk notices go out on %(day)s.") % p,
+            "recalculation_not_scheduled": lambda p: gettext(
+                "The tier recalculation is not scheduled (disabled in beat): no tier-at-risk notices."
+            ),
             "members_at_risk": lambda p: (
                 ngettext(
                     "%(members)s member would be told their tier is at risk.",
@@ -228,8 +277,8 @@ def register() -> None:
             ),
             "members_points_expiring": lambda p: (
                 ngettext(
-                    "%(members)s member would be told of points expiring within 30 days.",
-                    "%(members)s members would be told of points expiring within 30 days.",
+                    "%(members)s member would be told of points expiring before the next digest.",
+                    "%(members)s members would be told of points expiring before the next digest.",
                     p["members"],
                 )
                 % p
@@ -262,7 +311,10 @@ def register() -> None:
         "notify_points_expiring",
         ScheduledJob(
             label=_("Points expiring digest"),
-            description=_("Each member with points that expire within 30 days is told how many, and when."),
+            description=_(
+                "Each member with points that expire before the next digest (at least 30 days) is told how many, "
+                "and until when each can be used."
+            ),
             period_format="%Y-%m",
             run_chunk=expiring_points_chunk,
             preview=preview_expiring_points,

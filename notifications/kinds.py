@@ -1,6 +1,7 @@
 """The kinds of notification: which domain event each tells of, whether it is marketing, and what
-it keeps of the event to be written later. Another app adds its own kind with `register` in its
-AppConfig.ready() (paid membership: the renewal reminder).
+it keeps of the event to be written later. A new kind (paid membership's renewal reminder) is a
+`register` call here, two templates, and a job or event that makes it; it starts off in a program's
+settings until turned on.
 
 Transactional kinds tell the member about their account (a tier moved, a coupon arrived, goods
 shipped) and go out whenever they happen. Marketing kinds nudge (a tier about to be lost, points or
@@ -28,6 +29,7 @@ class Kind:
     template: str  # notifications/email/<language>/<template>.txt: the subject line, a blank line, the text
     keeps: tuple[str, ...]  # the event's payload fields it keeps (`params`)
     applies: Callable[[Mapping[str, Any]], bool] = field(default=lambda payload: True)
+    applies_sql: str = ""  # the same condition on the event `e` in SQL, for the set-based subscriber
 
     def params(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         return {name: payload.get(name) for name in self.keeps}
@@ -103,6 +105,7 @@ register(
         "redemption_shipped",
         ("redemption_id", "carrier", "tracking_number"),
         applies=lambda payload: payload.get("to") == "shipped",
+        applies_sql="AND e.payload ->> 'to' = 'shipped'",
     ),
     order=70,
 )

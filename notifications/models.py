@@ -13,11 +13,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history import register as register_history
 
-from .kinds import CHANNEL_CHOICES, kind_codes
+from .kinds import CHANNEL_CHOICES, kind_codes, kinds
 
 
 def _every_kind() -> list[str]:
     return kind_codes()
+
+
+def _no_kind() -> list[str]:
+    return []
 
 
 class NotificationSettings(models.Model):
@@ -35,11 +39,11 @@ class NotificationSettings(models.Model):
     email_kinds = models.JSONField(_("sent by email"), default=_every_kind, blank=True)
     message_kinds = models.JSONField(
         _("sent as messages"),
-        default=_every_kind,
+        default=_no_kind,
         blank=True,
         help_text=_(
             "Handed to the storefront's messaging service (SMS, app push, mini-program) as the webhook event "
-            "notification.requested."
+            "notification.requested. Turn kinds on once that service takes the event."
         ),
     )
     quiet_hours_start = models.TimeField(
@@ -117,7 +121,7 @@ class Notification(models.Model):
     # When it is due; while sending, when an unfinished send may be taken again (the lease).
     send_after = models.DateTimeField(_("send after"), default=timezone.now)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    language = models.CharField(_("language"), max_length=10, blank=True)
+    language = models.CharField(_("language"), max_length=10, blank=True, choices=settings.LANGUAGES)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     error = models.CharField(_("error"), max_length=500, blank=True)
@@ -138,7 +142,8 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} · {self.get_channel_display()}"
+        kind = kinds.get(self.kind)
+        return f"{kind.label if kind else self.kind} · {self.get_channel_display()}"
 
 
 # Who changed the settings and when, as for the engine's settings (loyalty.models.history).

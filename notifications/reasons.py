@@ -3,6 +3,7 @@ language."""
 
 from django.utils.translation import gettext_lazy as _
 
+TOO_OLD = "too_old"
 NO_ADDRESS = "no_address"
 NOT_OPTED_IN = "not_opted_in"
 MEMBER_INACTIVE = "member_inactive"
@@ -13,6 +14,7 @@ SEND_FAILED = "send_failed"
 RETRYING = "retrying"
 
 TEXTS = {
+    TOO_OLD: _("it happened too long before it reached the notifications to be news"),
     NO_ADDRESS: _("the member has no email address"),
     NOT_OPTED_IN: _("the member has not opted in to marketing messages"),
     MEMBER_INACTIVE: _("the membership is frozen or closed"),

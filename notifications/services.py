@@ -12,17 +12,19 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db import OperationalError, transaction
+from django.core.mail import get_connection
+from django.db import connection, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
+from loyalty import outbox
 from loyalty.config import current_config
 from loyalty.extensions import OutboxEvent
 from members.errors import InvalidInput
-from members.models import Member
+from members.models import DomainEvent, DomainEventBatch, Member
 from members.outbox import publish
 from members.selectors import lock_member
 from members.services import update_member
@@ -53,7 +55,7 @@ def _kinds_by_event_type() -> dict[str, list[tuple[str, Kind]]]:
 
 
 def event_types() -> frozenset[str]:
-    """The domain events some kind tells of: what the outbox subscriber is handed."""
+    """The domain events some kind tells of."""
     return frozenset(kind.event_type for kind in kinds)
 
 
@@ -68,22 +70,82 @@ def obstacle(member: Member, *, marketing: bool, channel: str) -> str:
     return ""
 
 
-def notify_from_events(events: list[OutboxEvent]) -> None:
-    """The outbox subscriber: a notification per (event, kind, channel the program sends it on),
-    suppressed at once when the member may not get it. Idempotent: the relay may hand events again."""
+def make_notifications_between(after: int, upto: int) -> int:
+    """The outbox subscriber, set-based (loyalty.extensions.Subscriber.handle_range): on PostgreSQL
+    one INSERT … SELECT per kind over the outbox batches at positions (after, upto], the decisions
+    made in SQL, so that the night's 400,000 tier moves are never loaded into Python. Elsewhere (the
+    SQLite demo) `make_notifications` makes the same rows from the loaded events
+    (tests/notifications/test_equivalence.py). Returns how many it made."""
+    if connection.vendor != "postgresql":
+        return make_notifications(list(outbox.events_between(after, upto, event_types())))
+    config = NotificationSettings.current()
+    now = timezone.now()
+    made = 0
+    with connection.cursor() as cursor:
+        for code, kind in kinds.items():
+            channels = config.channels_for(code)
+            if not channels:
+                continue
+            params = ", ".join(f"'{name}', e.payload -> '{name}'" for name in kind.keeps)
+            cursor.execute(
+                _MAKE.format(params=params, applies=kind.applies_sql),
+                {
+                    "kind": code,
+                    "event_type": kind.event_type,
+                    "marketing": kind.marketing,
+                    "channels": [str(channel) for channel in channels],
+                    "language": config.default_language,
+                    "after": after,
+                    "upto": upto,
+                    "now": now,
+                    "cutoff": now - MAX_EVENT_AGE,
+                },
+            )
+            made += cursor.rowcount
+    if made:
+        transaction.on_commit(_kick_sender)
+    return made
+
+
+# The reasons in the order `obstacle` gives them, after the age of the event.
+_MAKE = f"""
+    INSERT INTO {Notification._meta.db_table}
+        (member_id, kind, channel, event_id, marketing, params, status, reason, send_after, attempts, language,
+         created_at, sent_at, error)
+    SELECT e.member_id, %(kind)s, channel, e.id, %(marketing)s, jsonb_build_object({{params}}),
+           CASE WHEN decided.reason = '' THEN 'pending' ELSE 'suppressed' END, decided.reason, %(now)s, 0,
+           COALESCE(NULLIF(m.language, ''), %(language)s), %(now)s, NULL, ''
+    FROM {DomainEvent._meta.db_table} AS e
+    JOIN {DomainEventBatch._meta.db_table} AS b ON b.id = e.batch_id
+    JOIN {Member._meta.db_table} AS m ON m.id = e.member_id
+    CROSS JOIN unnest(%(channels)s::text[]) AS channel
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN e.occurred_at < %(cutoff)s THEN '{reasons.TOO_OLD}'
+                    WHEN m.status <> 'active' OR m.anonymised_at IS NOT NULL THEN '{reasons.MEMBER_INACTIVE}'
+                    WHEN channel = 'email' AND m.email = '' THEN '{reasons.NO_ADDRESS}'
+                    WHEN %(marketing)s AND NOT m.marketing_opt_in THEN '{reasons.NOT_OPTED_IN}'
+                    ELSE '' END AS reason) AS decided
+    WHERE b.position > %(after)s AND b.position <= %(upto)s AND e.type = %(event_type)s {{applies}}
+    ON CONFLICT (event_id, kind, channel) DO NOTHING"""
+
+
+def make_notifications(events: list[OutboxEvent]) -> int:
+    """A notification per (event, kind, channel the program sends it on), suppressed at once when the
+    member may not get it or the event is too old to tell of. Idempotent: the relay may hand events
+    again. Returns how many it made."""
     config = NotificationSettings.current()
     now = timezone.now()
     by_type = _kinds_by_event_type()
     wanted = [
         (event, code, kind, channel)
         for event in events
-        if event.member_id is not None and now - event.occurred_at <= MAX_EVENT_AGE
+        if event.member_id is not None
         for code, kind in by_type.get(event.type, ())
         if kind.applies(event.payload)
         for channel in config.channels_for(code)
     ]
     if not wanted:
-        return
+        return 0
     members = Member.objects.only("id", "email", "status", "anonymised_at", "language", "marketing_opt_in")
     found = members.in_bulk({event.member_id for event, *_rest in wanted})
     rows = []
@@ -91,7 +153,8 @@ def notify_from_events(events: list[OutboxEvent]) -> None:
         member = found.get(event.member_id)  # type: ignore[arg-type]
         if member is None:
             continue
-        reason = obstacle(member, marketing=kind.marketing, channel=channel)
+        too_old = now - event.occurred_at > MAX_EVENT_AGE
+        reason = reasons.TOO_OLD if too_old else obstacle(member, marketing=kind.marketing, channel=channel)
         rows.append(
             Notification(
                 member_id=member.pk,
@@ -107,9 +170,10 @@ def notify_from_events(events: list[OutboxEvent]) -> None:
                 send_after=now,
             )
         )
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    made = Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     if any(row.status == Notification.Status.PENDING for row in rows):
         transaction.on_commit(_kick_sender)
+    return len(made)
 
 
 def _kick_sender() -> None:
@@ -121,7 +185,7 @@ def _kick_sender() -> None:
 
     try:
         send_notifications.delay()
-    except OperationalError:
+    except OperationalError:  # the broker is away: the next beat tick sends them
         logger.warning("Could not start a notification sender; beat's next tick will.", exc_info=True)
 
 
@@ -129,12 +193,19 @@ def _kick_sender() -> None:
 
 
 def send_due(*, limit: int = CLAIM_SIZE) -> int:
-    """Take up to `limit` due notifications and send (or suppress, or defer) each. Several senders
-    at once take different ones. Returns how many it took."""
+    """Take up to `limit` due notifications and send (or suppress, or defer) each, over one
+    connection to the mail server. Several senders at once take different ones. Returns how many it
+    took."""
     taken = _claim(limit)
+    if not taken:
+        return 0
     config = NotificationSettings.current()
-    for notification_id in taken:
-        _send_one(notification_id, config)
+    mail_server = get_connection()  # opened by the first email, kept for the rest
+    try:
+        for notification_id in taken:
+            _send_one(notification_id, config, mail_server)
+    finally:
+        mail_server.close()
     return len(taken)
 
 
@@ -152,41 +223,51 @@ def _claim(limit: int) -> list[int]:
     return taken
 
 
-def _send_one(notification_id: int, config: NotificationSettings) -> None:
-    email = None
-    with transaction.atomic():
-        member_id = Notification.objects.filter(pk=notification_id).values_list("member_id", flat=True).first()
-        if member_id is None:
-            return
-        member = lock_member(member_id=member_id)  # the member first, as every service locks
-        notification = (
-            Notification.objects.select_for_update()
-            .filter(pk=notification_id, status=Notification.Status.SENDING)
-            .first()
-        )
-        if notification is None:  # another sender finished it meanwhile
-            return
-        now = timezone.now()
-        if not _may_send(notification, member, config, now):
-            return
-        notification.sent_at, notification.attempts = now, notification.attempts + 1
-        if notification.channel == Notification.Channel.MESSAGE:
-            publish("notification.requested", member=member, payload=_requested(notification, member, config))
-            notification.status, notification.reason, notification.error = Notification.Status.SENT, "", ""
-            notification.save(update_fields=["status", "reason", "error", "sent_at", "attempts"])
-            return
-        # Still "sending", but counted against the day's cap while the mail server is talked to.
-        notification.save(update_fields=["sent_at", "attempts"])
-        email = compose(notification, member, config)
+def _send_one(notification_id: int, config: NotificationSettings, mail_server) -> None:
+    """Decide and send one notification. Its attempt number is the sender's claim on it: a sender
+    whose lease ran out (another took the notification again and counted an attempt of its own)
+    records nothing. Whatever goes wrong is recorded on the notification, never on the batch."""
     try:
+        with transaction.atomic():
+            member_id = Notification.objects.filter(pk=notification_id).values_list("member_id", flat=True).first()
+            if member_id is None:
+                return
+            member = lock_member(member_id=member_id)  # the member first, as every service locks
+            notification = (
+                Notification.objects.select_for_update()
+                .filter(pk=notification_id, status=Notification.Status.SENDING)
+                .first()
+            )
+            if notification is None:  # another sender finished it meanwhile
+                return
+            now = timezone.now()
+            if not _may_send(notification, member, config, now):
+                return
+            notification.sent_at, notification.attempts = now, notification.attempts + 1
+            notification.send_after = now + LEASE  # a fresh lease for this one send
+            if notification.channel == Notification.Channel.MESSAGE:
+                publish("notification.requested", member=member, payload=_requested(notification, config))
+                notification.status, notification.reason, notification.error = Notification.Status.SENT, "", ""
+                notification.save(update_fields=["status", "reason", "error", "sent_at", "attempts", "send_after"])
+                return
+            # Still "sending", but counted against the day's cap while the mail server is talked to.
+            notification.save(update_fields=["sent_at", "attempts", "send_after"])
+            email = compose(notification, member, config)
+    except Exception as error:  # noqa: BLE001 - a template or data problem fails this one, not the batch
+        logger.exception("Notification %s could not be written.", notification_id)
+        _record_failure(notification_id, None, error, "")
+        return
+    email.connection = mail_server
+    try:
+        mail_server.open()  # once; a server that refuses to talk fails this notification, to be tried again
         email.send()
     except Exception as error:  # noqa: BLE001 - whatever the mail backend raises, the notification says so
         logger.warning("Notification %s could not be sent.", notification_id, exc_info=True)
-        _record_failure(notification, error)
+        _record_failure(notification_id, notification.attempts, error, member.email)
     else:
-        Notification.objects.filter(pk=notification_id, status=Notification.Status.SENDING).update(
-            status=Notification.Status.SENT, reason="", error=""
-        )
+        Notification.objects.filter(
+            pk=notification_id, status=Notification.Status.SENDING, attempts=notification.attempts
+        ).update(status=Notification.Status.SENT, reason="", error="")
 
 
 def _may_send(notification: Notification, member: Member, config: NotificationSettings, now) -> bool:
@@ -226,23 +307,34 @@ def _may_send(notification: Notification, member: Member, config: NotificationSe
     return True
 
 
-def _record_failure(notification: Notification, error: Exception) -> None:
-    retries_left = notification.attempts <= len(RETRY_AFTER)
-    changes: dict[str, Any] = {
-        "sent_at": None,
-        "error": f"{type(error).__name__}: {error}"[:500],
-        "status": Notification.Status.PENDING if retries_left else Notification.Status.FAILED,
-        "reason": reasons.RETRYING if retries_left else reasons.SEND_FAILED,
-    }
-    if retries_left:
-        changes["send_after"] = timezone.now() + RETRY_AFTER[notification.attempts - 1]
-    Notification.objects.filter(pk=notification.pk, status=Notification.Status.SENDING).update(**changes)
+def _record_failure(notification_id: int, attempt: int | None, error: Exception, address: str) -> None:
+    """Tried again after RETRY_AFTER's waits, then failed. `attempt` is the sender's (None: it failed
+    before counting one, and counts it now). The error is kept without the member's address."""
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
+        if notification is None or notification.status != Notification.Status.SENDING:
+            return
+        if attempt is None:
+            notification.attempts += 1
+        elif notification.attempts != attempt:  # another sender has it now
+            return
+        retries_left = notification.attempts <= len(RETRY_AFTER)
+        message = f"{type(error).__name__}: {error}"
+        notification.error = (message.replace(address, "…") if address else message)[:500]
+        notification.sent_at = None
+        notification.status = Notification.Status.PENDING if retries_left else Notification.Status.FAILED
+        notification.reason = reasons.RETRYING if retries_left else reasons.SEND_FAILED
+        if retries_left:
+            notification.send_after = timezone.now() + RETRY_AFTER[notification.attempts - 1]
+        notification.save(update_fields=["attempts", "error", "sent_at", "status", "reason", "send_after"])
 
 
-def _requested(notification: Notification, member: Member, config: NotificationSettings) -> dict:
-    """notification.requested: what the storefront's messaging service needs to send it itself,
-    the text already written in the member's language."""
-    title, text = message_text(notification, member, config)
+def _requested(notification: Notification, config: NotificationSettings) -> dict:
+    """notification.requested: what the storefront's messaging service needs to send it itself, the
+    text already written in the member's language. Like every domain event it holds no personal
+    data: the text greets no one by name (the service may add the name it knows), and unsubscribing
+    is the storefront's own call (PATCH members/{id}/ with marketing_opt_in false)."""
+    title, text = message_text(notification, None, config)
     return {
         "notification_id": notification.pk,
         "kind": notification.kind,
@@ -251,7 +343,6 @@ def _requested(notification: Notification, member: Member, config: NotificationS
         "title": title,
         "text": text,
         "details": notification.params,
-        "unsubscribe_url": unsubscribe_url(member) if notification.marketing else None,
     }
 
 
@@ -302,6 +393,11 @@ def unsubscribe(*, token: str) -> Member | None:
 
 
 # --- housekeeping ----------------------------------------------------------------------------------
+
+
+def erase_errors(member: Member) -> None:
+    """Anonymising: the mail servers' answers kept on the member's notifications may quote them."""
+    Notification.objects.filter(member=member).exclude(error="").update(error="")
 
 
 def prune_finished(*, now=None) -> int:

@@ -20,6 +20,7 @@ PRODUCTION = {
     "SECURE_HSTS_PRELOAD": "1",
     "SECURE_COOKIES": "1",
     "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto: https",
+    "NOTIFICATIONS_SITE_URL": "https://loyalty.example.com",
 }
 
 

@@ -48,7 +48,12 @@ DATA: dict[str, Schema] = {
     "member.enrolled": payload("A member joined.", {"tier": TIER, "referrer": nullable(STRING)}),
     "member.updated": payload(
         "Profile fields changed: their names, never their values.",
-        {"fields": {"type": "array", "items": one_of("name", "email", "phone", "birthday")}},
+        {
+            "fields": {
+                "type": "array",
+                "items": one_of("name", "email", "phone", "birthday", "language", "marketing_opt_in"),
+            }
+        },
     ),
     "member.status_changed": payload(
         "Frozen, unfrozen or closed.",
@@ -80,8 +85,8 @@ DATA: dict[str, Schema] = {
         FROM_EVENT,
     ),
     "points.expiring": payload(
-        "The member's points that expire within the next 30 days, per day in the program's time zone (a monthly "
-        "digest).",
+        "The member's points that expire before the next monthly digest, per last day of use (`date`, in the "
+        "program's time zone: the points expire at the end of it).",
         {
             "points": INTEGER,
             "lots": {
@@ -252,9 +257,8 @@ DATA: dict[str, Schema] = {
             "marketing": BOOLEAN,
             "language": STRING,
             "title": STRING,
-            "text": STRING,
+            "text": {**STRING, "description": "greets no one by name: domain events hold no personal data"},
             "details": {"type": "object"},
-            "unsubscribe_url": nullable(STRING),
         },
     ),  # fmt: skip
     "job.finished": payload(

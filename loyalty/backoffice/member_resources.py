@@ -33,6 +33,8 @@ class MemberImportResource(SpreadsheetResource):
 
     def save_instance(self, instance, is_create, row, **kwargs):
         profile = {name: getattr(instance, name) for name in services.PROFILE_FIELDS if name in row}
+        if profile.get("marketing_opt_in", False) is None:  # a blank cell: the consent stays as it is
+            del profile["marketing_opt_in"]
         try:
             if is_create:
                 referrer = self.fields["referrer"].clean(row) if "referrer" in row else ""

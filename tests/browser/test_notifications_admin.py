@@ -25,13 +25,14 @@ def test_settings_the_member_page_and_a_notification(page, live_server, shoot):
     page.click("#result_list tbody tr th a")
     expect(page.locator("input[name=email_kinds][value='points.expiring']")).to_be_checked()
     page.uncheck("input[name=email_kinds][value='points.expiring']")
+    page.check("input[name=message_kinds][value='tier.upgraded']")  # the storefront's messaging service takes it
     page.fill("#id_quiet_hours_start", "22:00")
     page.fill("#id_quiet_hours_end", "07:30")
     shoot(page, "notifications-01-settings")
     page.click("input[name=_save]")
     expect(page.locator(".messagelist")).to_be_visible()
     config = NotificationSettings.current()
-    assert "points.expiring" not in config.email_kinds and "points.expiring" in config.message_kinds
+    assert "points.expiring" not in config.email_kinds and config.message_kinds == ["tier.upgraded"]
     assert config.quiet_hours_start == dt.time(22, 0)
 
     member = enrol_member(external_id="B-1", name="韩梅梅", email="", language="zh-hans")

@@ -15,6 +15,7 @@ from notifications.models import Notification, NotificationSettings
 def notification_settings(program) -> NotificationSettings:
     """Every kind on both channels, no quiet hours (tests of them set their own), a cap of two."""
     config = NotificationSettings.current()
+    config.message_kinds = list(config.email_kinds)
     config.quiet_hours_start = config.quiet_hours_end = dt.time(0, 0)
     config.default_language = "en"
     config.save()

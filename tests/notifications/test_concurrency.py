@@ -49,6 +49,7 @@ def senders_at_once(count: int) -> None:
 def quiet_free(program):
     config = NotificationSettings.current()
     config.quiet_hours_start = config.quiet_hours_end
+    config.message_kinds = list(config.email_kinds)
     config.save()
     return config
 

@@ -4,7 +4,6 @@ what goes, and the unsubscribe link withdraws the consent."""
 
 from __future__ import annotations
 
-import datetime as dt
 from datetime import timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from loyalty.services import adjust_growth
 from members.models import DomainEvent
 from members.services import update_member
 from notifications import reasons, services
-from notifications.models import Notification, NotificationSettings
+from notifications.models import Notification
 from tests.notifications.conftest import only_email, relay_and_send
 
 pytestmark = pytest.mark.django_db
@@ -84,24 +83,20 @@ def test_each_event_makes_one_notification_however_often_it_is_handed_over(enrol
     upgrade(member, user)
     outbox.relay()
     events = [outbox.OutboxEvent.of(row, 0) for row in DomainEvent.objects.filter(type="tier.upgraded")]
-    services.notify_from_events(events)  # the relay handing the same events again
-    services.notify_from_events(events)
+    services.make_notifications(events)  # the relay handing the same events again
+    services.make_notifications(events)
     assert Notification.objects.filter(channel="email").count() == 1
     services.send_due()
     assert len(mail.outbox) == 1
 
 
-def test_old_events_tell_no_one(enrol, user):
+def test_old_events_tell_no_one_and_say_so(enrol, user):
     member = enrol("M-7")
     upgrade(member, user)
-    outbox.relay()
-    Notification.objects.all().delete()
-    event = DomainEvent.objects.get(type="tier.upgraded")
-    stale = outbox.OutboxEvent.of(event, 0)
-    services.notify_from_events(
-        [stale.__class__(**{**stale.__dict__, "occurred_at": timezone.now() - timedelta(days=2)})]
-    )
-    assert not Notification.objects.exists()
+    DomainEvent.objects.filter(type="tier.upgraded").update(occurred_at=timezone.now() - timedelta(days=2))
+    relay_and_send()
+    assert mail.outbox == []
+    assert set(Notification.objects.values_list("status", "reason")) == {("suppressed", reasons.TOO_OLD)}
 
 
 def test_a_kind_turned_off_makes_none_and_one_turned_off_meanwhile_is_suppressed(enrol, user, notification_settings):
@@ -192,7 +187,7 @@ def test_consent_withdrawn_before_sending_is_respected(enrol):
     assert Notification.objects.get(channel="email").reason == reasons.NOT_OPTED_IN
 
 
-def test_marketing_waits_for_the_end_of_the_quiet_hours(enrol, notification_settings, program):
+def test_marketing_waits_for_the_end_of_the_quiet_hours(enrol, notification_settings, program, user):
     local_now = timezone.localtime(timezone.now(), program.zone)
     notification_settings.quiet_hours_start = (local_now - timedelta(hours=1)).time().replace(second=0, microsecond=0)
     notification_settings.quiet_hours_end = (local_now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
@@ -206,11 +201,15 @@ def test_marketing_waits_for_the_end_of_the_quiet_hours(enrol, notification_sett
     expected_end = local_now + timedelta(hours=1)
     assert abs(waiting.send_after - expected_end) < timedelta(minutes=1)
     # Transactional messages are not held: an upgrade in the same hours goes at once.
+    adjust_growth(member=member, amount=600, reason="goodwill", actor=user)
+    relay_and_send()
+    assert [email.subject for email in mail.outbox] == [f"Welcome to {Tier.objects.get(code='bronze').name}"]
+    mail.outbox.clear()
     Notification.objects.filter(pk=waiting.pk).update(send_after=timezone.now())  # the hours ended ...
     notification_settings.quiet_hours_start = notification_settings.quiet_hours_end  # ... (none now)
     notification_settings.save()
     services.send_due()
-    assert only_email().to == ["m-23@example.com"]
+    assert only_email().subject.startswith("Your coupon")
 
 
 def test_the_daily_cap_suppresses_the_rest_of_the_days_marketing(enrol, notification_settings):
@@ -270,7 +269,54 @@ def test_an_anymail_provider_gets_the_kind_as_a_tag_and_the_id_as_metadata(enrol
     assert email.anymail_status.status == {"sent"}
 
 
-def test_quiet_hours_over_midnight_in_the_settings_are_accepted(notification_settings):
-    notification_settings.quiet_hours_start, notification_settings.quiet_hours_end = dt.time(22), dt.time(7)
-    notification_settings.full_clean()
-    assert NotificationSettings.current().daily_marketing_cap == 2
+def test_one_notification_that_cannot_be_written_fails_alone(enrol, user, monkeypatch):
+    """A broken template (an override with an error) fails its notification, recorded and tried
+    again later; the rest of the batch goes."""
+    from notifications import email as writing
+
+    upgrade(enrol("M-40"), user)
+    upgrade(enrol("M-41"), user)
+    outbox.relay()
+    broken = Notification.objects.filter(channel="email").order_by("id").first()
+    real = writing.message_text
+
+    def message_text(notification, member, config):
+        if notification.pk == broken.pk:
+            raise ValueError("the template is broken")
+        return real(notification, member, config)
+
+    monkeypatch.setattr(writing, "message_text", message_text)
+    services.send_due()
+    assert [email.to for email in mail.outbox] == [["m-41@example.com"]]
+    broken.refresh_from_db()
+    assert (broken.status, broken.reason, broken.attempts) == ("pending", reasons.RETRYING, 1)
+    assert broken.error == "ValueError: the template is broken"
+
+
+def test_a_sender_whose_lease_ran_out_records_nothing_over_the_one_that_took_over(enrol, user, settings):
+    """The first sender's send fails late; by then the notification was taken again and sent."""
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.RefusingBackend"
+    upgrade(enrol("M-42"), user)
+    outbox.relay()
+    notification = Notification.objects.get(channel="email")
+    Notification.objects.filter(pk=notification.pk).update(status="sending", attempts=2)  # the other sender's
+    services._record_failure(notification.pk, 1, RuntimeError("late"), "m-42@example.com")
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts, notification.error) == ("sending", 2, "")
+
+
+def test_a_refused_address_is_not_kept_in_the_error(enrol, user, settings):
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.RefusingBackend"
+    upgrade(enrol("M-43", email="someone@example.com"), user)
+    relay_and_send()
+    notification = Notification.objects.get(channel="email")
+    assert "someone@example.com" not in notification.error and "SMTPRecipientsRefused" in notification.error
+
+
+def test_the_deploy_check_wants_a_public_https_address_for_the_links(settings):
+    from notifications.checks import site_url_is_public_https
+
+    settings.NOTIFICATIONS_SITE_URL = "http://127.0.0.1:8000"
+    assert [error.id for error in site_url_is_public_https(None)] == ["notifications.E001"]
+    settings.NOTIFICATIONS_SITE_URL = "https://loyalty.example.com"
+    assert site_url_is_public_https(None) == []

@@ -116,8 +116,7 @@ def test_the_at_risk_notice_reaches_an_opted_in_member_in_their_language(enrol, 
     relay_and_send()
     mail.outbox.clear()
     run_job_now(job="notify_tier_at_risk", as_of=local(program, 2031, 2, 22))
-    # The job's events are "now" to the relay only when it runs on its day: here as_of is the future.
-    DomainEvent.objects.filter(type="tier.at_risk").update(occurred_at=timezone.now())
+    # A run for a day long past (or, here, to come) is news when it is written.
     relay_and_send()
     (email,) = mail.outbox
     assert email.subject == f"保级提醒：您的{tiers['bronze'].name}等级即将调整"
@@ -127,27 +126,47 @@ def test_the_at_risk_notice_reaches_an_opted_in_member_in_their_language(enrol, 
 # --- points expiring ----------------------------------------------------------------------------------
 
 
-def test_the_digest_sums_the_points_expiring_within_30_days_by_day(enrol, program, give_points):
+def test_the_digest_tells_each_lot_before_it_expires_by_its_last_day(enrol, program, give_points):
+    """Lots expire at local midnight: the one expiring at the start of 11 May is usable until 10 May.
+    The window reaches past the next digest (1 June, 10:00, after that night's expiry run), so a lot
+    expiring at the start of 1 June is told now; so is one at the end of that day, told again then."""
     as_of = local(program, 2031, 5, 1)
     member = enrol("P-1", marketing_opt_in=True)
-    give_points(member, 100, expires_at=local(program, 2031, 5, 10, hour=23))
-    give_points(member, 50, expires_at=local(program, 2031, 5, 10, hour=1))  # the same day in the zone
-    give_points(member, 70, expires_at=local(program, 2031, 5, 31, hour=9))  # within 30 days
-    give_points(member, 999, expires_at=local(program, 2031, 6, 2))  # later
+    give_points(member, 100, expires_at=local(program, 2031, 5, 11, hour=0))
+    give_points(member, 50, expires_at=local(program, 2031, 5, 10, hour=12))  # the same last day
+    give_points(member, 70, expires_at=local(program, 2031, 6, 1, hour=0))  # gone before the next digest
+    give_points(member, 30, expires_at=local(program, 2031, 6, 2, hour=0))  # told now and on 1 June
+    give_points(member, 999, expires_at=local(program, 2031, 6, 2, hour=1))  # the next digest's
     give_points(member, 5, expires_at=None)  # never
     other = enrol("P-2")
     give_points(other, 20, expires_at=local(program, 2031, 6, 20))
     run = run_job_now(job="notify_points_expiring", as_of=as_of)
     assert run.entries_written == 1
     assert payloads("points.expiring") == {
-        "P-1": {"points": 220, "lots": [{"date": "2031-05-10", "points": 150}, {"date": "2031-05-31", "points": 70}]}
+        "P-1": {
+            "points": 250,
+            "lots": [
+                {"date": "2031-05-10", "points": 150},
+                {"date": "2031-05-31", "points": 70},
+                {"date": "2031-06-01", "points": 30},
+            ],
+        }
     }
     valid(DomainEvent.objects.get(type="points.expiring"))
-    DomainEvent.objects.filter(type="points.expiring").update(occurred_at=timezone.now())
     relay_and_send()
     email = next(m for m in mail.outbox if "expire" in m.subject)
-    assert email.subject == "220 of your points expire within 30 days"
-    assert "- 150 points on 10 May 2031" in email.body and "- 70 points on 31 May 2031" in email.body
+    assert email.subject == "250 of your points expire soon"
+    assert "- 150 points until 10 May 2031" in email.body and "- 70 points until 31 May 2031" in email.body
+
+
+def test_a_calendar_years_expiry_is_told_in_decembers_digest(enrol, program, give_points):
+    member = enrol("P-4", marketing_opt_in=True, language="zh-hans")
+    give_points(member, 400, expires_at=local(program, 2032, 1, 1, hour=0))
+    run_job_now(job="notify_points_expiring", as_of=local(program, 2031, 12, 1))
+    assert payloads("points.expiring")["P-4"]["lots"] == [{"date": "2031-12-31", "points": 400}]
+    relay_and_send()
+    (email,) = [m for m in mail.outbox if "积分" in m.subject]
+    assert "400积分，有效期至2031年12月31日" in email.body
 
 
 def test_a_second_run_in_the_month_tells_no_one_again(enrol, program, give_points):
@@ -181,8 +200,34 @@ def test_coupons_whose_last_day_is_three_days_away_are_reminded_of(enrol, progra
     assert event.payload["coupon_id"] == due.pk and event.payload["template"] == "ten-off"
     assert Decimal(event.payload["value"]) == Decimal("10")
     valid(event)
-    DomainEvent.objects.filter(type="coupon.expiring").update(occurred_at=timezone.now())
     relay_and_send()
     email = next(m for m in mail.outbox if "expires" in m.subject)
     assert email.subject == "Your coupon 10 off expires in 3 days"
     assert "10 CNY off" in email.body and "4 July 2031 23:00" in email.body
+
+
+def test_a_run_caught_up_days_later_still_tells(enrol, user, program):
+    """The events' time is when the job wrote them: a run --as-of a missed day is news today."""
+    member = enrol("R-9", marketing_opt_in=True)
+    adjust_growth(member=member, amount=600, reason="setup", actor=user)
+    GrowthEntry.objects.filter(member=member).update(expires_at=local(program, 2021, 2, 25))
+    relay_and_send()
+    mail.outbox.clear()
+    run_job_now(job="notify_tier_at_risk", as_of=local(program, 2021, 2, 22))
+    relay_and_send()
+    assert [m.subject for m in mail.outbox if m.subject.startswith("Keep your")]
+
+
+def test_no_notices_while_the_recalculation_is_disabled_in_beat(enrol, user, program):
+    from django.core.management import call_command
+    from django_celery_beat.models import PeriodicTask
+
+    call_command("setup_schedules", stdout=__import__("io").StringIO())
+    PeriodicTask.objects.filter(name="loyalty: recalculate_tiers").update(enabled=False)
+    member = enrol("R-10")
+    adjust_growth(member=member, amount=600, reason="setup", actor=user)
+    GrowthEntry.objects.filter(member=member).update(expires_at=local(program, 2031, 2, 25))
+    assert run_job_now(job="notify_tier_at_risk", as_of=local(program, 2031, 2, 22)).entries_written == 0
+    assert jobs.preview_at_risk(local(program, 2031, 2, 22))[0]["code"] == "recalculation_not_scheduled"
+    PeriodicTask.objects.filter(name="loyalty: recalculate_tiers").update(enabled=True)
+    assert jobs.preview_at_risk(local(program, 2031, 2, 23))[0]["params"] == {"day": "2031-03-25"}

@@ -162,8 +162,18 @@ def test_the_roles_migration_runs_again_keeping_additions_and_its_reverse_remove
     assert not Group.objects.filter(name__in=["Operations", "Marketing", "Finance", "Support"]).exists()
 
     ROLES.create_roles(apps, schema_editor)
-    # Migrations 0021's and 0024's grants, not this one's.
-    later = set(Permission.objects.filter(codename__in=["view_domainevent", "view_membernote", "add_membernote"]))
+    # Migrations 0021's and 0024's grants and notifications 0002's, not this one's.
+    later = set(
+        Permission.objects.filter(
+            codename__in=[
+                "view_domainevent",
+                "view_membernote",
+                "add_membernote",
+                "view_notification",
+                "view_notificationsettings",
+            ]
+        )
+    )
     assert set(Group.objects.get(name="Support").permissions.all()) == granted["Support"] - {extra} - later
 
 

@@ -186,6 +186,18 @@ def test_a_confirmed_member_import_enrols_and_updates_through_the_services_never
     assert not PointsEntry.objects.exists()
 
 
+def test_members_language_and_marketing_consent_import_and_a_blank_consent_changes_nothing(operations_clerk, client):
+    MemberFactory(external_id="m-old", marketing_opt_in=True)
+    rows = b"external_id,language,marketing_opt_in\r\nm-new,en,1\r\nm-old,zh-hans,\r\n"
+
+    confirm(client, "members_member", upload(client, "members_member", rows))
+
+    assert list(Member.objects.order_by("external_id").values_list("external_id", "language", "marketing_opt_in")) == [
+        ("m-new", "en", True),
+        ("m-old", "zh-hans", True),
+    ]
+
+
 def test_a_member_row_the_service_refuses_blocks_the_import(operations_clerk, client):
     preview = upload(client, "members_member", b"external_id,email,referrer\r\nm-1,not-an-email,\r\nm-2,,nobody\r\n")
 
