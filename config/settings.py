@@ -1,6 +1,5 @@
 """Settings read from the environment; the defaults give the zero-setup SQLite demo."""
 
-import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -15,11 +14,9 @@ def env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
 
-def env_json_or_text(value: str):
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+def env_flag_or_text(value: str):
+    """true and false as booleans (Anymail's flags); everything else, digits too, as text (keys)."""
+    return {"true": True, "false": False}.get(value.strip().lower(), value)
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -269,9 +266,9 @@ EMAIL_BACKEND = os.environ.get(
 ANYMAIL_ESP = os.environ.get("ANYMAIL_ESP", "")
 if ANYMAIL_ESP:
     EMAIL_BACKEND = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
-    # Values that read as JSON (true, 30) are taken as such; the rest (keys, domains) as text.
+    # true and false are flags; every other value (keys, domains) is text.
     ANYMAIL = {
-        name.removeprefix("ANYMAIL_"): env_json_or_text(value)
+        name.removeprefix("ANYMAIL_"): env_flag_or_text(value)
         for name, value in os.environ.items()
         if name.startswith("ANYMAIL_") and name != "ANYMAIL_ESP"
     }

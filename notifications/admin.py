@@ -141,5 +141,7 @@ class NotificationAdmin(ReadOnlyAdmin):
         if notification.kind not in kinds:
             return "—"
         with timezone.override(current_config().settings.zone):
-            subject, text = message_text(notification, notification.member, NotificationSettings.current())
+            # A message greets no one by name (it is a domain event); an email greets the member.
+            member = notification.member if notification.channel == Notification.Channel.EMAIL else None
+            subject, text = message_text(notification, member, NotificationSettings.current())
         return format_html('<div class="notification-text"><strong>{}</strong><pre>{}</pre></div>', subject, text)

@@ -21,6 +21,7 @@ import datetime as dt
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from celery.schedules import crontab
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -95,25 +96,33 @@ def _count(sql: str, params: dict) -> int:
 # --- tier at risk ----------------------------------------------------------------------------------
 
 
-def _recalculation_day_of_month() -> int | None:
-    """The day of the month beat runs the tier recalculation on (its schedule may have been edited
-    in the admin); None when it does not run (disabled) or not on one day of the month."""
+def _recalculation_days() -> Callable[[dt.date], bool] | None:
+    """Which days beat runs the tier recalculation on, by its crontab (which may have been edited
+    in the admin; before `setup_schedules`, the job's own); None when it does not run (disabled, or
+    not on a crontab)."""
     task = PeriodicTask.objects.filter(name=f"loyalty: {RECALCULATION_JOB}").select_related("crontab").first()
-    if task is not None and not task.enabled:
-        return None
-    if task is not None and task.crontab is not None:
-        day_of_month = task.crontab.day_of_month
-    else:  # not scheduled in beat yet: the job's own schedule
-        schedule = extensions.jobs[RECALCULATION_JOB].schedule
-        day_of_month = schedule.day_of_month if schedule is not None else ""
-    return int(day_of_month) if day_of_month.isdigit() and 1 <= int(day_of_month) <= 31 else None
+    if task is not None:
+        if not task.enabled or task.crontab is None:
+            return None
+        schedule = task.crontab.schedule
+    else:
+        own = extensions.jobs[RECALCULATION_JOB].schedule
+        if own is None:
+            return None
+        schedule = crontab(minute=own.minute, hour=own.hour, day_of_month=own.day_of_month)
+    return lambda day: (
+        day.day in schedule.day_of_month
+        and day.month in schedule.month_of_year
+        and day.isoweekday() % 7 in schedule.day_of_week  # celery counts from Sunday, 0
+    )
 
 
 def _recalculation_day(as_of: datetime) -> dt.date | None:
-    day_of_month = _recalculation_day_of_month()
-    if day_of_month is None:
+    """The next recalculation's date after `as_of`'s day (None: none scheduled)."""
+    days = _recalculation_days()
+    if days is None:
         return None
-    return rules.next_recalculation(timezone.localtime(as_of, current_config().settings.zone).date(), day_of_month)
+    return rules.next_day_matching(timezone.localtime(as_of, current_config().settings.zone).date(), days)
 
 
 def _at_risk(first_id: int, last_id: int, as_of: datetime) -> tuple[dict, str, Callable[[str], str]] | None:
@@ -161,10 +170,10 @@ def at_risk_chunk(first_id: int, last_id: int, as_of: datetime, **_run_details) 
 def preview_at_risk(as_of: datetime) -> list[dict]:
     found = _at_risk(*_EVERY_MEMBER, as_of)
     if found is None:
-        day_of_month = _recalculation_day_of_month()
-        if day_of_month is None:
+        days = _recalculation_days()
+        if days is None:
             return [job_summaries.line("recalculation_not_scheduled")]
-        return [job_summaries.line("at_risk_not_today", day=_next_notice_day(as_of, day_of_month))]
+        return [job_summaries.line("at_risk_not_today", day=_next_notice_day(as_of, days))]
     params, candidates, _happened = found
     return [job_summaries.line("members_at_risk", members=_count(candidates, params))]
 
@@ -172,14 +181,14 @@ def preview_at_risk(as_of: datetime) -> list[dict]:
 # --- points expiring -------------------------------------------------------------------------------
 
 
-def _next_notice_day(as_of: datetime, day_of_month: int) -> str:
+def _next_notice_day(as_of: datetime, days: Callable[[dt.date], bool]) -> str:
     """The next day, from `as_of`'s on, that the tier-at-risk notices go out on."""
     ahead = timedelta(days=NotificationSettings.current().at_risk_days)
     today = timezone.localtime(as_of, current_config().settings.zone).date()
-    recalculation = rules.next_recalculation(today, day_of_month)
-    while recalculation - ahead < today:  # this one is too close: its notices went out already
-        recalculation = rules.next_recalculation(recalculation, day_of_month)
-    return (recalculation - ahead).isoformat()
+    recalculation = rules.next_day_matching(today, days)
+    while recalculation is not None and recalculation - ahead < today:  # its notices went out already
+        recalculation = rules.next_day_matching(recalculation, days)
+    return (recalculation - ahead).isoformat() if recalculation is not None else "—"
 
 
 def digest_until(as_of: datetime) -> datetime:
@@ -312,7 +321,7 @@ def register() -> None:
         ScheduledJob(
             label=_("Points expiring digest"),
             description=_(
-                "Each member with points that expire before the next digest (at least 30 days) is told how many, "
+                "Each member with points that expire before the next digest (the coming month) is told how many, "
                 "and until when each can be used."
             ),
             period_format="%Y-%m",

@@ -10,7 +10,7 @@ a coupon about to expire): only to members who opted in, never in quiet hours, a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils.text import format_lazy
@@ -21,6 +21,10 @@ from loyalty.extensions import Registry
 CHANNEL_CHOICES = (("email", _("email")), ("message", _("message")))
 
 
+def every_event(payload: Mapping[str, Any]) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Kind:
     label: Any  # lazily translated
@@ -28,8 +32,15 @@ class Kind:
     marketing: bool
     template: str  # notifications/email/<language>/<template>.txt: the subject line, a blank line, the text
     keeps: tuple[str, ...]  # the event's payload fields it keeps (`params`)
-    applies: Callable[[Mapping[str, Any]], bool] = field(default=lambda payload: True)
+    applies: Callable[[Mapping[str, Any]], bool] = every_event
     applies_sql: str = ""  # the same condition on the event `e` in SQL, for the set-based subscriber
+
+    def __post_init__(self) -> None:
+        # The set-based subscriber writes the kept names into its SQL, and needs `applies` as SQL too.
+        if not all(name.isidentifier() for name in self.keeps):
+            raise ValueError(f"A kind keeps payload fields by plain names: {self.keeps!r}")
+        if self.applies is not every_event and not self.applies_sql:
+            raise ValueError("A kind that applies to some events only says so in SQL too (applies_sql).")
 
     def params(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         return {name: payload.get(name) for name in self.keeps}

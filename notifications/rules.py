@@ -1,9 +1,10 @@
 """The notifications' rules as plain arithmetic on times (no database): quiet hours, the program's
-day, the date of the next tier recalculation."""
+day, the next day a schedule runs on."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 
 def quiet_until(local_now: dt.datetime, start: dt.time, end: dt.time) -> dt.datetime | None:
@@ -29,10 +30,10 @@ def day_bounds(local_now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     return start, dt.datetime.combine(local_now.date() + dt.timedelta(days=1), dt.time(0), tzinfo=local_now.tzinfo)
 
 
-def next_recalculation(today: dt.date, day_of_month: int) -> dt.date:
-    """The next date (after today) that is the recalculation's day of the month."""
-    candidate = today.replace(day=day_of_month) if day_of_month <= 28 else today.replace(day=28)
-    if candidate <= today:
-        year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
-        candidate = dt.date(year, month, min(day_of_month, 28))
-    return candidate
+def next_day_matching(after: dt.date, matches: Callable[[dt.date], bool], *, horizon: int = 400) -> dt.date | None:
+    """The first day after `after` that `matches` (a schedule's days), within `horizon` days."""
+    for ahead in range(1, horizon + 1):
+        day = after + dt.timedelta(days=ahead)
+        if matches(day):
+            return day
+    return None

@@ -10,8 +10,10 @@ lease ends."""
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -44,6 +46,8 @@ LEASE = timedelta(minutes=10)
 # After a failed email: tried again after these waits, then failed.
 RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 CLAIM_SIZE = 50
+# How long the rest of a batch waits when the mail server cannot be reached.
+MAIL_SERVER_WAIT = timedelta(minutes=1)
 _UNSUBSCRIBE_SALT = "notifications.unsubscribe"
 
 
@@ -192,41 +196,78 @@ def _kick_sender() -> None:
 # --- sending ---------------------------------------------------------------------------------------
 
 
+class MailServerAway(Exception):
+    """The mail server could not be reached: the batch stops, the rest waits a little."""
+
+
 def send_due(*, limit: int = CLAIM_SIZE) -> int:
     """Take up to `limit` due notifications and send (or suppress, or defer) each, over one
-    connection to the mail server. Several senders at once take different ones. Returns how many it
-    took."""
-    taken = _claim(limit)
+    connection to the mail server. Several senders at once take different ones. The batch stops
+    halfway through its lease (the rest go back, for the next sender), and when the mail server
+    cannot be reached (the rest wait a minute). Returns how many it took."""
+    lease_end, taken = _claim(limit)
     if not taken:
         return 0
     config = NotificationSettings.current()
+    stop_at = time.monotonic() + LEASE.total_seconds() / 2
     mail_server = get_connection()  # opened by the first email, kept for the rest
     try:
-        for notification_id in taken:
-            _send_one(notification_id, config, mail_server)
+        for index, notification_id in enumerate(taken):
+            if time.monotonic() > stop_at:
+                _release(taken[index:], lease_end, wait=timedelta(0))
+                break
+            try:
+                _send_one(notification_id, lease_end, config, mail_server)
+            except MailServerAway:
+                _release(taken[index + 1 :], lease_end, wait=MAIL_SERVER_WAIT)
+                break
     finally:
-        mail_server.close()
+        _close_quietly(mail_server)
     return len(taken)
 
 
-def _claim(limit: int) -> list[int]:
+def _claim(limit: int) -> tuple[datetime, list[int]]:
+    """Take due notifications: each is marked "sending" until the returned lease end, which is also
+    this sender's token on them (another sender's claim writes another)."""
     now = timezone.now()
+    lease_end = now + LEASE
     with transaction.atomic():
         due = (
             Notification.objects.select_for_update(skip_locked=True)
             .filter(status__in=(Notification.Status.PENDING, Notification.Status.SENDING), send_after__lte=now)
             .order_by("send_after")
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", "status", "attempts")[:limit]
         )
-        taken = list(due)
-        Notification.objects.filter(pk__in=taken).update(status=Notification.Status.SENDING, send_after=now + LEASE)
-    return taken
+        found = list(due)
+        # Taken again after its sender died mid-send each time it had a try left: given up.
+        given_up = [pk for pk, status, attempts in found if status == "sending" and attempts > len(RETRY_AFTER)]
+        Notification.objects.filter(pk__in=given_up).update(
+            status=Notification.Status.FAILED, reason=reasons.SEND_FAILED, sent_at=None
+        )
+        taken = [pk for pk, _status, _attempts in found if pk not in given_up]
+        Notification.objects.filter(pk__in=taken).update(status=Notification.Status.SENDING, send_after=lease_end)
+    return lease_end, taken
 
 
-def _send_one(notification_id: int, config: NotificationSettings, mail_server) -> None:
-    """Decide and send one notification. Its attempt number is the sender's claim on it: a sender
-    whose lease ran out (another took the notification again and counted an attempt of its own)
-    records nothing. Whatever goes wrong is recorded on the notification, never on the batch."""
+def _release(notification_ids: list[int], lease_end: datetime, *, wait: timedelta) -> None:
+    """Give back what this sender took and did not start (its token still on them)."""
+    Notification.objects.filter(
+        pk__in=notification_ids, status=Notification.Status.SENDING, send_after=lease_end
+    ).update(status=Notification.Status.PENDING, send_after=timezone.now() + wait)
+
+
+def _close_quietly(mail_server) -> None:
+    try:
+        mail_server.close()
+    except Exception:  # noqa: BLE001 - a connection that broke is being dropped anyway
+        logger.debug("Closing the mail connection failed.", exc_info=True)
+
+
+def _send_one(notification_id: int, lease_end: datetime, config: NotificationSettings, mail_server) -> None:
+    """Decide and send one notification. The sender holds it by its claim's lease end until it
+    starts; from then on by the attempt it counted: a sender that lost it to another records
+    nothing. Whatever goes wrong with this notification is recorded on it, never on the batch;
+    a mail server that cannot be reached stops the batch (MailServerAway)."""
     try:
         with transaction.atomic():
             member_id = Notification.objects.filter(pk=notification_id).values_list("member_id", flat=True).first()
@@ -235,10 +276,10 @@ def _send_one(notification_id: int, config: NotificationSettings, mail_server) -
             member = lock_member(member_id=member_id)  # the member first, as every service locks
             notification = (
                 Notification.objects.select_for_update()
-                .filter(pk=notification_id, status=Notification.Status.SENDING)
+                .filter(pk=notification_id, status=Notification.Status.SENDING, send_after=lease_end)
                 .first()
             )
-            if notification is None:  # another sender finished it meanwhile
+            if notification is None:  # not ours any more
                 return
             now = timezone.now()
             if not _may_send(notification, member, config, now):
@@ -255,15 +296,21 @@ def _send_one(notification_id: int, config: NotificationSettings, mail_server) -
             email = compose(notification, member, config)
     except Exception as error:  # noqa: BLE001 - a template or data problem fails this one, not the batch
         logger.exception("Notification %s could not be written.", notification_id)
-        _record_failure(notification_id, None, error, "")
+        _record_failure(notification_id, error, address="", attempt=None, lease_end=lease_end)
         return
     email.connection = mail_server
     try:
-        mail_server.open()  # once; a server that refuses to talk fails this notification, to be tried again
+        mail_server.open()  # the first time only
+    except Exception as error:  # noqa: BLE001 - unreachable: this one is tried again, the batch stops
+        logger.warning("The mail server could not be reached.", exc_info=True)
+        _record_failure(notification_id, error, address=member.email, attempt=notification.attempts)
+        raise MailServerAway from error
+    try:
         email.send()
     except Exception as error:  # noqa: BLE001 - whatever the mail backend raises, the notification says so
         logger.warning("Notification %s could not be sent.", notification_id, exc_info=True)
-        _record_failure(notification_id, notification.attempts, error, member.email)
+        _record_failure(notification_id, error, address=member.email, attempt=notification.attempts)
+        _close_quietly(mail_server)  # a broken connection is opened afresh for the next one
     else:
         Notification.objects.filter(
             pk=notification_id, status=Notification.Status.SENDING, attempts=notification.attempts
@@ -307,20 +354,28 @@ def _may_send(notification: Notification, member: Member, config: NotificationSe
     return True
 
 
-def _record_failure(notification_id: int, attempt: int | None, error: Exception, address: str) -> None:
-    """Tried again after RETRY_AFTER's waits, then failed. `attempt` is the sender's (None: it failed
-    before counting one, and counts it now). The error is kept without the member's address."""
+def _record_failure(
+    notification_id: int, error: Exception, *, address: str, attempt: int | None, lease_end: datetime | None = None
+) -> None:
+    """Tried again after RETRY_AFTER's waits, then failed. A sender that counted an attempt passes
+    it (`attempt`); one that failed before counting passes its claim (`lease_end`) and counts it
+    now. Either way, a notification another sender holds meanwhile is left alone. The error is kept
+    without the member's address."""
     with transaction.atomic():
         notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
         if notification is None or notification.status != Notification.Status.SENDING:
             return
         if attempt is None:
+            if notification.send_after != lease_end:
+                return
             notification.attempts += 1
-        elif notification.attempts != attempt:  # another sender has it now
+        elif notification.attempts != attempt:
             return
         retries_left = notification.attempts <= len(RETRY_AFTER)
         message = f"{type(error).__name__}: {error}"
-        notification.error = (message.replace(address, "…") if address else message)[:500]
+        if address:
+            message = re.sub(re.escape(address), "…", message, flags=re.IGNORECASE)
+        notification.error = message[:500]
         notification.sent_at = None
         notification.status = Notification.Status.PENDING if retries_left else Notification.Status.FAILED
         notification.reason = reasons.RETRYING if retries_left else reasons.SEND_FAILED

@@ -134,7 +134,7 @@ def test_a_failing_mail_server_is_tried_again_then_failed(enrol, user, settings)
 def test_a_sender_that_died_mid_send_leaves_it_to_be_sent_again(enrol, user):
     upgrade(enrol("M-11"), user)
     outbox.relay()
-    taken = services._claim(10)
+    _lease_end, taken = services._claim(10)
     assert len(taken) == 2  # email and message, now "sending" under a lease
     assert services.send_due() == 0  # another sender leaves them alone while the lease runs
     Notification.objects.update(send_after=timezone.now())  # the lease ran out: the sender died
@@ -300,7 +300,7 @@ def test_a_sender_whose_lease_ran_out_records_nothing_over_the_one_that_took_ove
     outbox.relay()
     notification = Notification.objects.get(channel="email")
     Notification.objects.filter(pk=notification.pk).update(status="sending", attempts=2)  # the other sender's
-    services._record_failure(notification.pk, 1, RuntimeError("late"), "m-42@example.com")
+    services._record_failure(notification.pk, RuntimeError("late"), address="m-42@example.com", attempt=1)
     notification.refresh_from_db()
     assert (notification.status, notification.attempts, notification.error) == ("sending", 2, "")
 
@@ -320,3 +320,33 @@ def test_the_deploy_check_wants_a_public_https_address_for_the_links(settings):
     assert [error.id for error in site_url_is_public_https(None)] == ["notifications.E001"]
     settings.NOTIFICATIONS_SITE_URL = "https://loyalty.example.com"
     assert site_url_is_public_https(None) == []
+
+
+def test_a_mail_server_that_cannot_be_reached_stops_the_batch(enrol, user, settings, notification_settings):
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.UnreachableBackend"
+    notification_settings.message_kinds = []
+    notification_settings.save()
+    for n in range(3):
+        upgrade(enrol(f"M-5{n}"), user)
+    outbox.relay()
+    assert services.send_due() == 3
+    tried = Notification.objects.get(attempts=1)
+    assert (tried.status, tried.reason) == ("pending", reasons.RETRYING)
+    assert "ConnectionRefusedError" in tried.error
+    untouched = Notification.objects.filter(channel="email").exclude(pk=tried.pk)
+    assert set(untouched.values_list("status", "attempts")) == {("pending", 0)}  # back, no attempt lost
+    assert all(n.send_after > timezone.now() + timedelta(seconds=30) for n in untouched)
+
+
+def test_a_connection_broken_mid_batch_is_opened_again_for_the_next(enrol, user, settings):
+    from tests.notifications import failing_backend
+
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.OneMessagePerConnection"
+    failing_backend.OneMessagePerConnection.sent.clear()
+    for n in range(3):
+        upgrade(enrol(f"M-6{n}"), user)
+    outbox.relay()
+    services.send_due()
+    statuses = sorted(Notification.objects.filter(channel="email").values_list("status", flat=True))
+    assert statuses == ["pending", "sent", "sent"]  # the second message broke its connection; the third got a new one
+    assert len(failing_backend.OneMessagePerConnection.sent) == 2

@@ -61,7 +61,7 @@ def test_members_the_recalculation_would_move_down_are_told_and_exactly_they_mov
     The notice 7 days before names exactly the members the recalculation then moves down."""
     # Within the growth window of today's lots, so that the lots not moved by hand still count.
     today = timezone.localtime(timezone.now(), program.zone).date()
-    first = rules.next_recalculation(today + timedelta(days=32), 1)
+    first = rules.next_day_matching(today + timedelta(days=32), lambda day: day.day == 1)
     recalculation = local(program, first.year, first.month, 1, hour=4)
     notice = recalculation.replace(hour=10) - timedelta(days=7)
     people, left = {}, {}
@@ -231,3 +231,10 @@ def test_no_notices_while_the_recalculation_is_disabled_in_beat(enrol, user, pro
     assert jobs.preview_at_risk(local(program, 2031, 2, 22))[0]["code"] == "recalculation_not_scheduled"
     PeriodicTask.objects.filter(name="loyalty: recalculate_tiers").update(enabled=True)
     assert jobs.preview_at_risk(local(program, 2031, 2, 23))[0]["params"] == {"day": "2031-03-25"}
+    # Moved in the admin to quarterly, on the 15th: the notices follow.
+    task = PeriodicTask.objects.select_related("crontab").get(name="loyalty: recalculate_tiers")
+    task.crontab.day_of_month, task.crontab.month_of_year = "15", "1,4,7,10"
+    task.crontab.save()
+    assert jobs.preview_at_risk(local(program, 2031, 2, 23))[0]["params"] == {"day": "2031-04-08"}
+    GrowthEntry.objects.filter(member=member).update(expires_at=local(program, 2031, 4, 10))
+    assert run_job_now(job="notify_tier_at_risk", as_of=local(program, 2031, 4, 8)).entries_written == 1
