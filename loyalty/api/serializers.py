@@ -251,6 +251,21 @@ class BatchResponseSerializer(serializers.Serializer):
 # The services validate requests; these describe exactly what they accept (loyalty.api.request_fields).
 
 
+def language_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=["", *LANGUAGE_CODES],
+        required=False,
+        allow_null=True,
+        help_text="messages' language; blank or null: the program's default",
+    )
+
+
+def consent_field() -> serializers.BooleanField:
+    return serializers.BooleanField(
+        required=False, help_text="the member's consent to marketing messages (default false)"
+    )
+
+
 class MemberCreateRequest(serializers.Serializer):
     external_id = required_text(64)
     name = optional_text(200, allow_null=True)
@@ -258,15 +273,8 @@ class MemberCreateRequest(serializers.Serializer):
     phone = optional_text(32, allow_null=True)
     birthday = BirthdayField(required=False)
     referrer = optional_text(64, allow_null=True, help_text="external_id of the inviting member")
-    language = serializers.ChoiceField(
-        choices=["", *LANGUAGE_CODES],
-        required=False,
-        allow_null=True,
-        help_text="messages' language; blank or null: the program's default",
-    )
-    marketing_opt_in = serializers.BooleanField(
-        required=False, help_text="the member's consent to marketing messages (default false)"
-    )
+    language = language_field()
+    marketing_opt_in = consent_field()
 
 
 class MemberUpdateRequest(serializers.Serializer):
@@ -274,15 +282,8 @@ class MemberUpdateRequest(serializers.Serializer):
     email = EmailOrBlankField(required=False)
     phone = optional_text(32, allow_null=True)
     birthday = BirthdayField(required=False)
-    language = serializers.ChoiceField(
-        choices=["", *LANGUAGE_CODES],
-        required=False,
-        allow_null=True,
-        help_text="messages' language; blank or null: the program's default",
-    )
-    marketing_opt_in = serializers.BooleanField(
-        required=False, help_text="the member's consent to marketing messages (default false)"
-    )
+    language = language_field()
+    marketing_opt_in = consent_field()
 
 
 class EventRequest(serializers.Serializer):

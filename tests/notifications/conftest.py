@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import jsonschema
 import pytest
 from django.core import mail
 
 from loyalty import outbox
 from loyalty.services import enrol_member
+from members.models import DomainEvent
 from notifications import services
 from notifications.models import Notification, NotificationSettings
+from webhooks.catalogue import envelope
 
 
 @pytest.fixture
@@ -42,3 +45,20 @@ def relay_and_send() -> list[Notification]:
 def only_email() -> mail.EmailMessage:
     (message,) = mail.outbox
     return message
+
+
+def assert_valid(event: DomainEvent) -> None:
+    """The event as a webhook delivers it matches the catalogue's schema of its type."""
+    jsonschema.validate(
+        {
+            "id": str(event.id),
+            "type": event.type,
+            "schema_version": 1,
+            "occurred_at": event.occurred_at.isoformat(),
+            "member": event.member_external_id,
+            "sequence": event.member_sequence,
+            "data": event.payload,
+        },
+        envelope(event.type),
+        format_checker=jsonschema.FormatChecker(),
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import jsonschema
 import pytest
 from django.core import mail
 
@@ -15,9 +14,8 @@ from members.models import DomainEvent
 from notifications.models import Notification
 from rewards.models import Redemption, Reward
 from rewards.services.redemptions import move_fulfilment, redeem
-from tests.notifications.conftest import relay_and_send
+from tests.notifications.conftest import assert_valid, relay_and_send
 from tests.rewards.factories import RewardFactory
-from webhooks.catalogue import envelope
 
 pytestmark = pytest.mark.django_db
 
@@ -40,19 +38,7 @@ def test_a_message_is_requested_with_its_text_in_the_members_language(enrol, use
     assert data["title"].startswith("恭喜您升级为") and data["text"].startswith("您好：")
     assert "韩梅梅" not in json.dumps(data, ensure_ascii=False)  # domain events hold no personal data
     assert data["details"] == {"from": "normal", "to": "bronze"}
-    jsonschema.validate(
-        {
-            "id": str(event.id),
-            "type": event.type,
-            "schema_version": 1,
-            "occurred_at": event.occurred_at.isoformat(),
-            "member": event.member_external_id,
-            "sequence": event.member_sequence,
-            "data": data,
-        },
-        envelope(event.type),
-        format_checker=jsonschema.FormatChecker(),
-    )
+    assert_valid(event)
 
 
 def test_messages_need_no_email_address(enrol, user):

@@ -8,7 +8,6 @@ import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
 
-import jsonschema
 import pytest
 from django.core import mail
 from django.utils import timezone
@@ -21,9 +20,8 @@ from members.models import DomainEvent, Member
 from notifications import jobs, rules
 from rewards.models import Coupon
 from rewards.services.coupons import CouponOwner, issue_coupons
-from tests.notifications.conftest import relay_and_send
+from tests.notifications.conftest import assert_valid, relay_and_send
 from tests.rewards.factories import CouponTemplateFactory
-from webhooks.catalogue import envelope
 
 pytestmark = pytest.mark.django_db
 
@@ -34,23 +32,6 @@ def local(program, year, month, day, hour=10) -> dt.datetime:
 
 def payloads(event_type: str) -> dict[str, dict]:
     return {e.member_external_id: e.payload for e in DomainEvent.objects.filter(type=event_type)}
-
-
-def valid(event: DomainEvent) -> None:
-    """The payload as a webhook would carry it matches the catalogue's schema."""
-    jsonschema.validate(
-        {
-            "id": str(event.id),
-            "type": event.type,
-            "schema_version": 1,
-            "occurred_at": event.occurred_at.isoformat(),
-            "member": event.member_external_id,
-            "sequence": event.member_sequence,
-            "data": event.payload,
-        },
-        envelope(event.type),
-        format_checker=jsonschema.FormatChecker(),
-    )
 
 
 # --- tier at risk -----------------------------------------------------------------------------------
@@ -94,7 +75,7 @@ def test_members_the_recalculation_would_move_down_are_told_and_exactly_they_mov
         assert payload["on"] == first.isoformat()
         assert payload["growth_needed"] == tiers[payload["tier"]].threshold - left[code]
     for event in DomainEvent.objects.filter(type="tier.at_risk"):
-        valid(event)
+        assert_valid(event)
 
 
 def test_the_notice_goes_only_on_its_day(enrol, user, program):
@@ -152,7 +133,7 @@ def test_the_digest_tells_each_lot_before_it_expires_by_its_last_day(enrol, prog
             ],
         }
     }
-    valid(DomainEvent.objects.get(type="points.expiring"))
+    assert_valid(DomainEvent.objects.get(type="points.expiring"))
     relay_and_send()
     email = next(m for m in mail.outbox if "expire" in m.subject)
     assert email.subject == "250 of your points expire soon"
@@ -199,7 +180,7 @@ def test_coupons_whose_last_day_is_three_days_away_are_reminded_of(enrol, progra
     (event,) = DomainEvent.objects.filter(type="coupon.expiring")
     assert event.payload["coupon_id"] == due.pk and event.payload["template"] == "ten-off"
     assert Decimal(event.payload["value"]) == Decimal("10")
-    valid(event)
+    assert_valid(event)
     relay_and_send()
     email = next(m for m in mail.outbox if "expires" in m.subject)
     assert email.subject == "Your coupon 10 off expires in 3 days"
