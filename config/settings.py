@@ -255,10 +255,10 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # Seconds to wait for the mail server: without it a stuck server holds a sender forever.
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
-# The demo prints mail to the console instead of sending it.
+# The demo sends no mail: it keeps the last messages for its mailbox page, /demo/mail/ (notifications.demo).
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+    "notifications.demo.DemoMailbox" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
 # An email provider's API instead of SMTP, through django-anymail: ANYMAIL_ESP names the provider
 # (sendgrid, mailgun, amazon_ses, postmark, ... as Anymail spells its backends) and every other

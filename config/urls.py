@@ -17,8 +17,9 @@ urlpatterns = [
     re_path(r"^api/", not_found),  # unknown API paths answer in the API's error shape, DEBUG or not
 ]
 
-if settings.DEBUG:  # the demo's webhook receiver (webhooks.demo)
+if settings.DEBUG:  # the demo's webhook receiver (webhooks.demo) and mailbox (notifications.demo)
     urlpatterns.append(path("demo/webhooks/", include("webhooks.demo")))
+    urlpatterns.append(path("demo/mail/", include("notifications.demo")))
 
 handler404 = "loyalty.api.errors.not_found"
 handler500 = "loyalty.api.errors.server_error"

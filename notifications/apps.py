@@ -15,7 +15,7 @@ class NotificationsConfig(AppConfig):
         from loyalty import extensions
         from loyalty.services.configuration import ConfigWriter
 
-        from . import checks, jobs, selectors, services  # noqa: F401 - checks registers itself
+        from . import checks, demo, jobs, selectors, services  # noqa: F401 - checks registers itself
         from .models import NotificationSettings
 
         jobs.register()
@@ -34,6 +34,7 @@ class NotificationsConfig(AppConfig):
             ConfigWriter(NotificationSettings, "notification settings", checks=(services.check_settings,)),
         )
         extensions.personal_data_erasers.register("notification errors", services.erase_errors)
+        extensions.demo_steps.register("notifications", extensions.DemoStep(run=demo.setup))
         extensions.member_panels.register(
             "notifications",
             extensions.MemberPanel("admin/notifications/member_panel.html", selectors.member_panel),
