@@ -14,7 +14,7 @@ SEND_FAILED = "send_failed"
 RETRYING = "retrying"
 
 TEXTS = {
-    TOO_OLD: _("it happened too long before it reached the notifications to be news"),
+    TOO_OLD: _("the event was over a day old when it came through: no longer news"),
     NO_ADDRESS: _("the member has no email address"),
     NOT_OPTED_IN: _("the member has not opted in to marketing messages"),
     MEMBER_INACTIVE: _("the membership is frozen or closed"),
