@@ -15,7 +15,7 @@ class NotificationsConfig(AppConfig):
         from loyalty import extensions
         from loyalty.services.configuration import ConfigWriter
 
-        from . import checks, demo, jobs, selectors, services  # noqa: F401 - checks registers itself
+        from . import checks, demo, jobs, program_file, selectors, services  # noqa: F401 - checks registers itself
         from .models import NotificationSettings
 
         jobs.register()
@@ -35,6 +35,16 @@ class NotificationsConfig(AppConfig):
         )
         extensions.personal_data_erasers.register("notification errors", services.erase_errors)
         extensions.demo_steps.register("notifications", extensions.DemoStep(run=demo.setup))
+        extensions.program_sections.register(
+            program_file.SECTION,
+            extensions.ProgramSection(
+                program_file.parse,
+                program_file.apply,
+                program_file.export,
+                "notifications.change_notificationsettings",
+            ),
+            order=400,  # after the engine's, the rewards' and the campaigns' sections
+        )
         extensions.member_panels.register(
             "notifications",
             extensions.MemberPanel("admin/notifications/member_panel.html", selectors.member_panel),
