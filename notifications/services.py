@@ -20,9 +20,9 @@ from django.core import signing
 from django.core.mail import get_connection
 from django.db import connection, transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from loyalty import outbox
+from loyalty.background import start_soon
 from loyalty.config import current_config
 from loyalty.extensions import OutboxEvent
 from members.errors import InvalidInput
@@ -181,16 +181,10 @@ def make_notifications(events: list[OutboxEvent]) -> int:
 
 
 def _kick_sender() -> None:
-    """Send now rather than at the next beat tick. Not where tasks run eagerly (the demo): there it
-    would send inside the relay's own run; beat's tick does it."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return
+    """Start a sender now rather than at the next beat tick."""
     from .tasks import send_notifications  # the task module imports this one
 
-    try:
-        send_notifications.delay()
-    except OperationalError:  # the broker is away: the next beat tick sends them
-        logger.warning("Could not start a notification sender; beat's next tick will.", exc_info=True)
+    start_soon(send_notifications, what="a notification sender")
 
 
 # --- sending ---------------------------------------------------------------------------------------

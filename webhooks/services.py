@@ -19,9 +19,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from kombu.exceptions import OperationalError
 
 from loyalty import outbox
+from loyalty.background import start_soon
 from loyalty.extensions import OutboxEvent
 from members.inputs import text_problem
 from members.models import DomainEvent, DomainEventBatch, Member
@@ -329,16 +329,10 @@ def _contacts(events: list[OutboxEvent]) -> dict[int, dict[str, str]]:
 
 
 def _kick_senders() -> None:
-    """Start a sender now rather than at the next beat tick (a few seconds later). Not where tasks
-    run eagerly (the demo): there it would send inside the relay's own run; beat's tick does it."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return
+    """Start a sender now rather than at the next beat tick (a few seconds later)."""
     from .tasks import send_deliveries  # the task module imports this one
 
-    try:
-        send_deliveries.delay()
-    except OperationalError:  # the broker is away: the next beat tick sends them
-        logger.warning("Could not start a webhook sender; beat's next tick will.", exc_info=True)
+    start_soon(send_deliveries, what="a webhook sender")
 
 
 @dataclass(frozen=True)
